@@ -1,0 +1,37 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Kernels are SIMD Swift: without a target CPU swiftc emits SSE2 and calls
+// library routines for Float16 (see ../shared/KERNEL-NOTES.md), so x86-64
+// builds target Haswell-class CPUs (AVX2, FMA, F16C).
+#if arch(x86_64)
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let cpuFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "kvserve",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "kvserve", targets: ["kvserve"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "Model", swiftSettings: cpuFlags),
+        .target(name: "KVCache", swiftSettings: cpuFlags),
+        .target(name: "Engine", dependencies: ["Model", "KVCache"], swiftSettings: cpuFlags),
+        .target(name: "HTTPServer", swiftSettings: cpuFlags),
+        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer"], swiftSettings: cpuFlags),
+        .executableTarget(
+            name: "kvserve",
+            dependencies: ["Server", "Model", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: cpuFlags
+        ),
+        .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer"], swiftSettings: cpuFlags),
+    ]
+)

@@ -1,0 +1,62 @@
+/// The shape of a LLaMA-family model, read from `<arch>.*` metadata keys.
+/// A missing required key is an error naming it.
+public struct ModelHyperparameters: Sendable, Equatable {
+    /// Architectures whose forward pass is the LLaMA one (RMSNorm, RoPE,
+    /// grouped-query attention, SwiGLU).
+    public static let supportedArchitectures: Set<String> = ["llama"]
+
+    public let architecture: String
+    public let contextLength: Int
+    public let embeddingLength: Int
+    public let feedForwardLength: Int
+    public let blockCount: Int
+    public let headCount: Int
+    public let headCountKV: Int
+    public let ropeDimensionCount: Int
+    public let ropeFreqBase: Float
+    public let rmsNormEpsilon: Float
+    /// `<arch>.vocab_size` when present; the tokenizer's size otherwise.
+    public let vocabSize: Int?
+
+    public var headDimension: Int { embeddingLength / headCount }
+    /// Query heads sharing one key/value head.
+    public var groupSize: Int { headCount / headCountKV }
+
+    public init(_ gguf: GGUFFile) throws {
+        let arch = try gguf.string("general.architecture")
+        guard Self.supportedArchitectures.contains(arch) else {
+            throw GGUFError.valueOutOfRange(
+                key: "general.architecture",
+                reason: "'\(arch)' is not an architecture kvserve runs (supported: \(Self.supportedArchitectures.sorted().joined(separator: ", ")))")
+        }
+        architecture = arch
+        let big = 1...(1 << 24)
+        contextLength = try gguf.int("\(arch).context_length", in: big)
+        embeddingLength = try gguf.int("\(arch).embedding_length", in: big)
+        feedForwardLength = try gguf.int("\(arch).feed_forward_length", in: big)
+        blockCount = try gguf.int("\(arch).block_count", in: 1...4096)
+        headCount = try gguf.int("\(arch).attention.head_count", in: 1...4096)
+        headCountKV = try gguf.optionalInt("\(arch).attention.head_count_kv", in: 1...4096) ?? headCount
+        rmsNormEpsilon = try gguf.float("\(arch).attention.layer_norm_rms_epsilon")
+        ropeFreqBase = try gguf.optionalFloat("\(arch).rope.freq_base") ?? 10_000
+        vocabSize = try gguf.optionalInt("\(arch).vocab_size", in: big)
+
+        guard embeddingLength % headCount == 0 else {
+            throw GGUFError.valueOutOfRange(key: "\(arch).attention.head_count",
+                reason: "\(headCount) heads do not divide the embedding length \(embeddingLength)")
+        }
+        guard headCount % headCountKV == 0 else {
+            throw GGUFError.valueOutOfRange(key: "\(arch).attention.head_count_kv",
+                reason: "\(headCountKV) key/value heads do not divide \(headCount) query heads")
+        }
+        let headDim = embeddingLength / headCount
+        ropeDimensionCount = try gguf.optionalInt("\(arch).rope.dimension_count", in: 2...headDim) ?? headDim
+        guard ropeDimensionCount % 2 == 0 else {
+            throw GGUFError.valueOutOfRange(key: "\(arch).rope.dimension_count", reason: "\(ropeDimensionCount) is odd")
+        }
+        guard rmsNormEpsilon > 0, ropeFreqBase > 0 else {
+            throw GGUFError.valueOutOfRange(key: "\(arch).attention.layer_norm_rms_epsilon",
+                reason: "epsilon and rope.freq_base must be positive")
+        }
+    }
+}

@@ -1,0 +1,49 @@
+/// A ggml tensor element type: how many values share one block and how many
+/// bytes a block takes. The sizes of types kvserve does not compute with are
+/// still known, so every tensor's extent can be checked against the file.
+public struct TensorType: Hashable, Sendable, CustomStringConvertible {
+    public let id: UInt32
+    public let name: String
+    /// Values per block (1 for plain float and integer types).
+    public let blockLength: Int
+    /// Bytes per block.
+    public let blockBytes: Int
+
+    public static let f32 = TensorType(id: 0, name: "F32", blockLength: 1, blockBytes: 4)
+    public static let f16 = TensorType(id: 1, name: "F16", blockLength: 1, blockBytes: 2)
+    /// 32 values: f16 scale d, then 16 bytes of 4-bit q; x = (q - 8) * d.
+    public static let q4_0 = TensorType(id: 2, name: "Q4_0", blockLength: 32, blockBytes: 18)
+    /// 32 values: f16 scale d, f16 minimum m, 16 bytes of 4-bit q; x = q * d + m.
+    public static let q4_1 = TensorType(id: 3, name: "Q4_1", blockLength: 32, blockBytes: 20)
+    /// 32 values: f16 scale d, then 32 signed bytes q; x = q * d.
+    public static let q8_0 = TensorType(id: 8, name: "Q8_0", blockLength: 32, blockBytes: 34)
+
+    public static let known: [UInt32: TensorType] = {
+        let table: [(UInt32, String, Int, Int)] = [
+            (0, "F32", 1, 4), (1, "F16", 1, 2), (2, "Q4_0", 32, 18), (3, "Q4_1", 32, 20),
+            (6, "Q5_0", 32, 22), (7, "Q5_1", 32, 24), (8, "Q8_0", 32, 34), (9, "Q8_1", 32, 40),
+            (10, "Q2_K", 256, 84), (11, "Q3_K", 256, 110), (12, "Q4_K", 256, 144),
+            (13, "Q5_K", 256, 176), (14, "Q6_K", 256, 210), (15, "Q8_K", 256, 292),
+            (16, "IQ2_XXS", 256, 66), (17, "IQ2_XS", 256, 74), (18, "IQ3_XXS", 256, 98),
+            (19, "IQ1_S", 256, 50), (20, "IQ4_NL", 32, 18), (21, "IQ3_S", 256, 110),
+            (22, "IQ2_S", 256, 82), (23, "IQ4_XS", 256, 136), (24, "I8", 1, 1), (25, "I16", 1, 2),
+            (26, "I32", 1, 4), (27, "I64", 1, 8), (28, "F64", 1, 8), (29, "IQ1_M", 256, 56),
+            (30, "BF16", 1, 2), (34, "TQ1_0", 256, 54), (35, "TQ2_0", 256, 66), (39, "MXFP4", 32, 17),
+        ]
+        var map: [UInt32: TensorType] = [:]
+        for (id, name, length, bytes) in table {
+            map[id] = TensorType(id: id, name: name, blockLength: length, blockBytes: bytes)
+        }
+        return map
+    }()
+
+    /// The types kvserve dequantizes and multiplies with.
+    public var isComputable: Bool {
+        self == .f32 || self == .f16 || self == .q4_0 || self == .q4_1 || self == .q8_0
+    }
+
+    /// Bytes for one row of `length` values (length must be a multiple of blockLength).
+    public func rowBytes(_ length: Int) -> Int { length / blockLength * blockBytes }
+
+    public var description: String { name }
+}

@@ -1,0 +1,169 @@
+import Foundation
+
+/// The server's settings. Defaults live in config/kvserve.json; each key can
+/// be overridden by the environment variable `KVSERVE_<KEY>` and then by a
+/// command-line flag. Every value is validated at start-up, and an error
+/// names the key and where the bad value came from.
+public struct Configuration: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var model = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    public var kvCacheBytes = 512 << 20
+    public var blockSize = 16
+    public var kvType = "f16"
+    public var maxSessions = 1024
+    public var sessionTTLSeconds = 3600
+    public var maxBatchSequences = 16
+    public var maxPrefillTokensPerStep = 256
+    public var maxWaiting = 64
+    public var maxConnections = 256
+    public var maxHeaderBytes = 16384
+    public var maxBodyBytes = 1 << 20
+    public var headerTimeoutSeconds = 10
+    public var bodyTimeoutSeconds = 30
+    public var idleTimeoutSeconds = 60
+    public var writeTimeoutSeconds = 30
+    public var shutdownGraceSeconds = 10
+    /// 0 = one per core.
+    public var threads = 0
+    /// Empty = no authentication.
+    public var apiKeys: [String] = []
+
+    public init() {}
+
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        public let key: String
+        public let source: String
+        public let message: String
+        public var description: String { "configuration key '\(key)' (from \(source)): \(message)" }
+    }
+
+    private enum Kind { case string, integer(ClosedRange<Int>), stringList, choice([String]) }
+
+    private struct Key {
+        let name: String
+        let kind: Kind
+        let path: WritableKeyPath<Configuration, String>?
+        let intPath: WritableKeyPath<Configuration, Int>?
+        let listPath: WritableKeyPath<Configuration, [String]>?
+
+        static func string(_ name: String, _ path: WritableKeyPath<Configuration, String>, _ kind: Kind = .string) -> Key {
+            Key(name: name, kind: kind, path: path, intPath: nil, listPath: nil)
+        }
+        static func int(_ name: String, _ path: WritableKeyPath<Configuration, Int>, _ range: ClosedRange<Int>) -> Key {
+            Key(name: name, kind: .integer(range), path: nil, intPath: path, listPath: nil)
+        }
+        static func list(_ name: String, _ path: WritableKeyPath<Configuration, [String]>) -> Key {
+            Key(name: name, kind: .stringList, path: nil, intPath: nil, listPath: path)
+        }
+    }
+
+    // Key paths are immutable values; the table is never mutated.
+    nonisolated(unsafe) private static let keys: [Key] = [
+        .string("host", \.host),
+        .int("port", \.port, 0...65535),
+        .string("model", \.model),
+        .int("kv_cache_bytes", \.kvCacheBytes, (1 << 20)...(1 << 40)),
+        .int("block_size", \.blockSize, 1...1024),
+        .string("kv_type", \.kvType, .choice(["f16", "f32"])),
+        .int("max_sessions", \.maxSessions, 1...1_000_000),
+        .int("session_ttl_seconds", \.sessionTTLSeconds, 1...(365 * 86400)),
+        .int("max_batch_sequences", \.maxBatchSequences, 1...1024),
+        .int("max_prefill_tokens_per_step", \.maxPrefillTokensPerStep, 1...65536),
+        .int("max_waiting", \.maxWaiting, 0...1_000_000),
+        .int("max_connections", \.maxConnections, 1...100_000),
+        .int("max_header_bytes", \.maxHeaderBytes, 1024...(1 << 20)),
+        .int("max_body_bytes", \.maxBodyBytes, 1...(1 << 30)),
+        .int("header_timeout_seconds", \.headerTimeoutSeconds, 1...3600),
+        .int("body_timeout_seconds", \.bodyTimeoutSeconds, 1...3600),
+        .int("idle_timeout_seconds", \.idleTimeoutSeconds, 1...86400),
+        .int("write_timeout_seconds", \.writeTimeoutSeconds, 1...3600),
+        .int("shutdown_grace_seconds", \.shutdownGraceSeconds, 0...3600),
+        .int("threads", \.threads, 0...1024),
+        .list("api_keys", \.apiKeys),
+    ]
+
+    public static var keyNames: [String] { keys.map(\.name) }
+
+    /// Defaults, then the JSON file (if any), then `KVSERVE_*` variables,
+    /// then `overrides` (command-line flags, by key name).
+    public static func load(
+        file: String?, environment: [String: String], overrides: [String: String] = [:]
+    ) throws -> Configuration {
+        var config = Configuration()
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw Error(key: "(file)", source: file, message: "cannot read the configuration file")
+            }
+            let object: JSONValue
+            do { object = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+                throw Error(key: "(file)", source: file, message: "not valid JSON: \(error)")
+            }
+            guard case let .object(dictionary) = object else {
+                throw Error(key: "(file)", source: file, message: "the top level must be a JSON object")
+            }
+            for (name, value) in dictionary.sorted(by: { $0.key < $1.key }) {
+                guard let key = keys.first(where: { $0.name == name }) else {
+                    throw Error(key: name, source: file, message: "unknown key (known: \(keyNames.joined(separator: ", ")))")
+                }
+                try config.set(key, json: value, source: file)
+            }
+        }
+        for key in keys {
+            let variable = "KVSERVE_" + key.name.uppercased()
+            if let value = environment[variable] { try config.set(key, text: value, source: variable) }
+        }
+        for (name, value) in overrides.sorted(by: { $0.key < $1.key }) {
+            guard let key = keys.first(where: { $0.name == name }) else {
+                throw Error(key: name, source: "command line", message: "unknown key")
+            }
+            try config.set(key, text: value, source: "command line")
+        }
+        return config
+    }
+
+    private mutating func set(_ key: Key, json value: JSONValue, source: String) throws {
+        switch (key.kind, value) {
+        case (.string, .string(let s)), (.choice, .string(let s)):
+            try set(key, text: s, source: source)
+        case (.integer, .integer(let i)):
+            try set(key, text: String(i), source: source)
+        case (.stringList, .array(let items)):
+            self[keyPath: key.listPath!] = try items.map {
+                guard case let .string(s) = $0 else {
+                    throw Error(key: key.name, source: source, message: "must be an array of strings")
+                }
+                return s
+            }
+        case (.integer, _):
+            throw Error(key: key.name, source: source, message: "must be an integer, not \(value.kindName)")
+        case (.stringList, _):
+            throw Error(key: key.name, source: source, message: "must be an array of strings, not \(value.kindName)")
+        default:
+            throw Error(key: key.name, source: source, message: "must be a string, not \(value.kindName)")
+        }
+    }
+
+    private mutating func set(_ key: Key, text: String, source: String) throws {
+        switch key.kind {
+        case .string:
+            guard !text.isEmpty else { throw Error(key: key.name, source: source, message: "must not be empty") }
+            self[keyPath: key.path!] = text
+        case let .choice(options):
+            guard options.contains(text) else {
+                throw Error(key: key.name, source: source, message: "'\(text)' is not one of \(options.joined(separator: ", "))")
+            }
+            self[keyPath: key.path!] = text
+        case let .integer(range):
+            guard let i = Int(text.trimmingCharacters(in: .whitespaces)) else {
+                throw Error(key: key.name, source: source, message: "'\(text)' is not an integer")
+            }
+            guard range.contains(i) else {
+                throw Error(key: key.name, source: source, message: "\(i) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            self[keyPath: key.intPath!] = i
+        case .stringList:
+            self[keyPath: key.listPath!] = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct KVServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kvserve",
+        abstract: "An LLM inference server with resident per-conversation KV caches.",
+        subcommands: [TokenizeCommand.self, InspectCommand.self]
+    )
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import Model
+
+/// Paths of fixtures, the shared tokenizer vectors and the default model.
+enum TestResources {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func fixture(_ relativePath: String) -> URL {
+        repositoryRoot.appendingPathComponent("Tests/ModelTests/Fixtures").appendingPathComponent(relativePath)
+    }
+
+    static let tokenizerVectors = repositoryRoot.deletingLastPathComponent()
+        .appendingPathComponent("shared/tokenizer-vectors")
+
+    /// KVSERVE_TEST_MODEL, or the file scripts/fetch-model writes.
+    static let modelPath = ProcessInfo.processInfo.environment["KVSERVE_TEST_MODEL"]
+        ?? repositoryRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+
+    static let isCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false
+
+    /// Tests that need the model run when it is present, and always in CI,
+    /// where a missing model must fail loudly rather than skip.
+    static let modelTestsEnabled = isCI || FileManager.default.fileExists(atPath: modelPath)
+
+    static let modelMissingNote: Comment = "the default model is not fetched: run scripts/fetch-model"
+
+    /// The default model, loaded once for all tests.
+    static let model: Result<ModelFile, Error> = Result { try ModelFile(path: modelPath) }
+
+    static func requireModel() throws -> ModelFile {
+        do { return try model.get() } catch {
+            throw ModelMissing(message: "cannot load the default model at \(modelPath): \(error). Run scripts/fetch-model.")
+        }
+    }
+
+    struct ModelMissing: Error, CustomStringConvertible { let message: String; var description: String { message } }
+
+    /// Decodes a JSON fixture. (JSONDecoder, not JSONSerialization: the
+    /// latter drops a byte order mark at the start of a string on Linux.)
+    static func decode<T: Decodable>(_ type: T.Type, _ relativePath: String) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(contentsOf: fixture(relativePath)))
+    }
+}
+
+/// Fixture shapes (see scripts/fixtures/).
+struct DequantFixture: Decodable {
+    struct Row: Decodable { let index: Int; let values: [Double] }
+    struct Tensor: Decodable {
+        let name: String
+        let type: String
+        let shape: [Int]
+        let values: [Double]?
+        let rows: [Row]?
+    }
+    let tensors: [Tensor]
+}
+
+struct TokenizerFixture: Decodable {
+    struct Case: Decodable { let text: String; let parse_special: Bool; let ids: [TokenID] }
+    let cases: [Case]
+}
+
+struct ChatFixture: Decodable {
+    struct Case: Decodable { let messages: [ChatMessage]; let add_generation_prompt: Bool; let rendered: String }
+    let template: String
+    let cases: [Case]
+}

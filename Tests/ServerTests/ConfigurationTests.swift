@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+@testable import Server
+@testable import HTTPServer
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+private let defaultsFile = repositoryRoot.appendingPathComponent("config/kvserve.json").path
+
+private func writeTemporary(_ text: String) throws -> String {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("kvserve-config-\(UUID().uuidString).json")
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+}
+
+@Suite struct ConfigurationTests {
+    @Test func shippedFileHoldsEveryKeyAndTheDefaults() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: defaultsFile))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(Set(object.keys) == Set(Configuration.keyNames))
+        #expect(try Configuration.load(file: defaultsFile, environment: [:]) == Configuration())
+    }
+
+    @Test func environmentThenFlagsOverride() throws {
+        let config = try Configuration.load(
+            file: defaultsFile,
+            environment: ["KVSERVE_PORT": "9000", "KVSERVE_KV_CACHE_BYTES": "2097152", "KVSERVE_API_KEYS": "a, b"],
+            overrides: ["port": "9001"])
+        #expect(config.port == 9001)
+        #expect(config.kvCacheBytes == 2_097_152)
+        #expect(config.apiKeys == ["a", "b"])
+    }
+
+    @Test func badValuesNameTheKeyAndSource() throws {
+        #expect(throws: Configuration.Error(key: "port", source: "KVSERVE_PORT", message: "70000 is outside 0...65535")) {
+            try Configuration.load(file: nil, environment: ["KVSERVE_PORT": "70000"])
+        }
+        #expect(throws: Configuration.Error(key: "kv_type", source: "command line", message: "'q8' is not one of f16, f32")) {
+            try Configuration.load(file: nil, environment: [:], overrides: ["kv_type": "q8"])
+        }
+        let file = try writeTemporary(#"{"port": "80", "prot": 1}"#)
+        #expect(throws: Configuration.Error(key: "port", source: file, message: "must be an integer, not a string")) {
+            try Configuration.load(file: file, environment: [:])
+        }
+        let unknown = try writeTemporary(#"{"prot": 1}"#)
+        #expect(throws: Configuration.Error.self) { try Configuration.load(file: unknown, environment: [:]) }
+        let boolean = try writeTemporary(#"{"threads": true}"#)
+        #expect(throws: Configuration.Error(key: "threads", source: boolean, message: "must be an integer, not a boolean")) {
+            try Configuration.load(file: boolean, environment: [:])
+        }
+    }
+}
+
+@Suite struct ServerSentEventTests {
+    @Test func encodesAsTheEventStreamFormatSays() {
+        #expect(ServerSentEvent(event: "token", data: #"{"id":1}"#).encoded == "event: token\ndata: {\"id\":1}\n\n")
+        // Each line of data gets its own data: line; the client rejoins them with \n.
+        #expect(ServerSentEvent(data: "a\nb\r\nc").encoded == "data: a\ndata: b\ndata: c\n\n")
+    }
+}
