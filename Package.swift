@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer"], swiftSettings: cpuFlags),
         .executableTarget(
             name: "kvserve",
-            dependencies: ["Server", "Model", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Server", "Model", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: cpuFlags),

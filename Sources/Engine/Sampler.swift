@@ -1,0 +1,77 @@
+import Foundation
+import Model
+
+/// Picks one token from logits. Greedy at temperature 0 (ties: lowest id);
+/// otherwise the repetition penalty, then top-k, temperature, top-p and
+/// min-p filter the candidates and one is drawn with the seeded generator,
+/// so a seed makes sampling reproducible run to run.
+public struct Sampler: Sendable {
+    public let parameters: SamplingParameters
+    private var random: SplitMix64
+
+    public init(_ parameters: SamplingParameters) {
+        self.parameters = parameters
+        random = SplitMix64(seed: parameters.seed ?? UInt64.random(in: .min ... .max))
+    }
+
+    /// - history: tokens the repetition penalty applies to.
+    public mutating func sample(_ logits: [Float], history: [TokenID] = []) -> TokenID {
+        var logits = logits
+        if parameters.repeatPenalty != 1 {
+            // As in CTRL: divide positive logits, multiply negative ones.
+            for id in Set(history) where Int(id) < logits.count {
+                let l = logits[Int(id)]
+                logits[Int(id)] = l > 0 ? l / parameters.repeatPenalty : l * parameters.repeatPenalty
+            }
+        }
+        if parameters.isGreedy { return Self.argmax(logits) }
+
+        var candidates = logits.indices.map { (id: TokenID($0), logit: logits[$0]) }
+        candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
+        if parameters.topK > 0 && parameters.topK < candidates.count {
+            candidates.removeSubrange(parameters.topK...)
+        }
+        let top = candidates[0].logit
+        var probabilities = candidates.map { expf(($0.logit - top) / parameters.temperature) }
+        var total = probabilities.reduce(0, +)
+        // top-p: the smallest prefix whose probability reaches p.
+        if parameters.topP < 1 {
+            var cumulative: Float = 0
+            for (i, p) in probabilities.enumerated() {
+                cumulative += p / total
+                if cumulative >= parameters.topP { probabilities.removeSubrange((i + 1)...); break }
+            }
+        }
+        // min-p: drop what is below min_p times the most likely candidate.
+        if parameters.minP > 0 {
+            let floor = parameters.minP * probabilities[0]
+            if let cut = probabilities.firstIndex(where: { $0 < floor }) { probabilities.removeSubrange(cut...) }
+        }
+        total = probabilities.reduce(0, +)
+        var draw = Float(Double(random.next() >> 11) / Double(1 << 53)) * total
+        for (i, p) in probabilities.enumerated() {
+            draw -= p
+            if draw < 0 { return candidates[i].id }
+        }
+        return candidates[probabilities.count - 1].id
+    }
+
+    public static func argmax(_ logits: [Float]) -> TokenID {
+        var best = 0
+        for i in logits.indices where logits[i] > logits[best] { best = i }
+        return TokenID(best)
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,71 @@
+/// Element type of cached keys and values.
+public enum KVElementType: String, Sendable, CaseIterable {
+    case f16, f32
+
+    public var byteCount: Int { self == .f16 ? 2 : 4 }
+}
+
+/// The memory that holds keys and values, as `blockCount` blocks of
+/// `blockSize` positions. The model reads and writes it through block tables
+/// it is handed; who owns which block is decided elsewhere (KVCache).
+///
+/// Layout: block, layer, K or V, KV head, slot, dimension; a head's vectors
+/// for the positions of one block are contiguous.
+public final class KVArena: @unchecked Sendable {
+    public let blockSize: Int
+    public let blockCount: Int
+    public let layers: Int
+    public let kvHeads: Int
+    public let headDimension: Int
+    public let elementType: KVElementType
+    private let storage: UnsafeMutableRawPointer
+    private let headStride: Int, sideStride: Int, layerStride: Int, blockStride: Int
+
+    public init(hyperparameters h: ModelHyperparameters, elementType: KVElementType, blockSize: Int, blockCount: Int) {
+        precondition(blockSize > 0 && blockCount > 0)
+        self.blockSize = blockSize
+        self.blockCount = blockCount
+        layers = h.blockCount
+        kvHeads = h.headCountKV
+        headDimension = h.headDimension
+        self.elementType = elementType
+        headStride = blockSize * headDimension * elementType.byteCount
+        sideStride = kvHeads * headStride
+        layerStride = 2 * sideStride
+        blockStride = layers * layerStride
+        storage = UnsafeMutableRawPointer.allocate(byteCount: blockCount * blockStride, alignment: 64)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: blockCount * blockStride)
+    }
+
+    deinit { storage.deallocate() }
+
+    public var byteCount: Int { blockCount * blockStride }
+    public var bytesPerBlock: Int { blockStride }
+
+    /// Start of the `blockSize` vectors of one head (K when `value` is false).
+    @inline(__always)
+    func vectors(block: Int32, layer: Int, value: Bool, head: Int) -> UnsafeMutableRawPointer {
+        storage + Int(block) * blockStride + layer * layerStride + (value ? sideStride : 0) + head * headStride
+    }
+
+    /// Stores one head's key or value for a position.
+    @inline(__always)
+    func store(_ source: UnsafePointer<Float>, block: Int32, slot: Int, layer: Int, value: Bool, head: Int) {
+        let base = vectors(block: block, layer: layer, value: value, head: head)
+        switch elementType {
+        case .f32:
+            (base.assumingMemoryBound(to: Float.self) + slot * headDimension).update(from: source, count: headDimension)
+        case .f16:
+            let out = base.assumingMemoryBound(to: Float16.self) + slot * headDimension
+            for i in 0..<headDimension { out[i] = Float16(source[i]) }
+        }
+    }
+}
+
+extension KVArena {
+    /// The raw bytes of one block (tests compare cached K/V bitwise).
+    public func blockBytes(_ block: Int32) -> [UInt8] {
+        let start = vectors(block: block, layer: 0, value: false, head: 0)
+        return Array(UnsafeRawBufferPointer(start: start, count: bytesPerBlock))
+    }
+}

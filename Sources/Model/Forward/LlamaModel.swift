@@ -1,0 +1,283 @@
+import Foundation
+
+/// One sequence's share of a forward step: its next tokens, the position of
+/// the first of them, and the block table through which its keys and values
+/// are read and written.
+public struct ForwardSequence: Sendable {
+    public var tokens: [TokenID]
+    public var startPosition: Int
+    public var blockTable: [Int32]
+    /// Whether to compute logits for the last of `tokens`.
+    public var wantsLogits: Bool
+
+    public init(tokens: [TokenID], startPosition: Int, blockTable: [Int32], wantsLogits: Bool = true) {
+        self.tokens = tokens
+        self.startPosition = startPosition
+        self.blockTable = blockTable
+        self.wantsLogits = wantsLogits
+    }
+}
+
+/// The LLaMA-family forward pass: embedding lookup, then per layer
+/// x += Wo·attention(RoPE(Wq·norm(x)), K, V) and x += Wdown·(silu(Wgate·n) * Wup·n)
+/// with n = norm(x), then the final norm and the output projection.
+///
+/// A call runs every token of every sequence in one pass, so each weight row
+/// is read once per step for the whole batch.
+public final class LlamaModel: @unchecked Sendable {
+    struct Layer {
+        let attentionNorm: [Float]
+        let query, key, value, attentionOutput: WeightMatrix
+        let feedForwardNorm: [Float]
+        let gate, up, down: WeightMatrix
+    }
+
+    public let hyperparameters: ModelHyperparameters
+    public let vocabularySize: Int
+    let embedding: WeightMatrix
+    let output: WeightMatrix
+    let outputNorm: [Float]
+    let layers: [Layer]
+    /// base^(-2i/d) for each rotated pair i.
+    let inverseFrequencies: [Float]
+
+    let pool: WorkerPool
+
+    public init(file: ModelFile, pool: WorkerPool = .shared) throws {
+        self.pool = pool
+        let h = file.hyperparameters
+        let g = file.gguf
+        hyperparameters = h
+        let dim = h.embeddingLength, kvDim = h.headCountKV * h.headDimension, ffn = h.feedForwardLength
+        let embedding = try WeightMatrix(g.requireTensor("token_embd.weight"))
+        guard embedding.columns == dim else {
+            throw GGUFError.badTensor(name: "token_embd.weight", reason: "row length \(embedding.columns), expected \(dim)")
+        }
+        self.embedding = embedding
+        vocabularySize = embedding.rows
+        // Tied output: without output.weight the embedding table projects back.
+        output = try g.tensor(named: "output.weight").map { try WeightMatrix($0, rows: embedding.rows, columns: dim) } ?? embedding
+        func norm(_ name: String) throws -> [Float] {
+            let t = try g.requireTensor(name)
+            guard t.elementCount == dim else { throw GGUFError.badTensor(name: name, reason: "\(t.elementCount) values, expected \(dim)") }
+            return try t.dequantized()
+        }
+        outputNorm = try norm("output_norm.weight")
+        layers = try (0..<h.blockCount).map { i in
+            func matrix(_ part: String, _ rows: Int, _ columns: Int) throws -> WeightMatrix {
+                try WeightMatrix(g.requireTensor("blk.\(i).\(part).weight"), rows: rows, columns: columns)
+            }
+            return Layer(
+                attentionNorm: try norm("blk.\(i).attn_norm.weight"),
+                query: try matrix("attn_q", dim, dim), key: try matrix("attn_k", kvDim, dim),
+                value: try matrix("attn_v", kvDim, dim), attentionOutput: try matrix("attn_output", dim, dim),
+                feedForwardNorm: try norm("blk.\(i).ffn_norm.weight"),
+                gate: try matrix("ffn_gate", ffn, dim), up: try matrix("ffn_up", ffn, dim), down: try matrix("ffn_down", dim, ffn))
+        }
+        let d = h.ropeDimensionCount
+        inverseFrequencies = (0..<(d / 2)).map { powf(h.ropeFreqBase, -Float(2 * $0) / Float(d)) }
+    }
+
+    /// Runs the batch, writing each token's keys and values into `cache`
+    /// through its sequence's block table, and returns for each sequence the
+    /// logits of its last token (nil where not wanted).
+    public func forward(_ batch: [ForwardSequence], cache: KVArena) -> [[Float]?] {
+        let h = hyperparameters
+        let dim = h.embeddingLength, headDim = h.headDimension
+        let kvDim = h.headCountKV * headDim, ffn = h.feedForwardLength
+        // Flatten: token t belongs to sequence owner[t] at position positions[t].
+        var owner: [Int] = [], positions: [Int] = [], tokens: [TokenID] = []
+        for (s, sequence) in batch.enumerated() {
+            for (i, token) in sequence.tokens.enumerated() {
+                precondition(Int(token) >= 0 && Int(token) < vocabularySize, "token \(token) outside the vocabulary")
+                precondition((sequence.startPosition + i) / cache.blockSize < sequence.blockTable.count,
+                             "block table too short for position \(sequence.startPosition + i)")
+                owner.append(s); positions.append(sequence.startPosition + i); tokens.append(token)
+            }
+        }
+        let count = tokens.count
+        guard count > 0 else { return batch.map { _ in nil } }
+
+        var x = [Float](repeating: 0, count: count * dim)
+        var normed = x, attention = x, projected = x
+        var q = x
+        var k = [Float](repeating: 0, count: count * kvDim), v = k
+        var gate = [Float](repeating: 0, count: count * ffn), up = gate
+        let rotation = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
+
+        x.withUnsafeMutableBufferPointer { xs in
+            for t in 0..<count { embedding.copyRow(Int(tokens[t]), into: xs.baseAddress! + t * dim) }
+        }
+        for (l, layer) in layers.enumerated() {
+            rmsNorm(x, layer.attentionNorm, into: &normed, rows: count)
+            multiply(layer.query, normed, into: &q, count: count)
+            multiply(layer.key, normed, into: &k, count: count)
+            multiply(layer.value, normed, into: &v, count: count)
+            rotation.apply(&q, heads: h.headCount, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
+            rotation.apply(&k, heads: h.headCountKV, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
+            k.withUnsafeBufferPointer { ks in
+                v.withUnsafeBufferPointer { vs in
+                    for t in 0..<count {
+                        let table = batch[owner[t]].blockTable
+                        let block = table[positions[t] / cache.blockSize], slot = positions[t] % cache.blockSize
+                        for head in 0..<h.headCountKV {
+                            let offset = t * kvDim + head * headDim
+                            cache.store(ks.baseAddress! + offset, block: block, slot: slot, layer: l, value: false, head: head)
+                            cache.store(vs.baseAddress! + offset, block: block, slot: slot, layer: l, value: true, head: head)
+                        }
+                    }
+                }
+            }
+            for t in 0..<count {
+                attend(query: q, token: t, position: positions[t], blockTable: batch[owner[t]].blockTable,
+                       layer: l, cache: cache, into: &attention)
+            }
+            multiply(layer.attentionOutput, attention, into: &projected, count: count)
+            for i in 0..<(count * dim) { x[i] += projected[i] }
+
+            rmsNorm(x, layer.feedForwardNorm, into: &normed, rows: count)
+            multiply(layer.gate, normed, into: &gate, count: count)
+            multiply(layer.up, normed, into: &up, count: count)
+            for i in 0..<(count * ffn) { gate[i] = silu(gate[i]) * up[i] }
+            multiply(layer.down, gate, into: &projected, count: count)
+            for i in 0..<(count * dim) { x[i] += projected[i] }
+        }
+
+        // Logits for the last token of each sequence that wants them.
+        var results: [[Float]?] = []
+        var last = -1
+        for sequence in batch {
+            last += sequence.tokens.count
+            guard sequence.wantsLogits, !sequence.tokens.isEmpty else { results.append(nil); continue }
+            let row = Array(x[(last * dim)..<((last + 1) * dim)])
+            var n = row
+            rmsNorm(row, outputNorm, into: &n, rows: 1)
+            var logits = [Float](repeating: 0, count: vocabularySize)
+            multiply(output, n, into: &logits, count: 1)
+            results.append(logits)
+        }
+        return results
+    }
+
+    // MARK: the pieces, one idea each
+
+    /// y = x / sqrt(mean(x^2) + eps) * weight, row by row.
+    func rmsNorm(_ x: [Float], _ weight: [Float], into y: inout [Float], rows: Int) {
+        let n = weight.count
+        x.withUnsafeBufferPointer { xs in
+            for r in 0..<rows {
+                let row = xs.baseAddress! + r * n
+                let sumOfSquares = Kernels.dot(row, row, n)
+                let scale = 1 / (sumOfSquares / Float(n) + hyperparameters.rmsNormEpsilon).squareRoot()
+                for i in 0..<n { y[r * n + i] = row[i] * scale * weight[i] }
+            }
+        }
+    }
+
+    /// output[t] = W · input[t] for `count` vectors; weight rows outermost so
+    /// each row is read from memory once for the whole batch.
+    func multiply(_ w: WeightMatrix, _ input: [Float], into output: inout [Float], count: Int) {
+        input.withUnsafeBufferPointer { inp in
+            output.withUnsafeMutableBufferPointer { out in
+                let x = inp.baseAddress!, y = out.baseAddress!
+                pool.run { worker, workers in
+                    for row in WorkerPool.share(of: w.rows, worker: worker, workers: workers) {
+                        for t in 0..<count {
+                            y[t * w.rows + row] = w.dot(row: row, x + t * w.columns)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
+
+    /// Scaled dot-product attention of one token's query heads over the
+    /// cached keys and values of positions 0...position of its sequence.
+    func attend(query: [Float], token t: Int, position: Int, blockTable: [Int32],
+                layer: Int, cache: KVArena, into output: inout [Float]) {
+        let h = hyperparameters, headDim = h.headDimension
+        let scale = 1 / Float(headDim).squareRoot()
+        var scores = [Float](repeating: 0, count: position + 1)
+        var key = [Float](repeating: 0, count: headDim)
+        var accumulator = [Float](repeating: 0, count: headDim)
+        query.withUnsafeBufferPointer { qs in
+            for head in 0..<h.headCount {
+                let kvHead = head / h.groupSize
+                let q = qs.baseAddress! + t * h.embeddingLength + head * headDim
+                for p in 0...position {
+                    readVector(cache, blockTable, p, layer, value: false, kvHead, into: &key)
+                    scores[p] = Kernels.dot(q, key, headDim) * scale
+                }
+                softmax(&scores)
+                for i in 0..<headDim { accumulator[i] = 0 }
+                for p in 0...position {
+                    readVector(cache, blockTable, p, layer, value: true, kvHead, into: &key)
+                    let w = scores[p]
+                    for i in 0..<headDim { accumulator[i] += w * key[i] }
+                }
+                for i in 0..<headDim { output[t * h.embeddingLength + head * headDim + i] = accumulator[i] }
+            }
+        }
+    }
+
+    @inline(__always)
+    func readVector(_ cache: KVArena, _ table: [Int32], _ position: Int, _ layer: Int, value: Bool, _ head: Int,
+                    into out: inout [Float]) {
+        let base = cache.vectors(block: table[position / cache.blockSize], layer: layer, value: value, head: head)
+        let slot = position % cache.blockSize, n = cache.headDimension
+        switch cache.elementType {
+        case .f32:
+            let p = base.assumingMemoryBound(to: Float.self) + slot * n
+            for i in 0..<n { out[i] = p[i] }
+        case .f16:
+            let p = base.assumingMemoryBound(to: Float16.self) + slot * n
+            for i in 0..<n { out[i] = Float(p[i]) }
+        }
+    }
+
+    func softmax(_ x: inout [Float]) {
+        var m = -Float.infinity
+        for v in x { m = max(m, v) }
+        var sum: Float = 0
+        for i in x.indices { x[i] = expf(x[i] - m); sum += x[i] }
+        for i in x.indices { x[i] /= sum }
+    }
+}
+
+/// cos and sin of position * frequency for every token and rotated pair;
+/// rotates adjacent pairs (x[2i], x[2i+1]) of each head, GGUF's llama layout.
+struct RotaryTable {
+    let cosines: [Float]
+    let sines: [Float]
+    let pairs: Int
+
+    init(positions: [Int], inverseFrequencies: [Float]) {
+        pairs = inverseFrequencies.count
+        var c: [Float] = [], s: [Float] = []
+        c.reserveCapacity(positions.count * pairs); s.reserveCapacity(positions.count * pairs)
+        for p in positions {
+            for f in inverseFrequencies {
+                let angle = Float(p) * f
+                c.append(cosf(angle)); s.append(sinf(angle))
+            }
+        }
+        cosines = c; sines = s
+    }
+
+    func apply(_ x: inout [Float], heads: Int, headDimension: Int, ropeDimensions: Int) {
+        let tokens = cosines.count / max(pairs, 1)
+        for t in 0..<tokens {
+            for head in 0..<heads {
+                let base = (t * heads + head) * headDimension
+                for i in 0..<(ropeDimensions / 2) {
+                    let c = cosines[t * pairs + i], s = sines[t * pairs + i]
+                    let a = x[base + 2 * i], b = x[base + 2 * i + 1]
+                    x[base + 2 * i] = a * c - b * s
+                    x[base + 2 * i + 1] = a * s + b * c
+                }
+            }
+        }
+    }
+}
