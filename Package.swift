@@ -31,6 +31,7 @@ let package = Package(
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer"], swiftSettings: cpuFlags),
     ]

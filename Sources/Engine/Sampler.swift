@@ -24,7 +24,7 @@ public struct Sampler: Sendable {
                 logits[Int(id)] = l > 0 ? l / parameters.repeatPenalty : l * parameters.repeatPenalty
             }
         }
-        if parameters.isGreedy { return Self.argmax(logits) }
+        if parameters.isGreedy { return argmax(logits) }
 
         var candidates = logits.indices.map { (id: TokenID($0), logit: logits[$0]) }
         candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
@@ -54,24 +54,5 @@ public struct Sampler: Sendable {
             if draw < 0 { return candidates[i].id }
         }
         return candidates[probabilities.count - 1].id
-    }
-
-    public static func argmax(_ logits: [Float]) -> TokenID {
-        var best = 0
-        for i in logits.indices where logits[i] > logits[best] { best = i }
-        return TokenID(best)
-    }
-}
-
-/// A small, fast, seedable generator (SplitMix64).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -33,6 +33,9 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print one JSON object at the end instead of streaming.")
     var json = false
 
+    @Flag(help: "Multiply with exact float activations instead of 8-bit ones (slower; the reference numerics).")
+    var exact = false
+
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be 0 or more") }
@@ -40,7 +43,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let file = try ModelFile(path: model)
-        let llama = try LlamaModel(file: file)
+        let llama = try LlamaModel(file: file, activations: exact ? .float : .int8)
         let tokenizer = file.tokenizer
         let text = chat
             ? file.chatTemplate.render([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true)

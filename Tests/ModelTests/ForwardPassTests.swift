@@ -79,10 +79,4 @@ struct ForwardPassTests {
         ], cache: together)
         #expect(stepBoth[0]! == stepA && stepBoth[1]! == stepB)
     }
-
-    func argmax(_ logits: [Float]) -> TokenID {
-        var best = 0
-        for i in logits.indices where logits[i] > logits[best] { best = i }
-        return TokenID(best)
-    }
 }

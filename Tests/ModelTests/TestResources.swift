@@ -67,3 +67,23 @@ struct ChatFixture: Decodable {
     let template: String
     let cases: [Case]
 }
+
+struct GreedyFixture: Decodable {
+    struct Case: Decodable {
+        let name: String
+        let chat: Bool
+        let prompt_ids: [TokenID]
+        let completion_ids: [TokenID]
+        let stop_type: String
+        /// Per step, llama.cpp's top five as [id, log-probability] pairs.
+        let completion_top_logprobs: [[[Double]]]
+    }
+    let cases: [Case]
+}
+
+struct LogitsFixture: Decodable {
+    let prompt_ids: [TokenID]
+    let positions: [Int]
+    let logits_file: String
+    let n_vocab: Int
+}

@@ -25,6 +25,15 @@ public struct ForwardSequence: Sendable {
 /// A call runs every token of every sequence in one pass, so each weight row
 /// is read once per step for the whole batch.
 public final class LlamaModel: @unchecked Sendable {
+    /// How matrix inputs meet quantized weights.
+    public enum ActivationPrecision: String, Sendable, CaseIterable {
+        /// Inputs quantized to 8 bits per block of 32, integer dot products
+        /// (the trade llama.cpp makes): about 1.8x faster.
+        case int8
+        /// Exact float inputs: matches a float64 reference to about 1e-6.
+        case float
+    }
+
     struct Layer {
         let attentionNorm: [Float]
         let query, key, value, attentionOutput: WeightMatrix
@@ -42,9 +51,11 @@ public final class LlamaModel: @unchecked Sendable {
     let inverseFrequencies: [Float]
 
     let pool: WorkerPool
+    public let activationPrecision: ActivationPrecision
 
-    public init(file: ModelFile, pool: WorkerPool = .shared) throws {
+    public init(file: ModelFile, activations: ActivationPrecision = .int8, pool: WorkerPool = .shared) throws {
         self.pool = pool
+        activationPrecision = activations
         let h = file.hyperparameters
         let g = file.gguf
         hyperparameters = h
@@ -103,6 +114,7 @@ public final class LlamaModel: @unchecked Sendable {
         var q = x
         var k = [Float](repeating: 0, count: count * kvDim), v = k
         var gate = [Float](repeating: 0, count: count * ffn), up = gate
+        var quantizedWide = QuantizedActivations(columns: dim), quantizedFFN = QuantizedActivations(columns: ffn)
         let rotation = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
 
         x.withUnsafeMutableBufferPointer { xs in
@@ -110,9 +122,10 @@ public final class LlamaModel: @unchecked Sendable {
         }
         for (l, layer) in layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, into: &normed, rows: count)
-            multiply(layer.query, normed, into: &q, count: count)
-            multiply(layer.key, normed, into: &k, count: count)
-            multiply(layer.value, normed, into: &v, count: count)
+            quantizedWide.quantize(normed, count: count)
+            multiply(layer.query, normed, quantizedWide, into: &q, count: count)
+            multiply(layer.key, normed, quantizedWide, into: &k, count: count)
+            multiply(layer.value, normed, quantizedWide, into: &v, count: count)
             rotation.apply(&q, heads: h.headCount, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
             rotation.apply(&k, heads: h.headCountKV, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
             k.withUnsafeBufferPointer { ks in
@@ -132,14 +145,17 @@ public final class LlamaModel: @unchecked Sendable {
                 attend(query: q, token: t, position: positions[t], blockTable: batch[owner[t]].blockTable,
                        layer: l, cache: cache, into: &attention)
             }
-            multiply(layer.attentionOutput, attention, into: &projected, count: count)
+            quantizedWide.quantize(attention, count: count)
+            multiply(layer.attentionOutput, attention, quantizedWide, into: &projected, count: count)
             for i in 0..<(count * dim) { x[i] += projected[i] }
 
             rmsNorm(x, layer.feedForwardNorm, into: &normed, rows: count)
-            multiply(layer.gate, normed, into: &gate, count: count)
-            multiply(layer.up, normed, into: &up, count: count)
+            quantizedWide.quantize(normed, count: count)
+            multiply(layer.gate, normed, quantizedWide, into: &gate, count: count)
+            multiply(layer.up, normed, quantizedWide, into: &up, count: count)
             for i in 0..<(count * ffn) { gate[i] = silu(gate[i]) * up[i] }
-            multiply(layer.down, gate, into: &projected, count: count)
+            quantizedFFN.quantize(gate, count: count)
+            multiply(layer.down, gate, quantizedFFN, into: &projected, count: count)
             for i in 0..<(count * dim) { x[i] += projected[i] }
         }
 
@@ -153,7 +169,9 @@ public final class LlamaModel: @unchecked Sendable {
             var n = row
             rmsNorm(row, outputNorm, into: &n, rows: 1)
             var logits = [Float](repeating: 0, count: vocabularySize)
-            multiply(output, n, into: &logits, count: 1)
+            var quantized = QuantizedActivations(columns: dim)
+            quantized.quantize(n, count: 1)
+            multiply(output, n, quantized, into: &logits, count: 1)
             results.append(logits)
         }
         return results
@@ -174,21 +192,35 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
+    /// The nibble mask arrives at run time: as a constant, LLVM rewrites the
+    /// shift-and-mask on byte vectors into slower pack/unpack sequences.
+    let nibbleMask = SIMD16<UInt8>(repeating: UInt8(truncatingIfNeeded: 0x0F &+ ProcessInfo.processInfo.processorCount &* 0))
+
     /// output[t] = W · input[t] for `count` vectors; weight rows outermost so
-    /// each row is read from memory once for the whole batch.
-    func multiply(_ w: WeightMatrix, _ input: [Float], into output: inout [Float], count: Int) {
+    /// each row is read from memory once for the whole batch. Quantized
+    /// weights multiply the 8-bit form of the input, float weights the input.
+    func multiply(_ w: WeightMatrix, _ input: [Float], _ quantized: QuantizedActivations,
+                  into output: inout [Float], count: Int) {
+        let mask = nibbleMask
         input.withUnsafeBufferPointer { inp in
-            output.withUnsafeMutableBufferPointer { out in
-                let x = inp.baseAddress!, y = out.baseAddress!
-                pool.run { worker, workers in
-                    for row in WorkerPool.share(of: w.rows, worker: worker, workers: workers) {
-                        for t in 0..<count {
-                            y[t * w.rows + row] = w.dot(row: row, x + t * w.columns)
-                        }
+        quantized.values.withUnsafeBufferPointer { qv in
+        quantized.scales.withUnsafeBufferPointer { qd in
+        quantized.sums.withUnsafeBufferPointer { qs in
+        output.withUnsafeMutableBufferPointer { out in
+            let x = inp.baseAddress!, y = out.baseAddress!
+            let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!
+            let kernel = w.rowsKernel, rows = w.rows, columns = w.columns, blocks = w.columns / 32
+            let quantizedInput = kernel.takesQuantizedActivations && activationPrecision == .int8
+            pool.run { worker, workers in
+                for row in WorkerPool.share(of: rows, worker: worker, workers: workers) {
+                    for t in 0..<count {
+                        y[t * rows + row] = quantizedInput
+                            ? kernel.dot(row: row, q + t * columns, d + t * blocks, s + t * blocks, mask: mask)
+                            : kernel.dot(row: row, x + t * columns)
                     }
                 }
             }
-        }
+        }}}}}
     }
 
     func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }

@@ -33,22 +33,64 @@ public struct WeightMatrix: @unchecked Sendable {
         rowBytes = tensor.type.rowBytes(columns)
     }
 
-    /// Row `row` times `x` (`columns` floats).
-    @inline(__always)
-    public func dot(row: Int, _ x: UnsafePointer<Float>) -> Float {
-        let p = data + row * rowBytes
-        switch type {
-        case .q4_1: return Kernels.dotQ4_1(p, x, columns)
-        case .q8_0: return Kernels.dotQ8_0(p, x, columns)
-        case .q4_0: return Kernels.dotQ4_0(p, x, columns)
-        case .f16: return Kernels.dotF16(p, x, columns)
-        default: return Kernels.dotF32(p, x, columns)
-        }
-    }
+    /// What the kernels need, without the name: a plain value with no
+    /// references, so threads sharing it never touch a reference count.
+    public var rowsKernel: RowKernel { RowKernel(data: data, rowBytes: rowBytes, columns: columns, format: RowKernel.Format(type)) }
 
     /// Row `row` as floats (embedding lookup).
     public func copyRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
         Dequantize.values(type, from: data + row * rowBytes, count: columns, into: destination)
+    }
+}
+
+/// Dot products of the rows of one matrix with float or 8-bit vectors.
+public struct RowKernel: Sendable {
+    enum Format: Sendable {
+        case q4_0, q4_1, q8_0, f16, f32
+
+        init(_ type: TensorType) {
+            switch type.id {
+            case TensorType.q4_0.id: self = .q4_0
+            case TensorType.q4_1.id: self = .q4_1
+            case TensorType.q8_0.id: self = .q8_0
+            case TensorType.f16.id: self = .f16
+            default: self = .f32
+            }
+        }
+    }
+
+    nonisolated(unsafe) let data: UnsafeRawPointer
+    let rowBytes: Int
+    let columns: Int
+    let format: Format
+
+    /// Whether products with this matrix use 8-bit activations.
+    var takesQuantizedActivations: Bool { format == .q4_0 || format == .q4_1 || format == .q8_0 }
+
+    /// Row `row` times `x` (`columns` floats).
+    @inline(__always)
+    func dot(row: Int, _ x: UnsafePointer<Float>) -> Float {
+        let p = data + row * rowBytes
+        switch format {
+        case .q4_1: return Kernels.dotQ4_1(p, x, columns)
+        case .q8_0: return Kernels.dotQ8_0(p, x, columns)
+        case .q4_0: return Kernels.dotQ4_0(p, x, columns)
+        case .f16: return Kernels.dotF16(p, x, columns)
+        case .f32: return Kernels.dotF32(p, x, columns)
+        }
+    }
+
+    /// Row `row` times one quantized activation vector (values q, block
+    /// scales d, block sums s; see QuantizedActivations).
+    @inline(__always)
+    func dot(row: Int, _ q: UnsafePointer<Int8>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
+             mask: SIMD16<UInt8>) -> Float {
+        let p = data + row * rowBytes
+        switch format {
+        case .q4_1: return Kernels.dotQ4_1(p, q, d, s, columns, mask: mask)
+        case .q4_0: return Kernels.dotQ4_0(p, q, d, columns, mask: mask)
+        default: return Kernels.dotQ8_0(p, q, d, columns)
+        }
     }
 }
 
@@ -86,9 +128,7 @@ enum Kernels {
     }
 
     @inline(__always)
-    static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-        Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
-    }
+    static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float { Dequantize.half(p, offset) }
 
     /// Q4_1: x = q*d + m, so a block contributes d*sum(q*x) + m*sum(x).
     @inline(__always)

@@ -25,8 +25,10 @@ public final class WorkerPool: @unchecked Sendable {
     /// Spins before a worker parks: about a millisecond on this machine.
     private static let spinsBeforeParking = 200_000
 
-    /// The default pool: one thread per core (KVSERVE threads setting aside).
-    public static let shared = WorkerPool(threadCount: ProcessInfo.processInfo.activeProcessorCount)
+    /// The default pool: KVSERVE_THREADS threads, or one per core.
+    public static let shared = WorkerPool(threadCount:
+        ProcessInfo.processInfo.environment["KVSERVE_THREADS"].flatMap { Int($0) }
+        ?? ProcessInfo.processInfo.activeProcessorCount)
 
     public init(threadCount: Int) {
         self.threadCount = max(1, threadCount)

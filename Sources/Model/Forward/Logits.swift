@@ -1,0 +1,20 @@
+/// The index of the largest logit; the lowest index wins a tie (greedy decoding).
+public func argmax(_ logits: [Float]) -> TokenID {
+    var best = 0
+    for i in logits.indices where logits[i] > logits[best] { best = i }
+    return TokenID(best)
+}
+
+/// A small, fast, seedable generator (SplitMix64): reproducible sampling and
+/// reproducible random tests.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

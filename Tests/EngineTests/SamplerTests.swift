@@ -1,0 +1,44 @@
+import Testing
+@testable import Engine
+import Model
+
+@Suite struct SamplerTests {
+    func parameters(_ edit: (inout SamplingParameters) -> Void) -> SamplingParameters {
+        var p = SamplingParameters()
+        edit(&p)
+        return p
+    }
+
+    @Test func greedyTakesTheLargestLogitLowestIdOnTies() {
+        var s = Sampler(parameters { $0.temperature = 0 })
+        #expect(s.sample([0.1, 2.0, -1, 2.0]) == 1)
+    }
+
+    @Test func topKOfOneIsGreedyAtAnyTemperature() {
+        var s = Sampler(parameters { $0.temperature = 5; $0.topK = 1; $0.seed = 3 })
+        for _ in 0..<50 { #expect(s.sample([0.5, 0.2, 3.0, 2.9]) == 2) }
+    }
+
+    @Test func aSeedMakesSamplingReproducible() {
+        let p = parameters { $0.temperature = 1.5; $0.topK = 0; $0.topP = 1; $0.minP = 0; $0.seed = 42 }
+        var a = Sampler(p), b = Sampler(p)
+        let logits: [Float] = [1, 1.2, 0.8, 1.1, 0.9]
+        let first = (0..<100).map { _ in a.sample(logits) }
+        #expect(first == (0..<100).map { _ in b.sample(logits) })
+        #expect(Set(first).count > 1, "temperature 1.5 over near-equal logits should vary")
+    }
+
+    @Test func minPDropsUnlikelyTokens() {
+        // exp(0 - 5) = 0.0067 of the top probability: below min_p 0.05.
+        var s = Sampler(parameters { $0.temperature = 1; $0.topK = 0; $0.topP = 1; $0.minP = 0.05; $0.seed = 1 })
+        for _ in 0..<200 { #expect(s.sample([5, 0, 5]) != 1) }
+    }
+
+    @Test func repeatPenaltyDividesPositiveAndMultipliesNegativeLogits() {
+        // Token 0: 2.0 / 2 = 1.0 < token 1's 1.5, so greedy switches to 1.
+        var s = Sampler(parameters { $0.temperature = 0; $0.repeatPenalty = 2 })
+        #expect(s.sample([2.0, 1.5, -1], history: [0]) == 1)
+        // Token 2: -0.5 * 2 = -1.0, now below token 1's -0.9.
+        #expect(s.sample([-2, -0.9, -0.5], history: [2]) == 1)
+    }
+}
