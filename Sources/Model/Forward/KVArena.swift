@@ -60,6 +60,19 @@ public final class KVArena: @unchecked Sendable {
             for i in 0..<headDimension { out[i] = Float16(source[i]) }
         }
     }
+
+    /// Reads back one head's key or value for a position as floats.
+    @inline(__always)
+    func load(into destination: UnsafeMutablePointer<Float>, block: Int32, slot: Int, layer: Int, value: Bool, head: Int) {
+        let base = vectors(block: block, layer: layer, value: value, head: head)
+        switch elementType {
+        case .f32:
+            destination.update(from: base.assumingMemoryBound(to: Float.self) + slot * headDimension, count: headDimension)
+        case .f16:
+            let p = base.assumingMemoryBound(to: Float16.self) + slot * headDimension
+            for i in 0..<headDimension { destination[i] = Float(p[i]) }
+        }
+    }
 }
 
 extension KVArena {

@@ -114,7 +114,9 @@ public final class LlamaModel: @unchecked Sendable {
         var q = x
         var k = [Float](repeating: 0, count: count * kvDim), v = k
         var gate = [Float](repeating: 0, count: count * ffn), up = gate
-        var quantizedWide = QuantizedActivations(columns: dim), quantizedFFN = QuantizedActivations(columns: ffn)
+        let int8 = activationPrecision == .int8
+        var quantizedWide = QuantizedActivations(columns: dim, isEnabled: int8)
+        var quantizedFFN = QuantizedActivations(columns: ffn, isEnabled: int8)
         let rotation = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
 
         x.withUnsafeMutableBufferPointer { xs in
@@ -169,7 +171,7 @@ public final class LlamaModel: @unchecked Sendable {
             var n = row
             rmsNorm(row, outputNorm, into: &n, rows: 1)
             var logits = [Float](repeating: 0, count: vocabularySize)
-            var quantized = QuantizedActivations(columns: dim)
+            var quantized = QuantizedActivations(columns: dim, isEnabled: int8)
             quantized.quantize(n, count: 1)
             multiply(output, n, quantized, into: &logits, count: 1)
             results.append(logits)
@@ -210,7 +212,7 @@ public final class LlamaModel: @unchecked Sendable {
             let x = inp.baseAddress!, y = out.baseAddress!
             let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!
             let kernel = w.rowsKernel, rows = w.rows, columns = w.columns, blocks = w.columns / 32
-            let quantizedInput = kernel.takesQuantizedActivations && activationPrecision == .int8
+            let quantizedInput = kernel.takesQuantizedActivations && quantized.isEnabled
             pool.run { worker, workers in
                 for row in WorkerPool.share(of: rows, worker: worker, workers: workers) {
                     for t in 0..<count {
@@ -232,40 +234,35 @@ public final class LlamaModel: @unchecked Sendable {
         let h = hyperparameters, headDim = h.headDimension
         let scale = 1 / Float(headDim).squareRoot()
         var scores = [Float](repeating: 0, count: position + 1)
-        var key = [Float](repeating: 0, count: headDim)
+        var vector = [Float](repeating: 0, count: headDim)
         var accumulator = [Float](repeating: 0, count: headDim)
         query.withUnsafeBufferPointer { qs in
             for head in 0..<h.headCount {
                 let kvHead = head / h.groupSize
                 let q = qs.baseAddress! + t * h.embeddingLength + head * headDim
                 for p in 0...position {
-                    readVector(cache, blockTable, p, layer, value: false, kvHead, into: &key)
-                    scores[p] = Kernels.dot(q, key, headDim) * scale
+                    load(cache, blockTable, p, layer, value: false, kvHead, into: &vector)
+                    scores[p] = Kernels.dot(q, vector, headDim) * scale
                 }
                 softmax(&scores)
                 for i in 0..<headDim { accumulator[i] = 0 }
                 for p in 0...position {
-                    readVector(cache, blockTable, p, layer, value: true, kvHead, into: &key)
+                    load(cache, blockTable, p, layer, value: true, kvHead, into: &vector)
                     let w = scores[p]
-                    for i in 0..<headDim { accumulator[i] += w * key[i] }
+                    for i in 0..<headDim { accumulator[i] += w * vector[i] }
                 }
                 for i in 0..<headDim { output[t * h.embeddingLength + head * headDim + i] = accumulator[i] }
             }
         }
     }
 
+    /// Position `position`'s key or value, found through the block table.
     @inline(__always)
-    func readVector(_ cache: KVArena, _ table: [Int32], _ position: Int, _ layer: Int, value: Bool, _ head: Int,
-                    into out: inout [Float]) {
-        let base = cache.vectors(block: table[position / cache.blockSize], layer: layer, value: value, head: head)
-        let slot = position % cache.blockSize, n = cache.headDimension
-        switch cache.elementType {
-        case .f32:
-            let p = base.assumingMemoryBound(to: Float.self) + slot * n
-            for i in 0..<n { out[i] = p[i] }
-        case .f16:
-            let p = base.assumingMemoryBound(to: Float16.self) + slot * n
-            for i in 0..<n { out[i] = Float(p[i]) }
+    func load(_ cache: KVArena, _ table: [Int32], _ position: Int, _ layer: Int, value: Bool, _ head: Int,
+              into out: inout [Float]) {
+        out.withUnsafeMutableBufferPointer {
+            cache.load(into: $0.baseAddress!, block: table[position / cache.blockSize],
+                       slot: position % cache.blockSize, layer: layer, value: value, head: head)
         }
     }
 

@@ -8,20 +8,23 @@
 /// multiplies the same vector (Q, K and V; gate and up).
 struct QuantizedActivations {
     let columns: Int
-    private(set) var count = 0
+    /// False when the model multiplies with exact float activations: then
+    /// `quantize` does nothing and the matrices read the float input.
+    let isEnabled: Bool
     /// `count * columns` quantized values, vector after vector.
     private(set) var values: [Int8] = []
     /// Per block: the scale d and d * sum(q).
     private(set) var scales: [Float] = []
     private(set) var sums: [Float] = []
 
-    init(columns: Int) {
+    init(columns: Int, isEnabled: Bool) {
         precondition(columns % 32 == 0)
         self.columns = columns
+        self.isEnabled = isEnabled
     }
 
     mutating func quantize(_ x: [Float], count: Int) {
-        self.count = count
+        guard isEnabled else { return }
         let blocks = count * columns / 32
         if values.count < count * columns {
             values = [Int8](repeating: 0, count: count * columns)
