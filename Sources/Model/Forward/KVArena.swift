@@ -9,8 +9,11 @@ public enum KVElementType: String, Sendable, CaseIterable {
 /// `blockSize` positions. The model reads and writes it through block tables
 /// it is handed; who owns which block is decided elsewhere (KVCache).
 ///
-/// Layout: block, layer, K or V, KV head, slot, dimension; a head's vectors
-/// for the positions of one block are contiguous.
+/// Layout: block, layer, K or V, KV head, then within one head's block:
+/// keys dimension-major ([dimension][slot], so attention scores 8 positions
+/// with one vector load per dimension) and values position-major ([slot][dimension],
+/// so a weighted sum adds whole value vectors). A block size that is a
+/// multiple of 8 keeps every 8-slot group inside one block.
 public final class KVArena: @unchecked Sendable {
     public let blockSize: Int
     public let blockCount: Int
@@ -21,13 +24,19 @@ public final class KVArena: @unchecked Sendable {
     private let storage: UnsafeMutableRawPointer
     private let headStride: Int, sideStride: Int, layerStride: Int, blockStride: Int
 
-    public init(hyperparameters h: ModelHyperparameters, elementType: KVElementType, blockSize: Int, blockCount: Int) {
-        precondition(blockSize > 0 && blockCount > 0)
+    public convenience init(hyperparameters h: ModelHyperparameters, elementType: KVElementType, blockSize: Int, blockCount: Int) {
+        self.init(layers: h.blockCount, kvHeads: h.headCountKV, headDimension: h.headDimension,
+                  elementType: elementType, blockSize: blockSize, blockCount: blockCount)
+    }
+
+    public init(layers: Int, kvHeads: Int, headDimension: Int, elementType: KVElementType, blockSize: Int, blockCount: Int) {
+        precondition(blockSize > 0 && blockSize % 8 == 0 && blockCount > 0, "block size must be a positive multiple of 8")
+        precondition(headDimension % 8 == 0, "head dimension must be a multiple of 8")
         self.blockSize = blockSize
         self.blockCount = blockCount
-        layers = h.blockCount
-        kvHeads = h.headCountKV
-        headDimension = h.headDimension
+        self.layers = layers
+        self.kvHeads = kvHeads
+        self.headDimension = headDimension
         self.elementType = elementType
         headStride = blockSize * headDimension * elementType.byteCount
         sideStride = kvHeads * headStride
@@ -52,25 +61,15 @@ public final class KVArena: @unchecked Sendable {
     @inline(__always)
     func store(_ source: UnsafePointer<Float>, block: Int32, slot: Int, layer: Int, value: Bool, head: Int) {
         let base = vectors(block: block, layer: layer, value: value, head: head)
+        // Keys go down a column of [dimension][slot], values along a row of [slot][dimension].
+        let start = value ? slot * headDimension : slot, step = value ? 1 : blockSize
         switch elementType {
         case .f32:
-            (base.assumingMemoryBound(to: Float.self) + slot * headDimension).update(from: source, count: headDimension)
+            let out = base.assumingMemoryBound(to: Float.self) + start
+            for i in 0..<headDimension { out[i * step] = source[i] }
         case .f16:
-            let out = base.assumingMemoryBound(to: Float16.self) + slot * headDimension
-            for i in 0..<headDimension { out[i] = Float16(source[i]) }
-        }
-    }
-
-    /// Reads back one head's key or value for a position as floats.
-    @inline(__always)
-    func load(into destination: UnsafeMutablePointer<Float>, block: Int32, slot: Int, layer: Int, value: Bool, head: Int) {
-        let base = vectors(block: block, layer: layer, value: value, head: head)
-        switch elementType {
-        case .f32:
-            destination.update(from: base.assumingMemoryBound(to: Float.self) + slot * headDimension, count: headDimension)
-        case .f16:
-            let p = base.assumingMemoryBound(to: Float16.self) + slot * headDimension
-            for i in 0..<headDimension { destination[i] = Float(p[i]) }
+            let out = base.assumingMemoryBound(to: Float16.self) + start
+            for i in 0..<headDimension { out[i * step] = Float16(source[i]) }
         }
     }
 }

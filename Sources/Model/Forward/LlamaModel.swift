@@ -60,6 +60,11 @@ public final class LlamaModel: @unchecked Sendable {
         let g = file.gguf
         hyperparameters = h
         let dim = h.embeddingLength, kvDim = h.headCountKV * h.headDimension, ffn = h.feedForwardLength
+        // The attention kernel works on 8 dimensions at a time.
+        guard h.headDimension % 8 == 0 else {
+            throw GGUFError.valueOutOfRange(key: "\(h.architecture).attention.head_count",
+                reason: "head dimension \(h.headDimension) is not a multiple of 8, which kvserve requires")
+        }
         let embedding = try WeightMatrix(g.requireTensor("token_embd.weight"))
         guard embedding.columns == dim else {
             throw GGUFError.badTensor(name: "token_embd.weight", reason: "row length \(embedding.columns), expected \(dim)")
@@ -108,6 +113,12 @@ public final class LlamaModel: @unchecked Sendable {
         }
         let count = tokens.count
         guard count > 0 else { return batch.map { _ in nil } }
+        var tableStart: [Int] = [], tables: [Int32] = []
+        var sequenceTableStart: [Int] = []
+        for sequence in batch { sequenceTableStart.append(tables.count); tables += sequence.blockTable }
+        for t in 0..<count { tableStart.append(sequenceTableStart[owner[t]]) }
+        let step = PagedAttention.Tokens(positions: positions, tableStart: tableStart, tables: tables)
+        let attentionKernel = PagedAttention(heads: h.headCount, kvHeads: h.headCountKV, headDimension: headDim)
 
         var x = [Float](repeating: 0, count: count * dim)
         var normed = x, attention = x, projected = x
@@ -124,10 +135,10 @@ public final class LlamaModel: @unchecked Sendable {
         }
         for (l, layer) in layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, into: &normed, rows: count)
-            quantizedWide.quantize(normed, count: count)
-            multiply(layer.query, normed, quantizedWide, into: &q, count: count)
-            multiply(layer.key, normed, quantizedWide, into: &k, count: count)
-            multiply(layer.value, normed, quantizedWide, into: &v, count: count)
+            quantizedWide.invalidate()
+            multiply(layer.query, normed, &quantizedWide, into: &q, count: count)
+            multiply(layer.key, normed, &quantizedWide, into: &k, count: count)
+            multiply(layer.value, normed, &quantizedWide, into: &v, count: count)
             rotation.apply(&q, heads: h.headCount, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
             rotation.apply(&k, heads: h.headCountKV, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
             k.withUnsafeBufferPointer { ks in
@@ -143,21 +154,25 @@ public final class LlamaModel: @unchecked Sendable {
                     }
                 }
             }
-            for t in 0..<count {
-                attend(query: q, token: t, position: positions[t], blockTable: batch[owner[t]].blockTable,
-                       layer: l, cache: cache, into: &attention)
+            q.withUnsafeBufferPointer { qs in
+                attention.withUnsafeMutableBufferPointer { out in
+                    attentionKernel.run(queries: qs.baseAddress!, tokens: step, layer: l, cache: cache,
+                                        output: out.baseAddress!, pool: pool)
+                }
             }
-            quantizedWide.quantize(attention, count: count)
-            multiply(layer.attentionOutput, attention, quantizedWide, into: &projected, count: count)
+            quantizedWide.invalidate()
+            multiply(layer.attentionOutput, attention, &quantizedWide, into: &projected, count: count)
             for i in 0..<(count * dim) { x[i] += projected[i] }
 
             rmsNorm(x, layer.feedForwardNorm, into: &normed, rows: count)
-            quantizedWide.quantize(normed, count: count)
-            multiply(layer.gate, normed, quantizedWide, into: &gate, count: count)
-            multiply(layer.up, normed, quantizedWide, into: &up, count: count)
-            for i in 0..<(count * ffn) { gate[i] = silu(gate[i]) * up[i] }
-            quantizedFFN.quantize(gate, count: count)
-            multiply(layer.down, gate, quantizedFFN, into: &projected, count: count)
+            quantizedWide.invalidate()
+            multiply(layer.gate, normed, &quantizedWide, into: &gate, count: count)
+            multiply(layer.up, normed, &quantizedWide, into: &up, count: count)
+            gate.withUnsafeMutableBufferPointer { g in
+                up.withUnsafeBufferPointer { u in Kernels.swiGLU(g.baseAddress!, u.baseAddress!, count: count * ffn) }
+            }
+            quantizedFFN.invalidate()
+            multiply(layer.down, gate, &quantizedFFN, into: &projected, count: count)
             for i in 0..<(count * dim) { x[i] += projected[i] }
         }
 
@@ -172,8 +187,7 @@ public final class LlamaModel: @unchecked Sendable {
             rmsNorm(row, outputNorm, into: &n, rows: 1)
             var logits = [Float](repeating: 0, count: vocabularySize)
             var quantized = QuantizedActivations(columns: dim, isEnabled: int8)
-            quantized.quantize(n, count: 1)
-            multiply(output, n, quantized, into: &logits, count: 1)
+            multiply(output, n, &quantized, into: &logits, count: 1)
             results.append(logits)
         }
         return results
@@ -194,84 +208,45 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
-    /// The nibble mask arrives at run time: as a constant, LLVM rewrites the
-    /// shift-and-mask on byte vectors into slower pack/unpack sequences.
-    let nibbleMask = SIMD16<UInt8>(repeating: UInt8(truncatingIfNeeded: 0x0F &+ ProcessInfo.processInfo.processorCount &* 0))
+    /// Masks arrive at run time: as constants, LLVM rewrites the in-lane
+    /// shift-and-mask into slower pack/unpack sequences.
+    let nibbleMasks = Kernels.NibbleMasks(runtimeZero: ProcessInfo.processInfo.processorCount &* 0)
 
     /// output[t] = W · input[t] for `count` vectors; weight rows outermost so
     /// each row is read from memory once for the whole batch. Quantized
-    /// weights multiply the 8-bit form of the input, float weights the input.
-    func multiply(_ w: WeightMatrix, _ input: [Float], _ quantized: QuantizedActivations,
+    /// weights multiply the 8-bit form of the input (quantized here on first
+    /// use in the layout the weights need), float weights the input.
+    func multiply(_ w: WeightMatrix, _ input: [Float], _ quantized: inout QuantizedActivations,
                   into output: inout [Float], count: Int) {
-        let mask = nibbleMask
+        let kernel = w.rowsKernel, rows = w.rows, columns = w.columns, blocks = w.columns / 32
+        let layout = quantized.isEnabled ? kernel.activationLayout : nil
+        if let layout {
+            input.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count, layout: layout) }
+        }
+        let masks = nibbleMasks
         input.withUnsafeBufferPointer { inp in
         quantized.values.withUnsafeBufferPointer { qv in
         quantized.scales.withUnsafeBufferPointer { qd in
         quantized.sums.withUnsafeBufferPointer { qs in
         output.withUnsafeMutableBufferPointer { out in
             let x = inp.baseAddress!, y = out.baseAddress!
-            let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!
-            let kernel = w.rowsKernel, rows = w.rows, columns = w.columns, blocks = w.columns / 32
-            let quantizedInput = kernel.takesQuantizedActivations && quantized.isEnabled
-            pool.run { worker, workers in
-                for row in WorkerPool.share(of: rows, worker: worker, workers: workers) {
-                    for t in 0..<count {
-                        y[t * rows + row] = quantizedInput
-                            ? kernel.dot(row: row, q + t * columns, d + t * blocks, s + t * blocks, mask: mask)
-                            : kernel.dot(row: row, x + t * columns)
+            if layout != nil {
+                let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!
+                pool.run { worker, workers in
+                    for row in WorkerPool.share(of: rows, worker: worker, workers: workers) {
+                        for t in 0..<count {
+                            y[t * rows + row] = kernel.dot(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
+                        }
+                    }
+                }
+            } else {
+                pool.run { worker, workers in
+                    for row in WorkerPool.share(of: rows, worker: worker, workers: workers) {
+                        for t in 0..<count { y[t * rows + row] = kernel.dot(row: row, x + t * columns) }
                     }
                 }
             }
         }}}}}
-    }
-
-    func silu(_ x: Float) -> Float { x / (1 + expf(-x)) }
-
-    /// Scaled dot-product attention of one token's query heads over the
-    /// cached keys and values of positions 0...position of its sequence.
-    func attend(query: [Float], token t: Int, position: Int, blockTable: [Int32],
-                layer: Int, cache: KVArena, into output: inout [Float]) {
-        let h = hyperparameters, headDim = h.headDimension
-        let scale = 1 / Float(headDim).squareRoot()
-        var scores = [Float](repeating: 0, count: position + 1)
-        var vector = [Float](repeating: 0, count: headDim)
-        var accumulator = [Float](repeating: 0, count: headDim)
-        query.withUnsafeBufferPointer { qs in
-            for head in 0..<h.headCount {
-                let kvHead = head / h.groupSize
-                let q = qs.baseAddress! + t * h.embeddingLength + head * headDim
-                for p in 0...position {
-                    load(cache, blockTable, p, layer, value: false, kvHead, into: &vector)
-                    scores[p] = Kernels.dot(q, vector, headDim) * scale
-                }
-                softmax(&scores)
-                for i in 0..<headDim { accumulator[i] = 0 }
-                for p in 0...position {
-                    load(cache, blockTable, p, layer, value: true, kvHead, into: &vector)
-                    let w = scores[p]
-                    for i in 0..<headDim { accumulator[i] += w * vector[i] }
-                }
-                for i in 0..<headDim { output[t * h.embeddingLength + head * headDim + i] = accumulator[i] }
-            }
-        }
-    }
-
-    /// Position `position`'s key or value, found through the block table.
-    @inline(__always)
-    func load(_ cache: KVArena, _ table: [Int32], _ position: Int, _ layer: Int, value: Bool, _ head: Int,
-              into out: inout [Float]) {
-        out.withUnsafeMutableBufferPointer {
-            cache.load(into: $0.baseAddress!, block: table[position / cache.blockSize],
-                       slot: position % cache.blockSize, layer: layer, value: value, head: head)
-        }
-    }
-
-    func softmax(_ x: inout [Float]) {
-        var m = -Float.infinity
-        for v in x { m = max(m, v) }
-        var sum: Float = 0
-        for i in x.indices { x[i] = expf(x[i] - m); sum += x[i] }
-        for i in x.indices { x[i] /= sum }
     }
 }
 

@@ -4,18 +4,25 @@
 /// s = d * sum(q) rounded to f16. A weight block then costs one integer dot
 /// product: sum((q_w * d_w + m_w) * q_x * d_x) = d_w d_x sum(q_w q_x) + m_w s.
 ///
-/// Quantizing costs one pass over x and is shared by every matrix that
-/// multiplies the same vector (Q, K and V; gate and up).
+/// The values are stored widened to 16 bits and permuted, once per vector,
+/// into the lane order in which the kernels unpack weights without moving
+/// bytes across 128-bit lanes (see `ActivationLayout`). Quantizing is shared
+/// by every matrix that multiplies the same vector (Q, K and V; gate and up).
 struct QuantizedActivations {
     let columns: Int
     /// False when the model multiplies with exact float activations: then
-    /// `quantize` does nothing and the matrices read the float input.
+    /// nothing is quantized and the matrices read the float input.
     let isEnabled: Bool
-    /// `count * columns` quantized values, vector after vector.
-    private(set) var values: [Int8] = []
+    /// `count * columns` values, vector after vector, block after block, in
+    /// the order of `layout`.
+    private(set) var values: [Int16] = []
     /// Per block: the scale d and d * sum(q).
     private(set) var scales: [Float] = []
     private(set) var sums: [Float] = []
+    /// The layout `values` holds, nil until something is quantized.
+    private(set) var layout: ActivationLayout? = nil
+    /// Scratch for one block in natural order.
+    private var block = [Int8](repeating: 0, count: 32)
 
     init(columns: Int, isEnabled: Bool) {
         precondition(columns % 32 == 0)
@@ -23,58 +30,73 @@ struct QuantizedActivations {
         self.isEnabled = isEnabled
     }
 
-    mutating func quantize(_ x: [Float], count: Int) {
-        guard isEnabled else { return }
+    /// Forgets the current vectors: the next `prepare` quantizes again.
+    mutating func invalidate() { layout = nil }
+
+    /// Makes `values` hold `count` vectors of `x` in `layout`, quantizing
+    /// unless they already do.
+    mutating func prepare(_ x: UnsafePointer<Float>, count: Int, layout wanted: ActivationLayout) {
+        guard isEnabled, layout != wanted else { return }
         let blocks = count * columns / 32
         if values.count < count * columns {
-            values = [Int8](repeating: 0, count: count * columns)
+            values = [Int16](repeating: 0, count: count * columns)
             scales = [Float](repeating: 0, count: blocks)
             sums = [Float](repeating: 0, count: blocks)
         }
-        x.withUnsafeBufferPointer { xs in
-            values.withUnsafeMutableBufferPointer { qs in
-                for b in 0..<blocks {
-                    let source = xs.baseAddress! + 32 * b
-                    var amax: Float = 0
-                    for j in 0..<32 { amax = max(amax, abs(source[j])) }
-                    let d = Float(Float16(amax / 127))
-                    let inverse: Float = amax != 0 ? 127 / amax : 0
-                    var sum: Int32 = 0
-                    for j in 0..<32 {
-                        let q = Int8((source[j] * inverse).rounded(.toNearestOrEven))
-                        qs[32 * b + j] = q
-                        sum += Int32(q)
-                    }
-                    scales[b] = d
-                    sums[b] = Float(Float16(amax / 127 * Float(sum)))
+        let order = wanted == .nibbles ? ActivationLayout.nibbleOrder : ActivationLayout.byteOrder
+        block.withUnsafeMutableBufferPointer { natural in
+        values.withUnsafeMutableBufferPointer { out in
+            for b in 0..<blocks {
+                let source = x + 32 * b
+                var amax: Float = 0
+                for j in 0..<32 { amax = max(amax, abs(source[j])) }
+                let inverse: Float = amax != 0 ? 127 / amax : 0
+                var sum: Int32 = 0
+                for j in 0..<32 {
+                    let q = Int8((source[j] * inverse).rounded(.toNearestOrEven))
+                    natural[j] = q
+                    sum += Int32(q)
                 }
+                for j in 0..<32 { out[32 * b + j] = Int16(natural[Int(order[j])]) }
+                scales[b] = Float(Float16(amax / 127))
+                sums[b] = Float(Float16(amax / 127 * Float(sum)))
             }
-        }
+        }}
+        layout = wanted
     }
+}
+
+/// The order of a block's 32 activations that meets a weight format's
+/// unpacking. Loading weight bytes as 16-bit lanes and shifting and masking
+/// inside each lane is cheap; widening bytes across the halves of a 256-bit
+/// register is not (../shared/KERNEL-NOTES.md). So the weights stay where
+/// they fall and the activations, permuted once per vector, come to meet them.
+enum ActivationLayout: Sendable {
+    /// 4-bit blocks: byte j holds q[j] (low nibble) and q[j + 16] (high).
+    /// The 16 bytes are read as eight 16-bit words w_i = byte 2i | byte 2i+1 << 8
+    /// and duplicated into both halves of a 16-lane vector; masking with
+    /// 0x000F / 0x0F00 gives q[2i] in the low half and q[2i+1] * 256 in the
+    /// high half, and the same after a shift by 4 gives q[16+2i], q[17+2i] * 256.
+    case nibbles
+    /// 8-bit blocks: the 32 bytes read as sixteen 16-bit words hold q[2i] in
+    /// their low and q[2i+1] in their high byte.
+    case bytes
+
+    /// order[k] = the natural index of the activation stored at position k.
+    static let nibbleOrder: [UInt8] = (0..<8).map { UInt8(2 * $0) } + (0..<8).map { UInt8(2 * $0 + 1) }
+        + (0..<8).map { UInt8(16 + 2 * $0) } + (0..<8).map { UInt8(17 + 2 * $0) }
+    static let byteOrder: [UInt8] = (0..<16).map { UInt8(2 * $0) } + (0..<16).map { UInt8(2 * $0 + 1) }
 }
 
 /// Integer dot products of quantized weight rows with quantized activations.
 extension Kernels {
-    /// Lane-by-lane widening; the loop form compiles to one instruction.
-    @inline(__always)
-    static func widen(_ v: SIMD16<UInt8>) -> SIMD16<Int16> {
-        var r = SIMD16<Int16>()
-        for i in 0..<16 { r[i] = Int16(v[i]) }
-        return r
-    }
-
-    @inline(__always)
-    static func widen(_ v: SIMD16<Int8>) -> SIMD16<Int16> {
-        var r = SIMD16<Int16>()
-        for i in 0..<16 { r[i] = Int16(v[i]) }
-        return r
-    }
+    typealias I16 = SIMD16<Int16>
 
     /// a[2i]*b[2i] + a[2i+1]*b[2i+1] in 32 bits. Written as "widen, multiply
     /// lane by lane, add even and odd lanes", LLVM emits one vpmaddwd;
     /// pairing the lanes before the multiply does not.
     @inline(__always)
-    static func multiplyAddPairs(_ a: SIMD16<Int16>, _ b: SIMD16<Int16>) -> SIMD8<Int32> {
+    static func multiplyAddPairs(_ a: I16, _ b: I16) -> SIMD8<Int32> {
         var wa = SIMD16<Int32>(), wb = SIMD16<Int32>()
         for i in 0..<16 { wa[i] = Int32(a[i]); wb[i] = Int32(b[i]) }
         let p = wa &* wb
@@ -90,57 +112,88 @@ extension Kernels {
         return f
     }
 
-    /// Q4_1 row with quantized activations: per block d_w d_x sum(q_w q_x) + m_w s_x.
     @inline(__always)
-    static func dotQ4_1(_ row: UnsafeRawPointer, _ q: UnsafePointer<Int8>, _ d: UnsafePointer<Float>,
-                        _ s: UnsafePointer<Float>, _ n: Int, mask: SIMD16<UInt8>) -> Float {
+    static func loadI16(_ p: UnsafePointer<Int16>) -> I16 {
+        UnsafeRawPointer(p).loadUnaligned(as: I16.self)
+    }
+
+    /// Eight 16-bit words, duplicated into both halves of a 16-lane vector.
+    @inline(__always)
+    static func loadDuplicated(_ p: UnsafeRawPointer) -> I16 {
+        let w = p.loadUnaligned(as: SIMD8<Int16>.self)
+        var r = I16()
+        for i in 0..<8 { r[i] = w[i]; r[i + 8] = w[i] }
+        return r
+    }
+
+    /// Masks and scales for the nibble layout, passed in at run time: as
+    /// constants LLVM rewrites the in-lane shift and mask into slower
+    /// pack/unpack sequences.
+    struct NibbleMasks: Sendable {
+        /// 0x000F in the low half, 0x0F00 in the high half.
+        let select: I16
+        /// 8 and 8 * 256: the Q4_0 offset in each half's scale.
+        let offset: I16
+        /// 1 in the low four lanes, 1/256 in the high four: undoes the
+        /// high half's factor of 256 (exact, a power of two).
+        let laneScale: V8
+
+        init(runtimeZero zero: Int) {
+            var select = I16(), offset = I16()
+            for i in 0..<16 {
+                select[i] = Int16(truncatingIfNeeded: (i < 8 ? 0x000F : 0x0F00) &+ zero)
+                offset[i] = Int16(truncatingIfNeeded: (i < 8 ? 8 : 2048) &+ zero)
+            }
+            var laneScale = V8()
+            for i in 0..<8 { laneScale[i] = i < 4 ? 1 : 1.0 / 256 }
+            self.select = select
+            self.offset = offset
+            self.laneScale = laneScale
+        }
+    }
+
+    /// Q4_1 row: per block d_w d_x sum(q_w q_x) + m_w s_x.
+    @inline(__always)
+    static func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>, _ d: UnsafePointer<Float>,
+                        _ s: UnsafePointer<Float>, _ n: Int, _ masks: NibbleMasks) -> Float {
         var acc = V8()
         var minimums: Float = 0
-        let x = UnsafeRawPointer(q)
         for b in 0..<(n / 32) {
             let block = row + b * 20
-            let w = block.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
-            let lo = widen(w & mask), hi = widen((w &>> 4) & mask)
-            let xa = widen(x.loadUnaligned(fromByteOffset: 32 * b, as: SIMD16<Int8>.self))
-            let xb = widen(x.loadUnaligned(fromByteOffset: 32 * b + 16, as: SIMD16<Int8>.self))
-            let products = multiplyAddPairs(lo, xa) &+ multiplyAddPairs(hi, xb)
+            let w = loadDuplicated(block + 4)
+            let lo = w & masks.select, hi = (w &>> 4) & masks.select
+            let products = multiplyAddPairs(lo, loadI16(x + 32 * b)) &+ multiplyAddPairs(hi, loadI16(x + 32 * b + 16))
             acc = acc.addingProduct(floats(products), V8(repeating: half(block, 0) * d[b]))
             minimums += half(block, 2) * s[b]
         }
-        return horizontalSum(acc) + minimums
+        return horizontalSum(acc * masks.laneScale) + minimums
     }
 
     /// Q4_0 row: d_w d_x sum((q_w - 8) q_x).
     @inline(__always)
-    static func dotQ4_0(_ row: UnsafeRawPointer, _ q: UnsafePointer<Int8>, _ d: UnsafePointer<Float>,
-                        _ n: Int, mask: SIMD16<UInt8>) -> Float {
+    static func dotQ4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>, _ d: UnsafePointer<Float>,
+                        _ n: Int, _ masks: NibbleMasks) -> Float {
         var acc = V8()
-        let x = UnsafeRawPointer(q)
-        let eight = SIMD16<Int16>(repeating: 8)
         for b in 0..<(n / 32) {
             let block = row + b * 18
-            let w = block.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-            let lo = widen(w & mask) &- eight, hi = widen((w &>> 4) & mask) &- eight
-            let xa = widen(x.loadUnaligned(fromByteOffset: 32 * b, as: SIMD16<Int8>.self))
-            let xb = widen(x.loadUnaligned(fromByteOffset: 32 * b + 16, as: SIMD16<Int8>.self))
-            let products = multiplyAddPairs(lo, xa) &+ multiplyAddPairs(hi, xb)
+            let w = loadDuplicated(block + 2)
+            let lo = (w & masks.select) &- masks.offset, hi = ((w &>> 4) & masks.select) &- masks.offset
+            let products = multiplyAddPairs(lo, loadI16(x + 32 * b)) &+ multiplyAddPairs(hi, loadI16(x + 32 * b + 16))
             acc = acc.addingProduct(floats(products), V8(repeating: half(block, 0) * d[b]))
         }
-        return horizontalSum(acc)
+        return horizontalSum(acc * masks.laneScale)
     }
 
-    /// Q8_0 row: d_w d_x sum(q_w q_x).
+    /// Q8_0 row: d_w d_x sum(q_w q_x); even bytes sign-extended in place by
+    /// shifting left then arithmetically right, odd bytes by shifting right.
     @inline(__always)
-    static func dotQ8_0(_ row: UnsafeRawPointer, _ q: UnsafePointer<Int8>, _ d: UnsafePointer<Float>, _ n: Int) -> Float {
+    static func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = V8()
-        let x = UnsafeRawPointer(q)
         for b in 0..<(n / 32) {
             let block = row + b * 34
-            let wa = widen(block.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self))
-            let wb = widen(block.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self))
-            let xa = widen(x.loadUnaligned(fromByteOffset: 32 * b, as: SIMD16<Int8>.self))
-            let xb = widen(x.loadUnaligned(fromByteOffset: 32 * b + 16, as: SIMD16<Int8>.self))
-            let products = multiplyAddPairs(wa, xa) &+ multiplyAddPairs(wb, xb)
+            let w = block.loadUnaligned(fromByteOffset: 2, as: I16.self)
+            let even = (w &<< 8) &>> 8, odd = w &>> 8
+            let products = multiplyAddPairs(even, loadI16(x + 32 * b)) &+ multiplyAddPairs(odd, loadI16(x + 32 * b + 16))
             acc = acc.addingProduct(floats(products), V8(repeating: half(block, 0) * d[b]))
         }
         return horizontalSum(acc)

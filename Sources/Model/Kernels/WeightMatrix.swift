@@ -64,8 +64,15 @@ public struct RowKernel: Sendable {
     let columns: Int
     let format: Format
 
-    /// Whether products with this matrix use 8-bit activations.
-    var takesQuantizedActivations: Bool { format == .q4_0 || format == .q4_1 || format == .q8_0 }
+    /// How 8-bit activations must be laid out to meet this matrix's
+    /// weights; nil when it multiplies float activations.
+    var activationLayout: ActivationLayout? {
+        switch format {
+        case .q4_0, .q4_1: return .nibbles
+        case .q8_0: return .bytes
+        case .f16, .f32: return nil
+        }
+    }
 
     /// Row `row` times `x` (`columns` floats).
     @inline(__always)
@@ -80,15 +87,16 @@ public struct RowKernel: Sendable {
         }
     }
 
-    /// Row `row` times one quantized activation vector (values q, block
-    /// scales d, block sums s; see QuantizedActivations).
+    /// Row `row` times one quantized activation vector in this matrix's
+    /// `activationLayout` (values q, block scales d, block sums s; see
+    /// QuantizedActivations).
     @inline(__always)
-    func dot(row: Int, _ q: UnsafePointer<Int8>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
-             mask: SIMD16<UInt8>) -> Float {
+    func dot(row: Int, _ q: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
+             masks: Kernels.NibbleMasks) -> Float {
         let p = data + row * rowBytes
         switch format {
-        case .q4_1: return Kernels.dotQ4_1(p, q, d, s, columns, mask: mask)
-        case .q4_0: return Kernels.dotQ4_0(p, q, d, columns, mask: mask)
+        case .q4_1: return Kernels.dotQ4_1(p, q, d, s, columns, masks)
+        case .q4_0: return Kernels.dotQ4_0(p, q, d, columns, masks)
         default: return Kernels.dotQ8_0(p, q, d, columns)
         }
     }

@@ -22,8 +22,10 @@ public final class WorkerPool: @unchecked Sendable {
     private nonisolated(unsafe) var job: ((Int, Int) -> Void)? = nil
     private var threads: [Thread] = []
 
-    /// Spins before a worker parks: about a millisecond on this machine.
-    private static let spinsBeforeParking = 200_000
+    /// Spins before a worker parks: the yields after the first few thousand
+    /// make this some milliseconds, longer than any gap between the kernel
+    /// calls of one step.
+    private static let spinsBeforeParking = 20_000
 
     /// The default pool: KVSERVE_THREADS threads, or one per core.
     public static let shared = WorkerPool(threadCount:
@@ -56,7 +58,8 @@ public final class WorkerPool: @unchecked Sendable {
                 lock.lock(); lock.broadcast(); lock.unlock()
             }
             escapable(0, threadCount)
-            while unfinished.load(ordering: .acquiring) > 0 {}
+            var spins = 0
+            while unfinished.load(ordering: .acquiring) > 0 { Self.pause(&spins) }
             job = nil
         }
     }
@@ -67,13 +70,23 @@ public final class WorkerPool: @unchecked Sendable {
         (count * worker / workers)..<(count * (worker + 1) / workers)
     }
 
+    /// Busy-waits briefly, then yields the core on every further spin: when
+    /// another process holds the core a spinning waiter would otherwise burn
+    /// its whole time slice while the thread it waits for cannot run.
+    @inline(__always)
+    private static func pause(_ spins: inout Int) {
+        spins += 1
+        if spins > spinsBeforeYielding { sched_yield() }
+    }
+
+    private static let spinsBeforeYielding = 2_000
+
     private func workerLoop(index: Int) {
         var seen: UInt64 = 0
         while true {
             var spins = 0
             var current = generation.load(ordering: .acquiring)
             while current == seen {
-                spins += 1
                 if spins >= Self.spinsBeforeParking {
                     lock.lock()
                     parked.add(1, ordering: .sequentiallyConsistent)
@@ -82,6 +95,7 @@ public final class WorkerPool: @unchecked Sendable {
                     lock.unlock()
                     spins = 0
                 }
+                Self.pause(&spins)
                 current = generation.load(ordering: .acquiring)
             }
             seen = current

@@ -1,0 +1,230 @@
+import Foundation
+import Synchronization
+
+/// Scaled dot-product attention of every token of a step over the cached
+/// keys and values of its sequence, read through block tables.
+///
+/// Each token's positions 0...p are cut into fixed chunks of 64 positions.
+/// A work item is one (token, KV head, chunk): it scores the chunk for all
+/// the query heads that share the KV head (each key is converted once for the
+/// group), and leaves a partial softmax: the chunk's maximum score, its sum
+/// of exponentials and its weighted sum of values. A second pass merges the
+/// chunks of each (token, head) in chunk order. Chunks depend only on the
+/// position, never on the batch or the thread that ran them, so results are
+/// bit-identical however tokens are batched; and a single decoding token
+/// still spreads over every worker at long context.
+struct PagedAttention {
+    static let chunkLength = 64
+
+    let heads: Int
+    let kvHeads: Int
+    let headDimension: Int
+    var groupSize: Int { heads / kvHeads }
+
+    /// The tokens of one step: token t is at `positions[t]` in the sequence
+    /// whose block table starts at `tables[tableStart[t]]`.
+    struct Tokens {
+        let positions: [Int]
+        let tableStart: [Int]
+        let tables: [Int32]
+    }
+
+    private struct Item {
+        var token: Int32, kvHead: Int32, chunk: Int32
+    }
+
+    /// output[t] = attention of queries[t] (already rotated); both `count * heads * headDimension`.
+    func run(queries: UnsafePointer<Float>, tokens: Tokens, layer: Int, cache: KVArena,
+             output: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+        var items: [Item] = []
+        var firstItem: [Int] = []
+        for (t, position) in tokens.positions.enumerated() {
+            firstItem.append(items.count)
+            for g in 0..<kvHeads {
+                for c in 0...(position / Self.chunkLength) {
+                    items.append(Item(token: Int32(t), kvHead: Int32(g), chunk: Int32(c)))
+                }
+            }
+        }
+        let group = groupSize, hd = headDimension
+        // Per item and head of its group: maximum, sum, then the weighted values.
+        let partialStride = hd + 2
+        var partials = [Float](repeating: 0, count: items.count * group * partialStride)
+        let next = WorkCounter()
+        items.withUnsafeBufferPointer { itemList in
+        tokens.positions.withUnsafeBufferPointer { positions in
+        tokens.tableStart.withUnsafeBufferPointer { tableStart in
+        tokens.tables.withUnsafeBufferPointer { tables in
+        partials.withUnsafeMutableBufferPointer { partial in
+            let width = heads * hd
+            pool.run { _, _ in
+                while true {
+                    let i = next.take()
+                    guard i < itemList.count else { break }
+                    let item = itemList[i]
+                    let t = Int(item.token), g = Int(item.kvHead)
+                    let start = Int(item.chunk) * Self.chunkLength
+                    let end = min(start + Self.chunkLength, positions[t] + 1)
+                    let query = queries + t * width + g * group * hd
+                    let out = partial.baseAddress! + i * group * partialStride
+                    let table = tables.baseAddress! + tableStart[t]
+                    switch cache.elementType {
+                    case .f16: attendChunk(Float16.self, query, table, start, end, layer, g, cache, out)
+                    case .f32: attendChunk(Float.self, query, table, start, end, layer, g, cache, out)
+                    }
+                }
+            }
+            // Merge each (token, head)'s chunks in order.
+            let tokenCount = positions.count
+            pool.run { worker, workers in
+                for t in WorkerPool.share(of: tokenCount, worker: worker, workers: workers) {
+                    let chunks = positions[t] / Self.chunkLength + 1
+                    for head in 0..<heads {
+                        let g = head / group, h = head % group
+                        func part(_ c: Int) -> UnsafeMutablePointer<Float> {
+                            partial.baseAddress! + ((firstItem[t] + g * chunks + c) * group + h) * partialStride
+                        }
+                        var m = -Float.infinity
+                        for c in 0..<chunks { m = max(m, part(c)[0]) }
+                        var total: Float = 0
+                        let o = output + t * width + head * hd
+                        for i in 0..<hd { o[i] = 0 }
+                        for c in 0..<chunks {
+                            let p = part(c), weight = expf(p[0] - m)
+                            total += weight * p[1]
+                            for i in 0..<hd { o[i] += weight * p[2 + i] }
+                        }
+                        let inverse = 1 / total
+                        for i in 0..<hd { o[i] *= inverse }
+                    }
+                }
+            }
+        }}}}}
+    }
+
+    /// One chunk [start, end) of one KV head for its `groupSize` query heads.
+    /// Writes per head: max score, sum of e^(score - max), sum of e^(score - max) * v.
+    @inline(__always)
+    private func attendChunk<E: KVScalar>(_: E.Type, _ query: UnsafePointer<Float>, _ table: UnsafePointer<Int32>,
+                                          _ start: Int, _ end: Int, _ layer: Int, _ kvHead: Int,
+                                          _ cache: KVArena, _ out: UnsafeMutablePointer<Float>) {
+        let group = groupSize, hd = headDimension, blockSize = cache.blockSize
+        let scale = 1 / Float(hd).squareRoot()
+        let n = end - start
+        let padded = Self.chunkLength + 8
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: group * padded) { scoreBuffer in
+            let scores = scoreBuffer.baseAddress!
+            // Scores, 8 positions per step: the chunk starts on a multiple of 8
+            // and blocks hold multiples of 8, so a group never straddles blocks.
+            var p = start
+            while p < end {
+                let block = table[p / blockSize], slot = p % blockSize
+                let keys = cache.vectors(block: block, layer: layer, value: false, head: kvHead).assumingMemoryBound(to: E.self) + slot
+                let row = p - start
+                var h = 0
+                while h < group {
+                    let heads = min(4, group - h)
+                    scoreEight(keys, blockSize, query + h * hd, hd, heads, scores + h * padded + row, padded, scale)
+                    h += heads
+                }
+                p += 8
+            }
+            // Exponentials relative to each head's maximum.
+            let o = out
+            for h in 0..<group {
+                let s = scores + h * padded
+                var m = -Float.infinity
+                for j in 0..<n { m = max(m, s[j]) }
+                var sum: Float = 0
+                var j = 0
+                while j < n {
+                    var e = Kernels.exp(Kernels.load8(s + j) - Kernels.V8(repeating: m))
+                    for lane in 0..<8 where j + lane >= n { e[lane] = 0 }
+                    UnsafeMutableRawPointer(s + j).storeBytes(of: e, as: Kernels.V8.self)
+                    sum += Kernels.horizontalSum(e)
+                    j += 8
+                }
+                o[h * (hd + 2)] = m
+                o[h * (hd + 2) + 1] = sum
+            }
+            // Weighted values, 8 dimensions at a time for up to 4 heads.
+            withUnsafeTemporaryAllocation(of: UnsafePointer<E>.self, capacity: n) { valueRows in
+                for j in 0..<n {
+                    let position = start + j
+                    valueRows[j] = UnsafePointer(cache.vectors(block: table[position / blockSize], layer: layer, value: true, head: kvHead)
+                        .assumingMemoryBound(to: E.self) + (position % blockSize) * hd)
+                }
+                for d in stride(from: 0, to: hd, by: 8) {
+                    var h = 0
+                    while h < group {
+                        let heads = min(4, group - h)
+                        var a0 = Kernels.V8(), a1 = Kernels.V8(), a2 = Kernels.V8(), a3 = Kernels.V8()
+                        for j in 0..<n {
+                            let v = E.load8(valueRows[j] + d)
+                            let s = scores + h * padded + j
+                            a0 = a0.addingProduct(Kernels.V8(repeating: s[0]), v)
+                            if heads > 1 { a1 = a1.addingProduct(Kernels.V8(repeating: s[padded]), v) }
+                            if heads > 2 { a2 = a2.addingProduct(Kernels.V8(repeating: s[2 * padded]), v) }
+                            if heads > 3 { a3 = a3.addingProduct(Kernels.V8(repeating: s[3 * padded]), v) }
+                        }
+                        let base = o + h * (hd + 2) + 2 + d
+                        UnsafeMutableRawPointer(base).storeBytes(of: a0, as: Kernels.V8.self)
+                        if heads > 1 { UnsafeMutableRawPointer(base + (hd + 2)).storeBytes(of: a1, as: Kernels.V8.self) }
+                        if heads > 2 { UnsafeMutableRawPointer(base + 2 * (hd + 2)).storeBytes(of: a2, as: Kernels.V8.self) }
+                        if heads > 3 { UnsafeMutableRawPointer(base + 3 * (hd + 2)).storeBytes(of: a3, as: Kernels.V8.self) }
+                        h += heads
+                    }
+                }
+            }
+        }
+    }
+
+    /// Scores of up to 4 query heads against 8 consecutive keys of a block
+    /// (keys stored [dimension][slot] with row stride `blockSize`).
+    @inline(__always)
+    private func scoreEight<E: KVScalar>(_ keys: UnsafePointer<E>, _ blockSize: Int, _ query: UnsafePointer<Float>,
+                                         _ hd: Int, _ heads: Int, _ out: UnsafeMutablePointer<Float>,
+                                         _ headStride: Int, _ scale: Float) {
+        var a0 = Kernels.V8(), a1 = Kernels.V8(), a2 = Kernels.V8(), a3 = Kernels.V8()
+        for d in 0..<hd {
+            let k = E.load8(keys + d * blockSize)
+            a0 = a0.addingProduct(Kernels.V8(repeating: query[d]), k)
+            if heads > 1 { a1 = a1.addingProduct(Kernels.V8(repeating: query[hd + d]), k) }
+            if heads > 2 { a2 = a2.addingProduct(Kernels.V8(repeating: query[2 * hd + d]), k) }
+            if heads > 3 { a3 = a3.addingProduct(Kernels.V8(repeating: query[3 * hd + d]), k) }
+        }
+        let s = Kernels.V8(repeating: scale)
+        UnsafeMutableRawPointer(out).storeBytes(of: a0 * s, as: Kernels.V8.self)
+        if heads > 1 { UnsafeMutableRawPointer(out + headStride).storeBytes(of: a1 * s, as: Kernels.V8.self) }
+        if heads > 2 { UnsafeMutableRawPointer(out + 2 * headStride).storeBytes(of: a2 * s, as: Kernels.V8.self) }
+        if heads > 3 { UnsafeMutableRawPointer(out + 3 * headStride).storeBytes(of: a3 * s, as: Kernels.V8.self) }
+    }
+}
+
+/// A cached key or value element: 8 of them load as 8 floats.
+protocol KVScalar {
+    static func load8(_ p: UnsafePointer<Self>) -> Kernels.V8
+}
+
+extension Float16: KVScalar {
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float16>) -> Kernels.V8 {
+        let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self)
+        var f = Kernels.V8()
+        for i in 0..<8 { f[i] = Float(h[i]) }
+        return f
+    }
+}
+
+extension Float: KVScalar {
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> Kernels.V8 { Kernels.load8(p) }
+}
+
+/// Hands out work item indices to the pool's workers, each exactly once.
+final class WorkCounter: Sendable {
+    private let next = Atomic<Int>(0)
+
+    @inline(__always)
+    func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
+}
