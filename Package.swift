@@ -25,14 +25,16 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Model", "KVCache"], swiftSettings: cpuFlags),
         .target(name: "HTTPServer", swiftSettings: cpuFlags),
         .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer"], swiftSettings: cpuFlags),
+        .target(name: "Plotting"),
         .executableTarget(
             name: "kvserve",
-            dependencies: ["Server", "Model", "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Server", "Model", "Engine", "Plotting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
+        .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer"], swiftSettings: cpuFlags),
     ]
 )

@@ -92,6 +92,34 @@ struct KernelTests {
         }
     }
 
+    /// The four-vector kernel used for prefill gives exactly the bits of
+    /// four single-vector calls (batch invariance rests on it).
+    @Test(arguments: formats)
+    func fourVectorDotIsBitIdenticalToSingleDots(_ type: TensorType) {
+        var rng = SplitMix64(seed: 17)
+        let n = 576, blocks = n / 32
+        let row = randomRow(type, blocks: blocks, &rng)
+        let x = (0..<4).flatMap { _ in randomVector(n, &rng) }
+        row.withUnsafeBytes { raw in
+            let kernel = RowKernel(data: raw.baseAddress!, rowBytes: row.count, columns: n, format: RowKernel.Format(type))
+            var quantized = QuantizedActivations(columns: n, isEnabled: true)
+            x.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: 4, layout: kernel.activationLayout!) }
+            let masks = Kernels.NibbleMasks(runtimeZero: 0)
+            quantized.values.withUnsafeBufferPointer { q in
+                quantized.scales.withUnsafeBufferPointer { d in
+                    quantized.sums.withUnsafeBufferPointer { s in
+                        let four = kernel.dot4(row: 0, q.baseAddress!, d.baseAddress!, s.baseAddress!, masks: masks)
+                        for k in 0..<4 {
+                            let one = kernel.dot(row: 0, q.baseAddress! + k * n, d.baseAddress! + k * blocks,
+                                                 s.baseAddress! + k * blocks, masks: masks)
+                            #expect(four[k].bitPattern == one.bitPattern, "\(type.name) vector \(k): \(four[k]) vs \(one)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test(arguments: formats + [.f16, .f32])
     func floatActivationDotMatchesDequantizedWeights(_ type: TensorType) {
         var rng = SplitMix64(seed: 5)

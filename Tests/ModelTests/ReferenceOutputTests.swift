@@ -22,54 +22,66 @@ struct ReferenceOutputTests {
         return out
     }
 
-    /// llama.cpp's greedy tokens depend on its own rounding wherever the top
-    /// two logits nearly tie, so exact agreement is demanded up to the first
-    /// step where llama.cpp's own margin (top-1 minus top-2 log-probability)
-    /// falls below 0.5; beyond it agreement is reported, not required.
+    /// llama.cpp's greedy output for 32 tokens, exactly. The fixture holds
+    /// only prompts where llama.cpp's own top-1/top-2 margin stays at least
+    /// 0.5 at every step (make_greedy_fixtures.py's selection rule): at near
+    /// ties any two correct implementations may round differently, so
+    /// agreement there would test luck, not the forward pass.
     @Test(arguments: LlamaModel.ActivationPrecision.allCases)
     func greedyContinuationsMatchLlamaCpp(_ precision: LlamaModel.ActivationPrecision) throws {
         let file = try TestResources.requireModel()
         let model = try LlamaModel(file: file, activations: precision)
         let fixture = try TestResources.decode(GreedyFixture.self, "forward/smollm2-llama-greedy.json")
         #expect(fixture.cases.count >= 5)
-        var report: [String] = []
+        #expect(fixture.cases.contains { $0.chat } && fixture.cases.contains { !$0.chat })
         for c in fixture.cases {
-            let ours = greedy(model, prompt: c.prompt_ids, steps: c.completion_ids.count, eos: file.tokenizer.vocabulary.eos)
-            let agree = zip(ours, c.completion_ids).prefix { $0 == $1 }.count
             let margins = c.completion_top_logprobs.map { $0[0][1] - $0[1][1] }
-            let confident = margins.firstIndex { $0 < 0.5 } ?? margins.count
-            #expect(agree >= confident, "\(c.name): agree on \(agree) tokens, llama.cpp is confident for \(confident)")
-            report.append("\(c.name) \(agree)/\(c.completion_ids.count) (confident \(confident))")
+            #expect(margins.allSatisfy { $0 >= 0.5 }, "\(c.name): the fixture breaks its own selection rule")
+            let ours = greedy(model, prompt: c.prompt_ids, steps: c.completion_ids.count, eos: file.tokenizer.vocabulary.eos)
+            #expect(ours == c.completion_ids, "\(c.name), \(precision) activations")
         }
-        print("greedy agreement with llama.cpp, \(precision) activations: " + report.joined(separator: ", "))
     }
 
     /// Exact float activations with an f32 cache must match the float64
-    /// reference within 1e-3 (relative L2 over the logits); the f16 cache and
-    /// 8-bit activations are reported with their error.
+    /// reference within 1e-3 (relative L2 over the logits).
+    ///
+    /// 8-bit activations are compared with the reference that quantizes
+    /// activations the same way. That comparison cannot be tight: rounding
+    /// to 8 bits is chaotic, and perturbing every quantizer input by 1e-6
+    /// moves the emulated logits by 0.4-8.8e-2 relative (measured by
+    /// make_forward_fixtures.py's author; see scripts/fixtures/README.md).
+    /// So the int8 path is held to 0.1 and to the same top token, and its
+    /// arithmetic is pinned down exactly in KernelTests instead.
     @Test func logitsMatchNumpyReference() throws {
         let file = try TestResources.requireModel()
         let fixture = try TestResources.decode(LogitsFixture.self, "forward/smollm2-reference-logits.json")
-        let data = try Data(contentsOf: TestResources.fixture("forward/" + fixture.logits_file))
-        let reference: [Float] = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        for (k, position) in fixture.positions.enumerated() {
-            let expected = Array(reference[(k * fixture.n_vocab)..<((k + 1) * fixture.n_vocab)])
-            for precision in LlamaModel.ActivationPrecision.allCases {
+        func rows(_ name: String) throws -> [Float] {
+            let data = try Data(contentsOf: TestResources.fixture("forward/" + name))
+            return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+        let exact = try rows(fixture.logits_file), emulated = try rows(fixture.int8_logits_file)
+        for precision in LlamaModel.ActivationPrecision.allCases {
             let model = try LlamaModel(file: file, activations: precision)
-            for type in KVElementType.allCases {
-                let cache = KVArena(hyperparameters: model.hyperparameters, elementType: type, blockSize: 16, blockCount: 1)
-                let logits = model.forward([ForwardSequence(tokens: Array(fixture.prompt_ids[...position]), startPosition: 0, blockTable: [0])], cache: cache)[0]!
-                var difference: Float = 0, norm: Float = 0
-                for i in logits.indices {
-                    difference += (logits[i] - expected[i]) * (logits[i] - expected[i])
-                    norm += expected[i] * expected[i]
+            let reference = precision == .float ? exact : emulated
+            for (k, position) in fixture.positions.enumerated() {
+                let expected = Array(reference[(k * fixture.n_vocab)..<((k + 1) * fixture.n_vocab)])
+                for type in KVElementType.allCases {
+                    let cache = KVArena(hyperparameters: model.hyperparameters, elementType: type, blockSize: 16, blockCount: 1)
+                    let logits = model.forward([ForwardSequence(tokens: Array(fixture.prompt_ids[...position]), startPosition: 0, blockTable: [0])], cache: cache)[0]!
+                    var difference: Float = 0, norm: Float = 0
+                    for i in logits.indices {
+                        difference += (logits[i] - expected[i]) * (logits[i] - expected[i])
+                        norm += expected[i] * expected[i]
+                    }
+                    let relative = (difference / norm).squareRoot()
+                    print("logits at position \(position), \(precision) activations, \(type) cache: relative error \(relative)")
+                    switch (precision, type) {
+                    case (.float, .f32): #expect(relative < 1e-3)
+                    case (.float, .f16): #expect(relative < 1e-2)  // keys and values rounded to 11 bits
+                    case (.int8, _): #expect(relative < 0.1)
+                    }
+                    #expect(argmax(logits) == argmax(expected))
                 }
-                let relative = (difference / norm).squareRoot()
-                print("logits at position \(position), \(precision) activations, \(type) cache: relative error \(relative)")
-                if precision == .float && type == .f32 { #expect(relative < 1e-3) }
-                // The argmax is the reference's wherever it is not a near tie.
-                #expect(argmax(logits) == argmax(expected))
-            }
             }
         }
     }

@@ -85,5 +85,8 @@ struct LogitsFixture: Decodable {
     let prompt_ids: [TokenID]
     let positions: [Int]
     let logits_file: String
+    /// The same forward pass with every quantized-weight product's input
+    /// quantized to 8 bits exactly as kvserve's int8 path does.
+    let int8_logits_file: String
     let n_vocab: Int
 }

@@ -9,11 +9,14 @@ public enum KVElementType: String, Sendable, CaseIterable {
 /// `blockSize` positions. The model reads and writes it through block tables
 /// it is handed; who owns which block is decided elsewhere (KVCache).
 ///
-/// Layout: block, layer, K or V, KV head, then within one head's block:
+/// Layout: layer, K or V, KV head, block, then within one head's block:
 /// keys dimension-major ([dimension][slot], so attention scores 8 positions
 /// with one vector load per dimension) and values position-major ([slot][dimension],
 /// so a weighted sum adds whole value vectors). A block size that is a
-/// multiple of 8 keeps every 8-slot group inside one block.
+/// multiple of 8 keeps every 8-slot group inside one block. Blocks are the
+/// innermost of the outer dimensions so that attention, which reads one
+/// layer and head at a time, streams through consecutive blocks of a
+/// sequence instead of jumping a whole block's worth of layers between them.
 public final class KVArena: @unchecked Sendable {
     public let blockSize: Int
     public let blockCount: Int
@@ -22,7 +25,12 @@ public final class KVArena: @unchecked Sendable {
     public let headDimension: Int
     public let elementType: KVElementType
     private let storage: UnsafeMutableRawPointer
-    private let headStride: Int, sideStride: Int, layerStride: Int, blockStride: Int
+    /// Owns `storage` when it lives on huge pages (zero-filled by the kernel).
+    private let memory: HugePageRegion?
+    /// Bytes of one head's vectors in one block, and of that for every block.
+    private let headStride: Int, planeStride: Int
+    /// Bytes of one block across all layers, sides and heads.
+    private let blockStride: Int
 
     public convenience init(hyperparameters h: ModelHyperparameters, elementType: KVElementType, blockSize: Int, blockCount: Int) {
         self.init(layers: h.blockCount, kvHeads: h.headCountKV, headDimension: h.headDimension,
@@ -39,14 +47,21 @@ public final class KVArena: @unchecked Sendable {
         self.headDimension = headDimension
         self.elementType = elementType
         headStride = blockSize * headDimension * elementType.byteCount
-        sideStride = kvHeads * headStride
-        layerStride = 2 * sideStride
-        blockStride = layers * layerStride
-        storage = UnsafeMutableRawPointer.allocate(byteCount: blockCount * blockStride, alignment: 64)
-        storage.initializeMemory(as: UInt8.self, repeating: 0, count: blockCount * blockStride)
+        planeStride = blockCount * headStride
+        blockStride = layers * 2 * kvHeads * headStride
+        // Huge pages: attention reads a few KiB from each block of a layer,
+        // hundreds of blocks apart, for every token.
+        if let region = HugePageRegion(byteCount: blockCount * blockStride) {
+            memory = region
+            storage = region.base
+        } else {
+            memory = nil
+            storage = UnsafeMutableRawPointer.allocate(byteCount: blockCount * blockStride, alignment: 64)
+            storage.initializeMemory(as: UInt8.self, repeating: 0, count: blockCount * blockStride)
+        }
     }
 
-    deinit { storage.deallocate() }
+    deinit { if memory == nil { storage.deallocate() } }
 
     public var byteCount: Int { blockCount * blockStride }
     public var bytesPerBlock: Int { blockStride }
@@ -54,7 +69,7 @@ public final class KVArena: @unchecked Sendable {
     /// Start of the `blockSize` vectors of one head (K when `value` is false).
     @inline(__always)
     func vectors(block: Int32, layer: Int, value: Bool, head: Int) -> UnsafeMutableRawPointer {
-        storage + Int(block) * blockStride + layer * layerStride + (value ? sideStride : 0) + head * headStride
+        storage + ((layer * 2 + (value ? 1 : 0)) * kvHeads + head) * planeStride + Int(block) * headStride
     }
 
     /// Stores one head's key or value for a position.
@@ -77,7 +92,16 @@ public final class KVArena: @unchecked Sendable {
 extension KVArena {
     /// The raw bytes of one block (tests compare cached K/V bitwise).
     public func blockBytes(_ block: Int32) -> [UInt8] {
-        let start = vectors(block: block, layer: 0, value: false, head: 0)
-        return Array(UnsafeRawBufferPointer(start: start, count: bytesPerBlock))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(bytesPerBlock)
+        for layer in 0..<layers {
+            for value in [false, true] {
+                for head in 0..<kvHeads {
+                    let start = vectors(block: block, layer: layer, value: value, head: head)
+                    bytes += UnsafeRawBufferPointer(start: start, count: headStride)
+                }
+            }
+        }
+        return bytes
     }
 }

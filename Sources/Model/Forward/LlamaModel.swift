@@ -52,6 +52,9 @@ public final class LlamaModel: @unchecked Sendable {
 
     let pool: WorkerPool
     public let activationPrecision: ActivationPrecision
+    /// The matrices' bytes, copied out of the mapped file onto huge pages
+    /// (nil if that memory was refused: then the matrices read the mapping).
+    let residentWeights: HugePageRegion?
 
     public init(file: ModelFile, activations: ActivationPrecision = .int8, pool: WorkerPool = .shared) throws {
         self.pool = pool
@@ -69,17 +72,16 @@ public final class LlamaModel: @unchecked Sendable {
         guard embedding.columns == dim else {
             throw GGUFError.badTensor(name: "token_embd.weight", reason: "row length \(embedding.columns), expected \(dim)")
         }
-        self.embedding = embedding
         vocabularySize = embedding.rows
         // Tied output: without output.weight the embedding table projects back.
-        output = try g.tensor(named: "output.weight").map { try WeightMatrix($0, rows: embedding.rows, columns: dim) } ?? embedding
+        let output = try g.tensor(named: "output.weight").map { try WeightMatrix($0, rows: embedding.rows, columns: dim) } ?? embedding
         func norm(_ name: String) throws -> [Float] {
             let t = try g.requireTensor(name)
             guard t.elementCount == dim else { throw GGUFError.badTensor(name: name, reason: "\(t.elementCount) values, expected \(dim)") }
             return try t.dequantized()
         }
         outputNorm = try norm("output_norm.weight")
-        layers = try (0..<h.blockCount).map { i in
+        let layers = try (0..<h.blockCount).map { i in
             func matrix(_ part: String, _ rows: Int, _ columns: Int) throws -> WeightMatrix {
                 try WeightMatrix(g.requireTensor("blk.\(i).\(part).weight"), rows: rows, columns: columns)
             }
@@ -90,8 +92,42 @@ public final class LlamaModel: @unchecked Sendable {
                 feedForwardNorm: try norm("blk.\(i).ffn_norm.weight"),
                 gate: try matrix("ffn_gate", ffn, dim), up: try matrix("ffn_up", ffn, dim), down: try matrix("ffn_down", dim, ffn))
         }
+        let resident = Self.copyToHugePages(embedding: embedding, output: output, layers: layers)
+        (residentWeights, self.embedding, self.output, self.layers) = resident
+        if residentWeights != nil {
+            // The copies serve every read now; the file's pages only cost memory.
+            for tensor in g.tensors { tensor.releaseMappedPages() }
+        }
         let d = h.ropeDimensionCount
         inverseFrequencies = (0..<(d / 2)).map { powf(h.ropeFreqBase, -Float(2 * $0) / Float(d)) }
+    }
+
+    /// Copies every matrix onto huge pages, the tied embedding once.
+    private static func copyToHugePages(embedding: WeightMatrix, output: WeightMatrix, layers: [Layer])
+        -> (HugePageRegion?, WeightMatrix, WeightMatrix, [Layer]) {
+        let tied = output.data == embedding.data
+        func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+        var total = aligned(embedding.byteCount) + (tied ? 0 : aligned(output.byteCount))
+        for layer in layers {
+            for m in [layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down] {
+                total += aligned(m.byteCount)
+            }
+        }
+        guard let region = HugePageRegion(byteCount: total) else { return (nil, embedding, output, layers) }
+        var offset = 0
+        func copy(_ m: WeightMatrix) -> WeightMatrix {
+            let c = m.copied(to: region.base + offset)
+            offset += aligned(m.byteCount)
+            return c
+        }
+        let newEmbedding = copy(embedding)
+        let newOutput = tied ? newEmbedding : copy(output)
+        let newLayers = layers.map { l in
+            Layer(attentionNorm: l.attentionNorm, query: copy(l.query), key: copy(l.key), value: copy(l.value),
+                  attentionOutput: copy(l.attentionOutput), feedForwardNorm: l.feedForwardNorm,
+                  gate: copy(l.gate), up: copy(l.up), down: copy(l.down))
+        }
+        return (region, newEmbedding, newOutput, newLayers)
     }
 
     /// Runs the batch, writing each token's keys and values into `cache`
@@ -234,8 +270,15 @@ public final class LlamaModel: @unchecked Sendable {
                 let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!
                 pool.run { worker, workers in
                     for row in WorkerPool.share(of: rows, worker: worker, workers: workers) {
-                        for t in 0..<count {
+                        var t = 0
+                        while t + 4 <= count {
+                            let four = kernel.dot4(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
+                            for k in 0..<4 { y[(t + k) * rows + row] = four[k] }
+                            t += 4
+                        }
+                        while t < count {
                             y[t * rows + row] = kernel.dot(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
+                            t += 1
                         }
                     }
                 }
@@ -283,5 +326,28 @@ struct RotaryTable {
                 }
             }
         }
+    }
+}
+
+extension LlamaModel {
+    /// One matrix of each distinct role, with how many times a token uses it
+    /// (for `kvserve bench kernels`).
+    public var benchmarkMatrices: [(name: String, matrix: WeightMatrix, perToken: Int)] {
+        let l = layers[0], n = layers.count
+        return [("attn_q", l.query, n), ("attn_k", l.key, n), ("attn_v", l.value, n), ("attn_output", l.attentionOutput, n),
+                ("ffn_gate", l.gate, n), ("ffn_up", l.up, n), ("ffn_down", l.down, n), ("output", output, 1)]
+    }
+
+    /// Seconds for `calls` products of `matrix` with one vector, as the forward pass runs them.
+    public func timeMultiply(_ matrix: WeightMatrix, calls: Int) -> Double {
+        var x = [Float](repeating: 0, count: matrix.columns)
+        var rng = SplitMix64(seed: 1)
+        for i in x.indices { x[i] = Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        var y = [Float](repeating: 0, count: matrix.rows)
+        var quantized = QuantizedActivations(columns: matrix.columns, isEnabled: activationPrecision == .int8)
+        multiply(matrix, x, &quantized, into: &y, count: 1)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<calls { multiply(matrix, x, &quantized, into: &y, count: 1) }
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 }

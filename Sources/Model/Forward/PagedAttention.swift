@@ -124,7 +124,13 @@ struct PagedAttention {
                 var h = 0
                 while h < group {
                     let heads = min(4, group - h)
-                    scoreEight(keys, blockSize, query + h * hd, hd, heads, scores + h * padded + row, padded, scale)
+                    let q = query + h * hd, out = scores + h * padded + row
+                    switch heads {
+                    case 1: scoreEight(OneHead.self, keys, blockSize, q, hd, out, padded, scale)
+                    case 2: scoreEight(TwoHeads.self, keys, blockSize, q, hd, out, padded, scale)
+                    case 3: scoreEight(ThreeHeads.self, keys, blockSize, q, hd, out, padded, scale)
+                    default: scoreEight(FourHeads.self, keys, blockSize, q, hd, out, padded, scale)
+                    }
                     h += heads
                 }
                 p += 8
@@ -158,20 +164,13 @@ struct PagedAttention {
                     var h = 0
                     while h < group {
                         let heads = min(4, group - h)
-                        var a0 = Kernels.V8(), a1 = Kernels.V8(), a2 = Kernels.V8(), a3 = Kernels.V8()
-                        for j in 0..<n {
-                            let v = E.load8(valueRows[j] + d)
-                            let s = scores + h * padded + j
-                            a0 = a0.addingProduct(Kernels.V8(repeating: s[0]), v)
-                            if heads > 1 { a1 = a1.addingProduct(Kernels.V8(repeating: s[padded]), v) }
-                            if heads > 2 { a2 = a2.addingProduct(Kernels.V8(repeating: s[2 * padded]), v) }
-                            if heads > 3 { a3 = a3.addingProduct(Kernels.V8(repeating: s[3 * padded]), v) }
+                        let weights = scores + h * padded, out = o + h * (hd + 2) + 2 + d
+                        switch heads {
+                        case 1: weightValues(OneHead.self, valueRows, n, d, weights, padded, out, hd + 2)
+                        case 2: weightValues(TwoHeads.self, valueRows, n, d, weights, padded, out, hd + 2)
+                        case 3: weightValues(ThreeHeads.self, valueRows, n, d, weights, padded, out, hd + 2)
+                        default: weightValues(FourHeads.self, valueRows, n, d, weights, padded, out, hd + 2)
                         }
-                        let base = o + h * (hd + 2) + 2 + d
-                        UnsafeMutableRawPointer(base).storeBytes(of: a0, as: Kernels.V8.self)
-                        if heads > 1 { UnsafeMutableRawPointer(base + (hd + 2)).storeBytes(of: a1, as: Kernels.V8.self) }
-                        if heads > 2 { UnsafeMutableRawPointer(base + 2 * (hd + 2)).storeBytes(of: a2, as: Kernels.V8.self) }
-                        if heads > 3 { UnsafeMutableRawPointer(base + 3 * (hd + 2)).storeBytes(of: a3, as: Kernels.V8.self) }
                         h += heads
                     }
                 }
@@ -179,27 +178,83 @@ struct PagedAttention {
         }
     }
 
-    /// Scores of up to 4 query heads against 8 consecutive keys of a block
-    /// (keys stored [dimension][slot] with row stride `blockSize`).
+    /// Scores of `H.count` (at most 4) query heads against 8 consecutive keys
+    /// of a block (keys stored [dimension][slot] with row stride `blockSize`).
+    /// The head count is a type so that each count compiles to its own loop
+    /// with no per-iteration tests.
     @inline(__always)
-    private func scoreEight<E: KVScalar>(_ keys: UnsafePointer<E>, _ blockSize: Int, _ query: UnsafePointer<Float>,
-                                         _ hd: Int, _ heads: Int, _ out: UnsafeMutablePointer<Float>,
-                                         _ headStride: Int, _ scale: Float) {
+    private func scoreEight<H: HeadCount, E: KVScalar>(_: H.Type, _ keys: UnsafePointer<E>, _ blockSize: Int,
+                                                       _ query: UnsafePointer<Float>, _ hd: Int,
+                                                       _ out: UnsafeMutablePointer<Float>, _ headStride: Int, _ scale: Float) {
+        // Even and odd dimensions accumulate apart: a single chain of
+        // dependent FMAs per head would wait out the FMA latency at each step.
         var a0 = Kernels.V8(), a1 = Kernels.V8(), a2 = Kernels.V8(), a3 = Kernels.V8()
-        for d in 0..<hd {
-            let k = E.load8(keys + d * blockSize)
+        var b0 = Kernels.V8(), b1 = Kernels.V8(), b2 = Kernels.V8(), b3 = Kernels.V8()
+        var d = 0
+        while d < hd {
+            let k = E.load8(keys + d * blockSize), l = E.load8(keys + (d + 1) * blockSize)
             a0 = a0.addingProduct(Kernels.V8(repeating: query[d]), k)
-            if heads > 1 { a1 = a1.addingProduct(Kernels.V8(repeating: query[hd + d]), k) }
-            if heads > 2 { a2 = a2.addingProduct(Kernels.V8(repeating: query[2 * hd + d]), k) }
-            if heads > 3 { a3 = a3.addingProduct(Kernels.V8(repeating: query[3 * hd + d]), k) }
+            b0 = b0.addingProduct(Kernels.V8(repeating: query[d + 1]), l)
+            if H.count > 1 {
+                a1 = a1.addingProduct(Kernels.V8(repeating: query[hd + d]), k)
+                b1 = b1.addingProduct(Kernels.V8(repeating: query[hd + d + 1]), l)
+            }
+            if H.count > 2 {
+                a2 = a2.addingProduct(Kernels.V8(repeating: query[2 * hd + d]), k)
+                b2 = b2.addingProduct(Kernels.V8(repeating: query[2 * hd + d + 1]), l)
+            }
+            if H.count > 3 {
+                a3 = a3.addingProduct(Kernels.V8(repeating: query[3 * hd + d]), k)
+                b3 = b3.addingProduct(Kernels.V8(repeating: query[3 * hd + d + 1]), l)
+            }
+            d &+= 2
         }
+        a0 += b0; a1 += b1; a2 += b2; a3 += b3
         let s = Kernels.V8(repeating: scale)
         UnsafeMutableRawPointer(out).storeBytes(of: a0 * s, as: Kernels.V8.self)
-        if heads > 1 { UnsafeMutableRawPointer(out + headStride).storeBytes(of: a1 * s, as: Kernels.V8.self) }
-        if heads > 2 { UnsafeMutableRawPointer(out + 2 * headStride).storeBytes(of: a2 * s, as: Kernels.V8.self) }
-        if heads > 3 { UnsafeMutableRawPointer(out + 3 * headStride).storeBytes(of: a3 * s, as: Kernels.V8.self) }
+        if H.count > 1 { UnsafeMutableRawPointer(out + headStride).storeBytes(of: a1 * s, as: Kernels.V8.self) }
+        if H.count > 2 { UnsafeMutableRawPointer(out + 2 * headStride).storeBytes(of: a2 * s, as: Kernels.V8.self) }
+        if H.count > 3 { UnsafeMutableRawPointer(out + 3 * headStride).storeBytes(of: a3 * s, as: Kernels.V8.self) }
+    }
+
+    /// Dimensions d..<d+8 of sum_j weight[h][j] * value[j] for `H.count` heads.
+    @inline(__always)
+    private func weightValues<H: HeadCount, E: KVScalar>(_: H.Type, _ valueRows: UnsafeMutableBufferPointer<UnsafePointer<E>>,
+                                                         _ n: Int, _ d: Int, _ weights: UnsafePointer<Float>, _ headStride: Int,
+                                                         _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+        // Even and odd positions accumulate apart, for the same reason.
+        var a0 = Kernels.V8(), a1 = Kernels.V8(), a2 = Kernels.V8(), a3 = Kernels.V8()
+        var b0 = Kernels.V8(), b1 = Kernels.V8(), b2 = Kernels.V8(), b3 = Kernels.V8()
+        @inline(__always) func add(_ j: Int, _ c0: inout Kernels.V8, _ c1: inout Kernels.V8,
+                                   _ c2: inout Kernels.V8, _ c3: inout Kernels.V8) {
+            let v = E.load8(valueRows[j] + d)
+            let w = weights + j
+            c0 = c0.addingProduct(Kernels.V8(repeating: w[0]), v)
+            if H.count > 1 { c1 = c1.addingProduct(Kernels.V8(repeating: w[headStride]), v) }
+            if H.count > 2 { c2 = c2.addingProduct(Kernels.V8(repeating: w[2 * headStride]), v) }
+            if H.count > 3 { c3 = c3.addingProduct(Kernels.V8(repeating: w[3 * headStride]), v) }
+        }
+        var j = 0
+        while j + 2 <= n {
+            add(j, &a0, &a1, &a2, &a3)
+            add(j &+ 1, &b0, &b1, &b2, &b3)
+            j &+= 2
+        }
+        if j < n { add(j, &a0, &a1, &a2, &a3) }
+        a0 += b0; a1 += b1; a2 += b2; a3 += b3
+        UnsafeMutableRawPointer(out).storeBytes(of: a0, as: Kernels.V8.self)
+        if H.count > 1 { UnsafeMutableRawPointer(out + outStride).storeBytes(of: a1, as: Kernels.V8.self) }
+        if H.count > 2 { UnsafeMutableRawPointer(out + 2 * outStride).storeBytes(of: a2, as: Kernels.V8.self) }
+        if H.count > 3 { UnsafeMutableRawPointer(out + 3 * outStride).storeBytes(of: a3, as: Kernels.V8.self) }
     }
 }
+
+/// How many query heads one pass of the attention kernels handles, as a type.
+protocol HeadCount { static var count: Int { get } }
+enum OneHead: HeadCount { static var count: Int { 1 } }
+enum TwoHeads: HeadCount { static var count: Int { 2 } }
+enum ThreeHeads: HeadCount { static var count: Int { 3 } }
+enum FourHeads: HeadCount { static var count: Int { 4 } }
 
 /// A cached key or value element: 8 of them load as 8 floats.
 protocol KVScalar {

@@ -213,5 +213,8 @@ public struct GGUFTensor: @unchecked Sendable {
 
     public var elementCount: Int { shape.reduce(1, *) }
     public var rowLength: Int { shape[0] }
+
+    /// See MappedFile.releasePages: for tensors copied out of the file.
+    func releaseMappedPages() { file.releasePages(of: data) }
     public var rowCount: Int { elementCount / shape[0] }
 }

@@ -152,50 +152,106 @@ extension Kernels {
         }
     }
 
-    /// Q4_1 row: per block d_w d_x sum(q_w q_x) + m_w s_x.
+    /// One weight row times one activation vector: per block
+    /// d_w d_x sum(q_w q_x) (+ m_w s_x for formats with a minimum).
     @inline(__always)
-    static func dotQ4_1(_ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>, _ d: UnsafePointer<Float>,
-                        _ s: UnsafePointer<Float>, _ n: Int, _ masks: NibbleMasks) -> Float {
+    static func dot<F: Int8WeightBlocks>(_: F.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>,
+                                          _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ n: Int,
+                                          _ masks: NibbleMasks) -> Float {
         var acc = V8()
         var minimums: Float = 0
         for b in 0..<(n / 32) {
-            let block = row + b * 20
-            let w = loadDuplicated(block + 4)
-            let lo = w & masks.select, hi = (w &>> 4) & masks.select
-            let products = multiplyAddPairs(lo, loadI16(x + 32 * b)) &+ multiplyAddPairs(hi, loadI16(x + 32 * b + 16))
-            acc = acc.addingProduct(floats(products), V8(repeating: half(block, 0) * d[b]))
-            minimums += half(block, 2) * s[b]
+            let block = row + b * F.blockBytes
+            let (first, second) = F.unpack(block, masks)
+            let products = multiplyAddPairs(first, loadI16(x + 32 * b)) &+ multiplyAddPairs(second, loadI16(x + 32 * b + 16))
+            acc = acc.addingProduct(floats(products), V8(repeating: F.scale(block) * d[b]))
+            if F.hasMinimum { minimums += F.minimum(block) * s[b] }
         }
-        return horizontalSum(acc * masks.laneScale) + minimums
+        return horizontalSum(F.isLaneScaled ? acc * masks.laneScale : acc) + minimums
     }
 
-    /// Q4_0 row: d_w d_x sum((q_w - 8) q_x).
+    /// One weight row times four activation vectors (`stride` values and
+    /// `stride / 32` blocks apart), unpacking each weight block once. Every
+    /// result is computed by exactly the operations of `dot`, in the same
+    /// order, so it is bit-identical to it: batching stays invisible.
     @inline(__always)
-    static func dotQ4_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>, _ d: UnsafePointer<Float>,
-                        _ n: Int, _ masks: NibbleMasks) -> Float {
-        var acc = V8()
-        for b in 0..<(n / 32) {
-            let block = row + b * 18
-            let w = loadDuplicated(block + 2)
-            let lo = (w & masks.select) &- masks.offset, hi = ((w &>> 4) & masks.select) &- masks.offset
-            let products = multiplyAddPairs(lo, loadI16(x + 32 * b)) &+ multiplyAddPairs(hi, loadI16(x + 32 * b + 16))
-            acc = acc.addingProduct(floats(products), V8(repeating: half(block, 0) * d[b]))
+    static func dot4<F: Int8WeightBlocks>(_: F.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>,
+                                           _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ n: Int,
+                                           _ stride: Int, _ masks: NibbleMasks) -> SIMD4<Float> {
+        var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8()
+        var m0: Float = 0, m1: Float = 0, m2: Float = 0, m3: Float = 0
+        let blocks = n / 32
+        for b in 0..<blocks {
+            let block = row + b * F.blockBytes
+            let (first, second) = F.unpack(block, masks)
+            let scale = F.scale(block), minimum = F.minimum(block)
+            @inline(__always) func step(_ k: Int, _ acc: inout V8, _ m: inout Float) {
+                let xk = x + k * stride + 32 * b
+                let products = multiplyAddPairs(first, loadI16(xk)) &+ multiplyAddPairs(second, loadI16(xk + 16))
+                acc = acc.addingProduct(floats(products), V8(repeating: scale * d[k * blocks + b]))
+                if F.hasMinimum { m += minimum * s[k * blocks + b] }
+            }
+            step(0, &a0, &m0); step(1, &a1, &m1); step(2, &a2, &m2); step(3, &a3, &m3)
         }
-        return horizontalSum(acc * masks.laneScale)
+        @inline(__always) func finish(_ acc: V8, _ m: Float) -> Float {
+            horizontalSum(F.isLaneScaled ? acc * masks.laneScale : acc) + m
+        }
+        return SIMD4(finish(a0, m0), finish(a1, m1), finish(a2, m2), finish(a3, m3))
     }
+}
 
-    /// Q8_0 row: d_w d_x sum(q_w q_x); even bytes sign-extended in place by
-    /// shifting left then arithmetically right, odd bytes by shifting right.
+/// A weight block format that multiplies 8-bit activations: how a block's
+/// 32 weights unpack into two 16-lane vectors in the order of its
+/// `ActivationLayout`, and its scale (and minimum).
+protocol Int8WeightBlocks {
+    static var blockBytes: Int { get }
+    static var hasMinimum: Bool { get }
+    /// Whether the high lanes of the products carry the factor 256 of the nibble layout.
+    static var isLaneScaled: Bool { get }
+    static func unpack(_ block: UnsafeRawPointer, _ masks: Kernels.NibbleMasks) -> (Kernels.I16, Kernels.I16)
+    static func scale(_ block: UnsafeRawPointer) -> Float
+    static func minimum(_ block: UnsafeRawPointer) -> Float
+}
+
+/// Q4_1: d, m, then 16 bytes of nibbles; x = q d + m.
+enum Q4_1Blocks: Int8WeightBlocks {
+    static var blockBytes: Int { 20 }
+    static var hasMinimum: Bool { true }
+    static var isLaneScaled: Bool { true }
     @inline(__always)
-    static func dotQ8_0(_ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ n: Int) -> Float {
-        var acc = V8()
-        for b in 0..<(n / 32) {
-            let block = row + b * 34
-            let w = block.loadUnaligned(fromByteOffset: 2, as: I16.self)
-            let even = (w &<< 8) &>> 8, odd = w &>> 8
-            let products = multiplyAddPairs(even, loadI16(x + 32 * b)) &+ multiplyAddPairs(odd, loadI16(x + 32 * b + 16))
-            acc = acc.addingProduct(floats(products), V8(repeating: half(block, 0) * d[b]))
-        }
-        return horizontalSum(acc)
+    static func unpack(_ block: UnsafeRawPointer, _ masks: Kernels.NibbleMasks) -> (Kernels.I16, Kernels.I16) {
+        let w = Kernels.loadDuplicated(block + 4)
+        return (w & masks.select, (w &>> 4) & masks.select)
     }
+    @inline(__always) static func scale(_ block: UnsafeRawPointer) -> Float { Kernels.half(block, 0) }
+    @inline(__always) static func minimum(_ block: UnsafeRawPointer) -> Float { Kernels.half(block, 2) }
+}
+
+/// Q4_0: d, then 16 bytes of nibbles; x = (q - 8) d.
+enum Q4_0Blocks: Int8WeightBlocks {
+    static var blockBytes: Int { 18 }
+    static var hasMinimum: Bool { false }
+    static var isLaneScaled: Bool { true }
+    @inline(__always)
+    static func unpack(_ block: UnsafeRawPointer, _ masks: Kernels.NibbleMasks) -> (Kernels.I16, Kernels.I16) {
+        let w = Kernels.loadDuplicated(block + 2)
+        return ((w & masks.select) &- masks.offset, ((w &>> 4) & masks.select) &- masks.offset)
+    }
+    @inline(__always) static func scale(_ block: UnsafeRawPointer) -> Float { Kernels.half(block, 0) }
+    @inline(__always) static func minimum(_ block: UnsafeRawPointer) -> Float { 0 }
+}
+
+/// Q8_0: d, then 32 signed bytes; x = q d. Even bytes are sign-extended in
+/// place by shifting left then arithmetically right, odd bytes by shifting right.
+enum Q8_0Blocks: Int8WeightBlocks {
+    static var blockBytes: Int { 34 }
+    static var hasMinimum: Bool { false }
+    static var isLaneScaled: Bool { false }
+    @inline(__always)
+    static func unpack(_ block: UnsafeRawPointer, _ masks: Kernels.NibbleMasks) -> (Kernels.I16, Kernels.I16) {
+        let w = block.loadUnaligned(fromByteOffset: 2, as: Kernels.I16.self)
+        return ((w &<< 8) &>> 8, w &>> 8)
+    }
+    @inline(__always) static func scale(_ block: UnsafeRawPointer) -> Float { Kernels.half(block, 0) }
+    @inline(__always) static func minimum(_ block: UnsafeRawPointer) -> Float { 0 }
 }

@@ -33,6 +33,25 @@ public struct WeightMatrix: @unchecked Sendable {
         rowBytes = tensor.type.rowBytes(columns)
     }
 
+    private init(name: String, type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer, rowBytes: Int) {
+        self.name = name
+        self.type = type
+        self.rows = rows
+        self.columns = columns
+        self.data = data
+        self.rowBytes = rowBytes
+    }
+
+    /// Bytes of the whole matrix.
+    public var byteCount: Int { rows * rowBytes }
+
+    /// This matrix with its bytes copied to `destination` (`byteCount` bytes);
+    /// the caller keeps that memory alive as long as the copy is used.
+    func copied(to destination: UnsafeMutableRawPointer) -> WeightMatrix {
+        destination.copyMemory(from: data, byteCount: byteCount)
+        return WeightMatrix(name: name, type: type, rows: rows, columns: columns, data: destination, rowBytes: rowBytes)
+    }
+
     /// What the kernels need, without the name: a plain value with no
     /// references, so threads sharing it never touch a reference count.
     public var rowsKernel: RowKernel { RowKernel(data: data, rowBytes: rowBytes, columns: columns, format: RowKernel.Format(type)) }
@@ -95,9 +114,22 @@ public struct RowKernel: Sendable {
              masks: Kernels.NibbleMasks) -> Float {
         let p = data + row * rowBytes
         switch format {
-        case .q4_1: return Kernels.dotQ4_1(p, q, d, s, columns, masks)
-        case .q4_0: return Kernels.dotQ4_0(p, q, d, columns, masks)
-        default: return Kernels.dotQ8_0(p, q, d, columns)
+        case .q4_1: return Kernels.dot(Q4_1Blocks.self, p, q, d, s, columns, masks)
+        case .q4_0: return Kernels.dot(Q4_0Blocks.self, p, q, d, s, columns, masks)
+        default: return Kernels.dot(Q8_0Blocks.self, p, q, d, s, columns, masks)
+        }
+    }
+
+    /// Row `row` times four consecutive quantized activation vectors,
+    /// bit-identical to four calls of `dot`.
+    @inline(__always)
+    func dot4(row: Int, _ q: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
+              masks: Kernels.NibbleMasks) -> SIMD4<Float> {
+        let p = data + row * rowBytes
+        switch format {
+        case .q4_1: return Kernels.dot4(Q4_1Blocks.self, p, q, d, s, columns, columns, masks)
+        case .q4_0: return Kernels.dot4(Q4_0Blocks.self, p, q, d, s, columns, columns, masks)
+        default: return Kernels.dot4(Q8_0Blocks.self, p, q, d, s, columns, columns, masks)
         }
     }
 }

@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import Model
+import Plotting
+import Server
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks (not tests): measure kvserve against llama.cpp on this machine.",
+        subcommands: [DecodeBenchCommand.self, KernelBenchCommand.self],
+        defaultSubcommand: DecodeBenchCommand.self
+    )
+}
+
+struct DecodeBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Prefill and decode speed with and without the KV cache, a table and a PNG plot of latency per position."
+    )
+
+    @Option(help: "Path of the GGUF model file.")
+    var model = Configuration().model
+
+    @Option(help: "Prompt length for the prefill measurement.")
+    var promptTokens = 512
+
+    @Option(help: "Contexts at which decoding is measured (comma-separated); the first is measured as positions 0..<N like llama-bench's tgN, the others as 32 tokens after N of context.")
+    var contexts = "128,2048"
+
+    @Option(help: "Repetitions of each prefill measurement.")
+    var repetitions = 3
+
+    @Option(help: "Where to write the plot of per-token latency against position (the cached curve alone goes beside it, NAME-cached.png).")
+    var plot = "bench-decode.png"
+
+    @Option(help: "llama.cpp's llama-bench, to measure as a peer in the same run (default: $LLAMA_BENCH).")
+    var llamaBench: String?
+
+    @Flag(help: "Print the results as one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard promptTokens >= 1, repetitions >= 1 else { throw ValidationError("--prompt-tokens and --repetitions must be at least 1") }
+        guard let list = parsedContexts, !list.isEmpty, list.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--contexts must be a comma-separated list of positive integers, e.g. 128,2048")
+        }
+    }
+
+    var parsedContexts: [Int]? {
+        let parts = contexts.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return parts.contains(nil) ? nil : parts.map { $0! }
+    }
+
+    static let decodeWindow = 32
+
+    func progress(_ message: String) {
+        FileHandle.standardError.write(Data("bench: \(message)\n".utf8))
+    }
+
+    func run() throws {
+        let contexts = parsedContexts!
+        let file = try ModelFile(path: model)
+        let llama = try LlamaModel(file: file)
+        var bench = DecodeBenchmark(model: llama)
+        let threads = WorkerPool.shared.threadCount
+        let context = file.hyperparameters.contextLength
+        let longest = max(contexts.dropFirst().map { $0 + Self.decodeWindow }.max() ?? 0, contexts[0])
+        guard longest <= context, promptTokens <= context else {
+            throw ValidationError("the model's context is \(context) tokens; --contexts and --prompt-tokens must fit in it")
+        }
+
+        progress("warming up")
+        _ = bench.prefill(min(64, promptTokens), repetitions: 1)
+        progress("prefill of \(promptTokens) tokens, \(repetitions) times")
+        let prefill = bench.prefill(promptTokens, repetitions: repetitions).map { Double(promptTokens) / $0 }
+
+        progress("cached decoding, positions 0..<\(longest), one token per step")
+        let steps = bench.cachedSteps(longest) { progress("  position \($0) of \(longest)") }
+        var decode: [(context: Int, range: Range<Int>, tokensPerSecond: Double)] = []
+        for (k, c) in contexts.enumerated() {
+            let range = k == 0 ? 0..<c : c..<(c + Self.decodeWindow)
+            decode.append((c, range, Double(range.count) / steps[range].reduce(0, +)))
+        }
+        // Latency at a position: the median over the 32 positions around it.
+        func latency(at p: Int) -> Double { Array(steps[max(0, p - 16)..<min(steps.count, p + 16)]).median }
+
+        let uncachedPositions = Array(Set([16, 32, 64, 128, 256, 512, 1024] + contexts).filter { $0 < longest }).sorted()
+        var uncached: [(position: Int, seconds: Double)] = []
+        for p in uncachedPositions {
+            progress("without cache: recomputing \(p + 1) tokens for the token at position \(p)")
+            uncached.append((p, bench.uncachedStep(at: p)))
+        }
+
+        progress("read bandwidth")
+        let bandwidth = ReadBandwidth.measure()
+        let weightBytes = file.gguf.tensors.reduce(0) { $0 + $1.data.count }
+        let bound = bandwidth / Double(weightBytes)
+
+        var peer: (prefill: LlamaBenchPeer.Result, decode: [LlamaBenchPeer.Result])? = nil
+        if let executable = llamaBench ?? ProcessInfo.processInfo.environment["LLAMA_BENCH"] {
+            let runner = LlamaBenchPeer(executable: executable, model: model, threads: threads)
+            progress("llama-bench: pp\(promptTokens)")
+            let p = try runner.run(prompt: promptTokens, generate: 0, repetitions: repetitions)
+            var d: [LlamaBenchPeer.Result] = []
+            for (k, c) in contexts.enumerated() {
+                progress(k == 0 ? "llama-bench: tg\(c)" : "llama-bench: tg\(Self.decodeWindow) at depth \(c)")
+                d.append(try runner.run(prompt: 0, generate: k == 0 ? c : Self.decodeWindow, depth: k == 0 ? 0 : c, repetitions: repetitions))
+            }
+            peer = (p, d)
+        }
+
+        try writePlot(steps: steps, uncached: uncached, peer: peer?.decode, contexts: contexts)
+
+        let report = Report(
+            model: (model as NSString).lastPathComponent, threads: threads, promptTokens: promptTokens,
+            prefillTokensPerSecond: prefill.mean, prefillStandardDeviation: prefill.standardDeviation,
+            decode: decode.map { d in
+                .init(context: d.context, firstPosition: d.range.lowerBound, tokens: d.range.count, tokensPerSecond: d.tokensPerSecond,
+                      uncachedTokensPerSecond: uncached.first { $0.position == d.context }.map { 1 / $0.seconds })
+            },
+            latencyMilliseconds: contexts.map { .init(position: $0, milliseconds: latency(at: $0) * 1000) },
+            readBandwidthGBps: bandwidth / 1e9, weightBytesPerToken: weightBytes, bandwidthBoundTokensPerSecond: bound,
+            llamaCpp: peer.map { p in
+                .init(prefillTokensPerSecond: p.prefill.avg_ts, prefillStandardDeviation: p.prefill.stddev_ts,
+                      decodeTokensPerSecond: p.decode.map(\.avg_ts), decodeStandardDeviation: p.decode.map(\.stddev_ts))
+            },
+            plot: plot + ", " + cachedPlotPath)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.table)
+        }
+    }
+
+    func writePlot(steps: [Double], uncached: [(position: Int, seconds: Double)], peer: [LlamaBenchPeer.Result]?, contexts: [Int]) throws {
+        // The cached curve: the median of each run of 16 positions, which
+        // keeps its shape and drops scheduler noise.
+        var cachedPoints: [(x: Double, y: Double)] = []
+        for start in stride(from: 0, to: steps.count, by: 16) {
+            let window = Array(steps[start..<min(steps.count, start + 16)])
+            cachedPoints.append((Double(start) + Double(window.count) / 2, window.median * 1000))
+        }
+        var series = [
+            LinePlot.Series(name: "kvserve, KV cache", points: cachedPoints, color: .blue),
+            LinePlot.Series(name: "kvserve, no cache (recompute)", points: uncached.map { (Double($0.position), $0.seconds * 1000) }, color: .red),
+        ]
+        if let peer {
+            var points: [(x: Double, y: Double)] = []
+            for (k, r) in peer.enumerated() {
+                let middle = k == 0 ? Double(contexts[0]) / 2 : Double(contexts[k] + Self.decodeWindow / 2)
+                points.append((middle, 1000 / r.avg_ts))
+            }
+            series.append(LinePlot.Series(name: "llama.cpp (llama-bench averages)", points: points, color: .green))
+        }
+        let name = (model as NSString).lastPathComponent
+        let chart = LinePlot(title: "Per-token decode latency, \(name)",
+                             xLabel: "position", yLabel: "milliseconds per token", series: series)
+        try Data(chart.png()).write(to: URL(fileURLWithPath: plot))
+        // Beside recomputation the cached curve lies flat on the axis; its
+        // own plot shows how it grows.
+        let cachedOnly = LinePlot(title: "Per-token decode latency with the KV cache, \(name)",
+                                  xLabel: "position", yLabel: "milliseconds per token",
+                                  series: series.filter { !$0.name.contains("no cache") })
+        try Data(cachedOnly.png()).write(to: URL(fileURLWithPath: cachedPlotPath))
+    }
+
+    /// bench-decode.png -> bench-decode-cached.png
+    var cachedPlotPath: String {
+        let url = URL(fileURLWithPath: plot)
+        let stem = url.deletingPathExtension().lastPathComponent
+        return url.deletingLastPathComponent().appendingPathComponent(stem + "-cached.png").path
+    }
+}
