@@ -38,7 +38,7 @@ public struct Configuration: Sendable, Equatable {
         public var description: String { "configuration key '\(key)' (from \(source)): \(message)" }
     }
 
-    private enum Kind { case string, integer(ClosedRange<Int>), stringList, choice([String]) }
+    private enum Kind { case string, integer(ClosedRange<Int>, multipleOf: Int), stringList, choice([String]) }
 
     private struct Key {
         let name: String
@@ -50,8 +50,9 @@ public struct Configuration: Sendable, Equatable {
         static func string(_ name: String, _ path: WritableKeyPath<Configuration, String>, _ kind: Kind = .string) -> Key {
             Key(name: name, kind: kind, path: path, intPath: nil, listPath: nil)
         }
-        static func int(_ name: String, _ path: WritableKeyPath<Configuration, Int>, _ range: ClosedRange<Int>) -> Key {
-            Key(name: name, kind: .integer(range), path: nil, intPath: path, listPath: nil)
+        static func int(_ name: String, _ path: WritableKeyPath<Configuration, Int>, _ range: ClosedRange<Int>,
+                        multipleOf: Int = 1) -> Key {
+            Key(name: name, kind: .integer(range, multipleOf: multipleOf), path: nil, intPath: path, listPath: nil)
         }
         static func list(_ name: String, _ path: WritableKeyPath<Configuration, [String]>) -> Key {
             Key(name: name, kind: .stringList, path: nil, intPath: nil, listPath: path)
@@ -64,7 +65,8 @@ public struct Configuration: Sendable, Equatable {
         .int("port", \.port, 0...65535),
         .string("model", \.model),
         .int("kv_cache_bytes", \.kvCacheBytes, (1 << 20)...(1 << 40)),
-        .int("block_size", \.blockSize, 1...1024),
+        // The attention kernel scores 8 positions of a block at a time.
+        .int("block_size", \.blockSize, 8...1024, multipleOf: 8),
         .string("kv_type", \.kvType, .choice(["f16", "f32"])),
         .int("max_sessions", \.maxSessions, 1...1_000_000),
         .int("session_ttl_seconds", \.sessionTTLSeconds, 1...(365 * 86400)),
@@ -154,12 +156,15 @@ public struct Configuration: Sendable, Equatable {
                 throw Error(key: key.name, source: source, message: "'\(text)' is not one of \(options.joined(separator: ", "))")
             }
             self[keyPath: key.path!] = text
-        case let .integer(range):
+        case let .integer(range, multiple):
             guard let i = Int(text.trimmingCharacters(in: .whitespaces)) else {
                 throw Error(key: key.name, source: source, message: "'\(text)' is not an integer")
             }
             guard range.contains(i) else {
                 throw Error(key: key.name, source: source, message: "\(i) is outside \(range.lowerBound)...\(range.upperBound)")
+            }
+            guard i % multiple == 0 else {
+                throw Error(key: key.name, source: source, message: "\(i) is not a multiple of \(multiple)")
             }
             self[keyPath: key.intPath!] = i
         case .stringList:

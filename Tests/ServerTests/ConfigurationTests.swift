@@ -35,6 +35,9 @@ private func writeTemporary(_ text: String) throws -> String {
         #expect(throws: Configuration.Error(key: "port", source: "KVSERVE_PORT", message: "70000 is outside 0...65535")) {
             try Configuration.load(file: nil, environment: ["KVSERVE_PORT": "70000"])
         }
+        #expect(throws: Configuration.Error(key: "block_size", source: "KVSERVE_BLOCK_SIZE", message: "20 is not a multiple of 8")) {
+            try Configuration.load(file: nil, environment: ["KVSERVE_BLOCK_SIZE": "20"])
+        }
         #expect(throws: Configuration.Error(key: "kv_type", source: "command line", message: "'q8' is not one of f16, f32")) {
             try Configuration.load(file: nil, environment: [:], overrides: ["kv_type": "q8"])
         }
