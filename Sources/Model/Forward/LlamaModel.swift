@@ -172,9 +172,14 @@ public final class LlamaModel: @unchecked Sendable {
         for (l, layer) in layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, into: &normed, rows: count)
             quantizedWide.invalidate()
-            multiply(layer.query, normed, &quantizedWide, into: &q, count: count)
-            multiply(layer.key, normed, &quantizedWide, into: &k, count: count)
-            multiply(layer.value, normed, &quantizedWide, into: &v, count: count)
+            q.withUnsafeMutableBufferPointer { qp in
+                k.withUnsafeMutableBufferPointer { kp in
+                    v.withUnsafeMutableBufferPointer { vp in
+                        multiply([layer.query, layer.key, layer.value], normed, &quantizedWide,
+                                 into: [qp.baseAddress!, kp.baseAddress!, vp.baseAddress!], count: count)
+                    }
+                }
+            }
             rotation.apply(&q, heads: h.headCount, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
             rotation.apply(&k, heads: h.headCountKV, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
             k.withUnsafeBufferPointer { ks in
@@ -202,8 +207,11 @@ public final class LlamaModel: @unchecked Sendable {
 
             rmsNorm(x, layer.feedForwardNorm, into: &normed, rows: count)
             quantizedWide.invalidate()
-            multiply(layer.gate, normed, &quantizedWide, into: &gate, count: count)
-            multiply(layer.up, normed, &quantizedWide, into: &up, count: count)
+            gate.withUnsafeMutableBufferPointer { g in
+                up.withUnsafeMutableBufferPointer { u in
+                    multiply([layer.gate, layer.up], normed, &quantizedWide, into: [g.baseAddress!, u.baseAddress!], count: count)
+                }
+            }
             gate.withUnsafeMutableBufferPointer { g in
                 up.withUnsafeBufferPointer { u in Kernels.swiGLU(g.baseAddress!, u.baseAddress!, count: count * ffn) }
             }
@@ -252,44 +260,75 @@ public final class LlamaModel: @unchecked Sendable {
     /// each row is read from memory once for the whole batch. Quantized
     /// weights multiply the 8-bit form of the input (quantized here on first
     /// use in the layout the weights need), float weights the input.
+    /// output[t] = W · input[t] for `count` vectors; weight rows outermost so
+    /// each row is read from memory once for the whole batch. Quantized
+    /// weights multiply the 8-bit form of the input (quantized here on first
+    /// use in the layout the weights need), float weights the input.
     func multiply(_ w: WeightMatrix, _ input: [Float], _ quantized: inout QuantizedActivations,
                   into output: inout [Float], count: Int) {
-        let kernel = w.rowsKernel, rows = w.rows, columns = w.columns, blocks = w.columns / 32
-        let layout = quantized.isEnabled ? kernel.activationLayout : nil
+        output.withUnsafeMutableBufferPointer { out in
+            multiply([w], input, &quantized, into: [out.baseAddress!], count: count)
+        }
+    }
+
+    /// Several matrices that multiply the same input (Q, K and V; gate and
+    /// up) as one job for the pool: one hand-over instead of one per matrix,
+    /// and the small K and V matrices no longer split on their own.
+    /// outputs[m][t * rows_m + row] = W_m · input[t].
+    func multiply(_ ws: [WeightMatrix], _ input: [Float], _ quantized: inout QuantizedActivations,
+                  into outputs: [UnsafeMutablePointer<Float>], count: Int) {
+        let kernels = ws.map(\.rowsKernel), rows = ws.map(\.rows)
+        let columns = ws[0].columns, blocks = columns / 32
+        precondition(ws.allSatisfy { $0.columns == columns })
+        let layouts = kernels.map { quantized.isEnabled ? $0.activationLayout : nil }
+        guard layouts.allSatisfy({ $0 == layouts[0] }) else {
+            // Matrices that need different inputs go one by one.
+            for (w, y) in zip(ws, outputs) { multiply([w], input, &quantized, into: [y], count: count) }
+            return
+        }
+        let layout = layouts[0]
         if let layout {
             input.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count, layout: layout) }
         }
         let masks = nibbleMasks
+        let totalRows = rows.reduce(0, +)
         input.withUnsafeBufferPointer { inp in
         quantized.values.withUnsafeBufferPointer { qv in
         quantized.scales.withUnsafeBufferPointer { qd in
         quantized.sums.withUnsafeBufferPointer { qs in
-        output.withUnsafeMutableBufferPointer { out in
-            let x = inp.baseAddress!, y = out.baseAddress!
-            if layout != nil {
-                let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!
-                pool.run { worker, workers in
-                    for row in WorkerPool.share(of: rows, worker: worker, workers: workers) {
+            let x = inp.baseAddress!
+            let q = qv.baseAddress, d = qd.baseAddress, s = qs.baseAddress
+            /// Rows `range` of matrix m.
+            @inline(__always) func compute(_ m: Int, _ range: Range<Int>) {
+                let kernel = kernels[m], y = outputs[m], stride = rows[m]
+                for row in range {
+                    if layout != nil {
+                        let q = q!, d = d!, s = s!
                         var t = 0
                         while t + 4 <= count {
                             let four = kernel.dot4(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
-                            for k in 0..<4 { y[(t + k) * rows + row] = four[k] }
+                            for k in 0..<4 { y[(t + k) * stride + row] = four[k] }
                             t += 4
                         }
                         while t < count {
-                            y[t * rows + row] = kernel.dot(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
+                            y[t * stride + row] = kernel.dot(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
                             t += 1
                         }
-                    }
-                }
-            } else {
-                pool.run { worker, workers in
-                    for row in WorkerPool.share(of: rows, worker: worker, workers: workers) {
-                        for t in 0..<count { y[t * rows + row] = kernel.dot(row: row, x + t * columns) }
+                    } else {
+                        for t in 0..<count { y[t * stride + row] = kernel.dot(row: row, x + t * columns) }
                     }
                 }
             }
-        }}}}}
+            pool.run { worker, workers in
+                let share = WorkerPool.share(of: totalRows, worker: worker, workers: workers)
+                var first = 0
+                for m in 0..<rows.count {
+                    let lower = max(share.lowerBound - first, 0), upper = min(share.upperBound - first, rows[m])
+                    if lower < upper { compute(m, lower..<upper) }
+                    first += rows[m]
+                }
+            }
+        }}}}
     }
 }
 
