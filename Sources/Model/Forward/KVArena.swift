@@ -54,6 +54,9 @@ public final class KVArena: @unchecked Sendable {
         if let region = HugePageRegion(byteCount: blockCount * blockStride) {
             memory = region
             storage = region.base
+            // Touch every page now: faulting (and zeroing) huge pages one by
+            // one while tokens decode made the first thousand steps slower.
+            storage.initializeMemory(as: UInt8.self, repeating: 0, count: blockCount * blockStride)
         } else {
             memory = nil
             storage = UnsafeMutableRawPointer.allocate(byteCount: blockCount * blockStride, alignment: 64)
