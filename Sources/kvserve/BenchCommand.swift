@@ -161,7 +161,7 @@ struct DecodeBenchCommand: ParsableCommand {
         try Data(chart.png()).write(to: URL(fileURLWithPath: plot))
         // Beside recomputation the cached curve lies flat on the axis; its
         // own plot shows how it grows.
-        let cachedOnly = LinePlot(title: "Per-token decode latency with the KV cache, \(name)",
+        let cachedOnly = LinePlot(title: "Per-token decode latency with the KV cache",
                                   xLabel: "position", yLabel: "milliseconds per token",
                                   series: series.filter { !$0.name.contains("no cache") })
         try Data(cachedOnly.png()).write(to: URL(fileURLWithPath: cachedPlotPath))
@@ -169,8 +169,7 @@ struct DecodeBenchCommand: ParsableCommand {
 
     /// bench-decode.png -> bench-decode-cached.png
     var cachedPlotPath: String {
-        let url = URL(fileURLWithPath: plot)
-        let stem = url.deletingPathExtension().lastPathComponent
-        return url.deletingLastPathComponent().appendingPathComponent(stem + "-cached.png").path
+        let stem = plot.hasSuffix(".png") ? String(plot.dropLast(4)) : plot
+        return stem + "-cached.png"
     }
 }

@@ -35,7 +35,11 @@ struct Report: Encodable {
     let llamaCpp: Peer?
     let plot: String
 
-    static func number(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+    /// One decimal, or enough for two significant digits below 1.
+    static func number(_ value: Double, _ digits: Int = 1) -> String {
+        let places = value > 0 && value < 1 ? max(digits, Int((-log10(value)).rounded(.down)) + 2) : digits
+        return String(format: "%.\(places)f", value)
+    }
 
     var table: String {
         var rows: [String] = []
