@@ -1,0 +1,194 @@
+/// The K/V blocks of one arena, as bookkeeping: who holds each block, which
+/// unused blocks still hold a reusable prefix, which are free.
+///
+/// Invariants (checked by `checkInvariants`):
+/// - every block is exactly one of: used (reference count > 0), cached
+///   (count 0, holds a registered prefix, in the LRU queue) or free (count 0,
+///   on the free list);
+/// - used + cached + free = total;
+/// - the prefix index maps a hash to a block only while that block still
+///   holds the registered contents (eviction removes the entry first).
+///
+/// Allocation takes the free list first, then evicts the least recently
+/// released cached block. All operations are O(1) (the LRU queue is an
+/// intrusive doubly linked list over block ids).
+public struct BlockPool: Sendable {
+    public typealias Block = Int32
+
+    /// What a full block holds, as its place in a token chain.
+    public struct Contents: Hashable, Sendable {
+        /// Hash of the chain up to and including this block.
+        public let hash: UInt64
+        /// The block's own token ids (checked on lookup, so a hash collision
+        /// can never hand out the wrong keys and values).
+        public let tokens: [Int32]
+        /// Hash of the chain before this block (0 for the first block).
+        public let parent: UInt64
+    }
+
+    public let blockCount: Int
+    private var referenceCounts: [Int32]
+    private var freeList: [Block]
+    private var contents: [Contents?]
+    private var index: [UInt64: Block] = [:]
+    // LRU queue of cached blocks: head = least recently released.
+    private var previous: [Block]
+    private var next: [Block]
+    private var head: Block = -1, tail: Block = -1
+    public private(set) var cachedCount = 0
+    public private(set) var evictions = 0
+
+    public init(blockCount: Int) {
+        precondition(blockCount >= 0)
+        self.blockCount = blockCount
+        referenceCounts = [Int32](repeating: 0, count: blockCount)
+        // Popped from the end: block 0 is handed out first.
+        freeList = (0..<Block(blockCount)).reversed()
+        contents = [Contents?](repeating: nil, count: blockCount)
+        previous = [Block](repeating: -1, count: blockCount)
+        next = [Block](repeating: -1, count: blockCount)
+    }
+
+    public var freeCount: Int { freeList.count }
+    public var usedCount: Int { blockCount - freeCount - cachedCount }
+    /// Blocks an allocation could take now: free ones and evictable ones.
+    public var availableCount: Int { freeCount + cachedCount }
+
+    public func referenceCount(_ block: Block) -> Int { Int(referenceCounts[Int(block)]) }
+    public func contents(of block: Block) -> Contents? { contents[Int(block)] }
+    public func isCached(_ block: Block) -> Bool { referenceCounts[Int(block)] == 0 && contents[Int(block)] != nil }
+
+    /// A block for new contents, with a reference count of 1; nil when every
+    /// block is in use.
+    public mutating func allocate() -> Block? {
+        let block: Block
+        if let free = freeList.popLast() {
+            block = free
+        } else if head >= 0 {
+            block = head
+            unlink(block)
+            if let old = contents[Int(block)] { index[old.hash] = nil }
+            contents[Int(block)] = nil
+            evictions += 1
+        } else {
+            return nil
+        }
+        referenceCounts[Int(block)] = 1
+        return block
+    }
+
+    /// One more holder of `block` (a cached block leaves the LRU queue).
+    public mutating func retain(_ block: Block) {
+        let i = Int(block)
+        if referenceCounts[i] == 0 {
+            precondition(contents[i] != nil, "retaining a free block \(block)")
+            unlink(block)
+        }
+        referenceCounts[i] += 1
+    }
+
+    /// Drops one reference to each of `blocks`, a block table in order. The
+    /// table is released from its end, so that when its blocks become cached
+    /// the tail of the chain is evicted before the prefix it extends.
+    public mutating func release<S: BidirectionalCollection>(_ blocks: S) where S.Element == Block {
+        for block in blocks.reversed() {
+            let i = Int(block)
+            precondition(referenceCounts[i] > 0, "releasing block \(block) with no holder")
+            referenceCounts[i] -= 1
+            guard referenceCounts[i] == 0 else { continue }
+            if contents[i] != nil {
+                append(block)
+            } else {
+                freeList.append(block)
+            }
+        }
+    }
+
+    /// Records that a held block now holds `contents` (it is full), so later
+    /// requests with the same prefix can share it. If another block already
+    /// holds the same contents, that one stays registered and nothing changes.
+    public mutating func register(_ block: Block, _ newContents: Contents) {
+        precondition(referenceCounts[Int(block)] > 0, "registering an unheld block \(block)")
+        guard index[newContents.hash] == nil, contents[Int(block)] == nil else { return }
+        contents[Int(block)] = newContents
+        index[newContents.hash] = block
+    }
+
+    /// The block holding exactly `tokens` after the chain `parent`, if resident.
+    public func lookup(parent: UInt64, tokens: [Int32]) -> Block? {
+        let hash = PrefixHash.extend(parent, tokens)
+        guard let block = index[hash], let c = contents[Int(block)], c.tokens == tokens, c.parent == parent else { return nil }
+        return block
+    }
+
+    // MARK: the LRU queue
+
+    private mutating func append(_ block: Block) {
+        let i = Int(block)
+        previous[i] = tail
+        next[i] = -1
+        if tail >= 0 { next[Int(tail)] = block } else { head = block }
+        tail = block
+        cachedCount += 1
+    }
+
+    private mutating func unlink(_ block: Block) {
+        let i = Int(block)
+        let p = previous[i], n = next[i]
+        if p >= 0 { next[Int(p)] = n } else { head = n }
+        if n >= 0 { previous[Int(n)] = p } else { tail = p }
+        previous[i] = -1
+        next[i] = -1
+        cachedCount -= 1
+    }
+
+    /// The cached blocks from least to most recently released.
+    public var evictionOrder: [Block] {
+        var order: [Block] = []
+        var b = head
+        while b >= 0 { order.append(b); b = next[Int(b)] }
+        return order
+    }
+
+    /// Every invariant stated above; a description of the first that fails.
+    public func checkInvariants() -> String? {
+        let free = Set(freeList)
+        guard free.count == freeList.count else { return "a block is on the free list twice" }
+        let cached = evictionOrder
+        guard cached.count == cachedCount, Set(cached).count == cached.count else { return "LRU queue and count disagree" }
+        for b in 0..<blockCount {
+            let block = Block(b), used = referenceCounts[b] > 0
+            let states = [used, free.contains(block), cached.contains(block)].filter { $0 }.count
+            guard states == 1 else { return "block \(b) is in \(states) states" }
+            if cached.contains(block), contents[b] == nil { return "cached block \(b) holds no prefix" }
+            if free.contains(block), contents[b] != nil { return "free block \(b) still holds a prefix" }
+        }
+        for (hash, block) in index where contents[Int(block)]?.hash != hash {
+            return "the index maps a hash to block \(block), which holds something else"
+        }
+        guard usedCount + cachedCount + freeCount == blockCount else { return "used + cached + free != total" }
+        return nil
+    }
+}
+
+/// Content hashes of token chains: hash(parent hash, the block's token ids).
+public enum PrefixHash {
+    /// FNV-1a over the parent hash and the ids, then a SplitMix64 finaliser
+    /// to spread the bits; never 0, which stands for "no parent".
+    public static func extend(_ parent: UInt64, _ tokens: [Int32]) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ v: UInt64) {
+            for shift in stride(from: 0, to: 64, by: 8) {
+                h ^= (v >> UInt64(shift)) & 0xFF
+                h &*= 0x0000_0100_0000_01B3
+            }
+        }
+        mix(parent)
+        for t in tokens { mix(UInt64(UInt32(bitPattern: t))) }
+        var z = h &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return z == 0 ? 1 : z
+    }
+}
