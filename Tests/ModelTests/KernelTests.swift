@@ -200,10 +200,10 @@ struct KernelTests {
         let positions = [0, 64, length - 1]
         let queries = (0..<(positions.count * heads * hd)).map { _ in random() }
         var output = [Float](repeating: .nan, count: queries.count)
-        let tokens = PagedAttention.Tokens(positions: positions, tableStart: [0, 0, 0], tables: table)
+        let step = attention.step(positions: positions, tableStart: [0, 0, 0], tables: table)
         queries.withUnsafeBufferPointer { q in
             output.withUnsafeMutableBufferPointer { o in
-                attention.run(queries: q.baseAddress!, tokens: tokens, layer: layer, cache: arena, output: o.baseAddress!, pool: WorkerPool(threadCount: 2))
+                attention.run(queries: q.baseAddress!, step: step, layer: layer, cache: arena, output: o.baseAddress!, pool: WorkerPool(threadCount: 2))
             }
         }
         for (t, position) in positions.enumerated() {

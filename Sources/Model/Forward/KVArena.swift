@@ -49,19 +49,18 @@ public final class KVArena: @unchecked Sendable {
         headStride = blockSize * headDimension * elementType.byteCount
         planeStride = blockCount * headStride
         blockStride = layers * 2 * kvHeads * headStride
-        // Huge pages: attention reads a few KiB from each block of a layer,
-        // hundreds of blocks apart, for every token.
+        // Huge pages: every token reads each layer's keys and values for its
+        // whole context, tens of MB at long context.
         if let region = HugePageRegion(byteCount: blockCount * blockStride) {
             memory = region
             storage = region.base
-            // Touch every page now: faulting (and zeroing) huge pages one by
-            // one while tokens decode made the first thousand steps slower.
-            storage.initializeMemory(as: UInt8.self, repeating: 0, count: blockCount * blockStride)
         } else {
             memory = nil
             storage = UnsafeMutableRawPointer.allocate(byteCount: blockCount * blockStride, alignment: 64)
-            storage.initializeMemory(as: UInt8.self, repeating: 0, count: blockCount * blockStride)
         }
+        // Touch every page now: faulting (and zeroing) huge pages one by one
+        // while tokens decode made the first thousand steps slower.
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: blockCount * blockStride)
     }
 
     deinit { if memory == nil { storage.deallocate() } }

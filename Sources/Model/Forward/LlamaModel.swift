@@ -153,8 +153,8 @@ public final class LlamaModel: @unchecked Sendable {
         var sequenceTableStart: [Int] = []
         for sequence in batch { sequenceTableStart.append(tables.count); tables += sequence.blockTable }
         for t in 0..<count { tableStart.append(sequenceTableStart[owner[t]]) }
-        let step = PagedAttention.Tokens(positions: positions, tableStart: tableStart, tables: tables)
         let attentionKernel = PagedAttention(heads: h.headCount, kvHeads: h.headCountKV, headDimension: headDim)
+        let step = attentionKernel.step(positions: positions, tableStart: tableStart, tables: tables)
 
         var x = [Float](repeating: 0, count: count * dim)
         var normed = x, attention = x, projected = x
@@ -197,7 +197,7 @@ public final class LlamaModel: @unchecked Sendable {
             }
             q.withUnsafeBufferPointer { qs in
                 attention.withUnsafeMutableBufferPointer { out in
-                    attentionKernel.run(queries: qs.baseAddress!, tokens: step, layer: l, cache: cache,
+                    attentionKernel.run(queries: qs.baseAddress!, step: step, layer: l, cache: cache,
                                         output: out.baseAddress!, pool: pool)
                 }
             }
@@ -256,10 +256,6 @@ public final class LlamaModel: @unchecked Sendable {
     /// shift-and-mask into slower pack/unpack sequences.
     let nibbleMasks = Kernels.NibbleMasks(runtimeZero: ProcessInfo.processInfo.processorCount &* 0)
 
-    /// output[t] = W · input[t] for `count` vectors; weight rows outermost so
-    /// each row is read from memory once for the whole batch. Quantized
-    /// weights multiply the 8-bit form of the input (quantized here on first
-    /// use in the layout the weights need), float weights the input.
     /// output[t] = W · input[t] for `count` vectors; weight rows outermost so
     /// each row is read from memory once for the whole batch. Quantized
     /// weights multiply the 8-bit form of the input (quantized here on first
@@ -377,7 +373,9 @@ extension LlamaModel {
                 ("ffn_gate", l.gate, n), ("ffn_up", l.up, n), ("ffn_down", l.down, n), ("output", output, 1)]
     }
 
-    /// Seconds for `calls` products of `matrix` with one vector, as the forward pass runs them.
+    /// Seconds for `calls` products of `matrix` with one vector, as the forward
+    /// pass runs them. The vector is quantized once, before timing: in the
+    /// forward pass too, one quantization serves several matrices.
     public func timeMultiply(_ matrix: WeightMatrix, calls: Int) -> Double {
         var x = [Float](repeating: 0, count: matrix.columns)
         var rng = SplitMix64(seed: 1)

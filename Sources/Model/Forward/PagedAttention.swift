@@ -21,41 +21,62 @@ struct PagedAttention {
     let headDimension: Int
     var groupSize: Int { heads / kvHeads }
 
-    /// The tokens of one step: token t is at `positions[t]` in the sequence
-    /// whose block table starts at `tables[tableStart[t]]`.
-    struct Tokens {
+    /// The tokens of one forward step: token t is at `positions[t]` in the
+    /// sequence whose block table starts at `tables[tableStart[t]]`. Its work
+    /// items and the buffer of partial results depend only on these, so they
+    /// are made once per step and serve every layer.
+    final class Step {
         let positions: [Int]
         let tableStart: [Int]
         let tables: [Int32]
+        fileprivate let items: [Item]
+        /// Index of token t's first item; its items run KV head by KV head, chunk by chunk.
+        fileprivate let firstItem: [Int]
+        /// Per item and head of its group: maximum, sum, then the weighted
+        /// values. Every run writes all of it before reading it.
+        fileprivate let partials: UnsafeMutableBufferPointer<Float>
+
+        fileprivate init(positions: [Int], tableStart: [Int], tables: [Int32], kvHeads: Int, partialsPerItem: Int) {
+            self.positions = positions
+            self.tableStart = tableStart
+            self.tables = tables
+            var items: [Item] = [], firstItem: [Int] = []
+            for (t, position) in positions.enumerated() {
+                firstItem.append(items.count)
+                for g in 0..<kvHeads {
+                    for c in 0...(position / PagedAttention.chunkLength) {
+                        items.append(Item(token: Int32(t), kvHead: Int32(g), chunk: Int32(c)))
+                    }
+                }
+            }
+            self.items = items
+            self.firstItem = firstItem
+            partials = .allocate(capacity: items.count * partialsPerItem)
+        }
+
+        deinit { partials.deallocate() }
     }
 
-    private struct Item {
+    fileprivate struct Item {
         var token: Int32, kvHead: Int32, chunk: Int32
     }
 
+    func step(positions: [Int], tableStart: [Int], tables: [Int32]) -> Step {
+        Step(positions: positions, tableStart: tableStart, tables: tables, kvHeads: kvHeads,
+             partialsPerItem: groupSize * (headDimension + 2))
+    }
+
     /// output[t] = attention of queries[t] (already rotated); both `count * heads * headDimension`.
-    func run(queries: UnsafePointer<Float>, tokens: Tokens, layer: Int, cache: KVArena,
+    func run(queries: UnsafePointer<Float>, step: Step, layer: Int, cache: KVArena,
              output: UnsafeMutablePointer<Float>, pool: WorkerPool) {
-        var items: [Item] = []
-        var firstItem: [Int] = []
-        for (t, position) in tokens.positions.enumerated() {
-            firstItem.append(items.count)
-            for g in 0..<kvHeads {
-                for c in 0...(position / Self.chunkLength) {
-                    items.append(Item(token: Int32(t), kvHead: Int32(g), chunk: Int32(c)))
-                }
-            }
-        }
         let group = groupSize, hd = headDimension
-        // Per item and head of its group: maximum, sum, then the weighted values.
         let partialStride = hd + 2
-        var partials = [Float](repeating: 0, count: items.count * group * partialStride)
         let next = WorkCounter()
-        items.withUnsafeBufferPointer { itemList in
-        tokens.positions.withUnsafeBufferPointer { positions in
-        tokens.tableStart.withUnsafeBufferPointer { tableStart in
-        tokens.tables.withUnsafeBufferPointer { tables in
-        partials.withUnsafeMutableBufferPointer { partial in
+        let firstItem = step.firstItem, partial = step.partials
+        step.items.withUnsafeBufferPointer { itemList in
+        step.positions.withUnsafeBufferPointer { positions in
+        step.tableStart.withUnsafeBufferPointer { tableStart in
+        step.tables.withUnsafeBufferPointer { tables in
             let width = heads * hd
             pool.run { _, _ in
                 while true {
@@ -99,7 +120,7 @@ struct PagedAttention {
                     }
                 }
             }
-        }}}}}
+        }}}}
     }
 
     /// One chunk [start, end) of one KV head for its `groupSize` query heads.
