@@ -116,8 +116,12 @@ public struct BlockPool: Sendable {
 
     /// The block holding exactly `tokens` after the chain `parent`, if resident.
     public func lookup(parent: UInt64, tokens: [Int32]) -> Block? {
-        let hash = PrefixHash.extend(parent, tokens)
-        guard let block = index[hash], let c = contents[Int(block)], c.tokens == tokens, c.parent == parent else { return nil }
+        lookup(hash: PrefixHash.extend(parent, tokens), parent: parent, tokens: tokens)
+    }
+
+    /// As `lookup(parent:tokens:)` when the chain hash is already known.
+    public func lookup<C: Collection>(hash: UInt64, parent: UInt64, tokens: C) -> Block? where C.Element == Int32 {
+        guard let block = index[hash], let c = contents[Int(block)], c.parent == parent, c.tokens.elementsEqual(tokens) else { return nil }
         return block
     }
 
@@ -168,27 +172,5 @@ public struct BlockPool: Sendable {
         }
         guard usedCount + cachedCount + freeCount == blockCount else { return "used + cached + free != total" }
         return nil
-    }
-}
-
-/// Content hashes of token chains: hash(parent hash, the block's token ids).
-public enum PrefixHash {
-    /// FNV-1a over the parent hash and the ids, then a SplitMix64 finaliser
-    /// to spread the bits; never 0, which stands for "no parent".
-    public static func extend(_ parent: UInt64, _ tokens: [Int32]) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ v: UInt64) {
-            for shift in stride(from: 0, to: 64, by: 8) {
-                h ^= (v >> UInt64(shift)) & 0xFF
-                h &*= 0x0000_0100_0000_01B3
-            }
-        }
-        mix(parent)
-        for t in tokens { mix(UInt64(UInt32(bitPattern: t))) }
-        var z = h &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return z == 0 ? 1 : z
     }
 }

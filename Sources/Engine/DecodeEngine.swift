@@ -1,0 +1,215 @@
+import Foundation
+import KVCache
+import Model
+
+/// The shared decoder: every request's sequence, the K/V pool they live in,
+/// the sessions, and the step that advances all of them with one batched
+/// forward pass. Not thread-safe: one thread owns it and calls `submit`,
+/// `cancel` and `step` in turn (../shared/DESIGN.md, Engine).
+///
+/// A step schedules, oldest admitted first, one position for every decoding
+/// sequence and up to `maxPrefillTokensPerStep` positions of prefill, then
+/// admits waiting requests while the batch, the prefill budget and the free
+/// or evictable blocks allow. A running sequence short of blocks preempts
+/// the newest ones, which go back to the head of the queue and later
+/// recompute what they lost: preemption and eviction cost time, never output.
+public final class DecodeEngine {
+    public struct Limits: Sendable {
+        public var maxBatchSequences = 16
+        public var maxPrefillTokensPerStep = 256
+        public var maxSessions = 1024
+        public var maxSessionTokens = Int.max
+        public var sessionTimeToLive: Double = 3600
+        public init() {}
+    }
+
+    /// A request between admission and its end.
+    private struct Sequence {
+        let id: RequestID
+        let request: GenerationRequest
+        /// The session's tokens before this turn.
+        let history: [TokenID]
+        let historyHashes: [UInt64]
+        var sampler: Sampler
+        var generated: [TokenID] = []
+        var cachedTokens: Int?
+        var tokens: [TokenID] { history + request.prompt + generated }
+    }
+
+    public let model: any PagedModel
+    public let limits: Limits
+    private let endOfSequence: TokenID?
+    private let contextLength: Int
+    private let clock: () -> Double
+    public private(set) var cache: PagedCache
+    public private(set) var sessions: SessionStore
+    private var waiting: [Sequence] = []
+    /// In admission order, oldest first (the cache preempts newest first).
+    private var running: [Sequence] = []
+    private var nextID: RequestID = 0
+    private var lastExpiry: Double = -.infinity
+
+    public init(model: any PagedModel, endOfSequence: TokenID?, limits: Limits = Limits(),
+                clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+        self.model = model
+        self.limits = limits
+        self.endOfSequence = endOfSequence
+        self.contextLength = model.contextLength
+        self.clock = clock
+        cache = PagedCache(blockCount: model.blockCount, blockSize: model.blockSize)
+        sessions = SessionStore(maxSessions: limits.maxSessions,
+                                maxTokens: min(limits.maxSessionTokens, contextLength),
+                                timeToLive: limits.sessionTimeToLive)
+    }
+
+    public var waitingCount: Int { waiting.count }
+    public var runningCount: Int { running.count }
+    public var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
+
+    /// Queues a request, or refuses it if it can never run. A session's turn
+    /// holds the session until it ends.
+    public func submit(_ request: GenerationRequest) throws(AdmissionError) -> RequestID {
+        guard !request.prompt.isEmpty else { throw .emptyPrompt }
+        precondition(request.maxTokens >= 1)
+        var history: [TokenID] = [], hashes: [UInt64] = []
+        if let session = request.sessionID.flatMap({ sessions[$0] }) {
+            history = session.tokens
+            hashes = session.chainHashes
+        }
+        let total = history.count + request.prompt.count + request.maxTokens
+        guard total <= contextLength else { throw .beyondContext(tokens: total, context: contextLength) }
+        guard cache.canEverFit(positions: total) else {
+            throw .beyondPool(tokens: total, poolTokens: cache.pool.blockCount * cache.blockSize)
+        }
+        if let sessionID = request.sessionID {
+            do {
+                _ = try sessions.begin(sessionID, adding: request.prompt.count + request.maxTokens, now: clock())
+            } catch { throw .session(error) }
+        }
+        let id = nextID
+        nextID += 1
+        waiting.append(Sequence(id: id, request: request, history: history, historyHashes: hashes,
+                                sampler: Sampler(request.sampling)))
+        return id
+    }
+
+    /// Ends a request at once: its blocks are released (the full ones stay
+    /// cached) and its session is left as it was before the turn.
+    public func cancel(_ id: RequestID) -> EngineEvent? {
+        if let i = waiting.firstIndex(where: { $0.id == id }) {
+            return end(waiting.remove(at: i), .cancelled, table: nil)
+        }
+        if let i = running.firstIndex(where: { $0.id == id }) {
+            let table = cache.finish(id)
+            return end(running.remove(at: i), .cancelled, table: table)
+        }
+        return nil
+    }
+
+    /// Forgets an idle session. Its blocks stay cached like any others until
+    /// evicted; without the session's tokens they are just a shared prefix.
+    public func deleteSession(_ id: String) throws(SessionStore.Refusal) -> Bool {
+        try sessions.delete(id)
+    }
+
+    /// Advances every running sequence by one forward pass; returns what
+    /// happened, in order.
+    public func step() -> [EngineEvent] {
+        expireSessions()
+        var scheduled: [(index: Int, count: Int)] = []
+        var prefillBudget = limits.maxPrefillTokensPerStep
+
+        // Running sequences, oldest first.
+        var i = 0
+        while i < running.count {
+            let pending = cache.table(running[i].id)!.pending
+            let count = pending == 1 ? 1 : min(pending, prefillBudget)
+            guard count > 0 else { i += 1; continue }
+            // Only sequences newer than this one can be preempted, so the
+            // ones already scheduled keep their blocks and their indices.
+            requeue(cache.reserveOrPreempt(running[i].id, positions: count))
+            if i >= running.count { break }  // it was the newest, and preempted itself
+            if pending > 1 { prefillBudget -= count }
+            scheduled.append((i, count))
+            i += 1
+        }
+        // Waiting requests, first come first served, while everything allows.
+        while let next = waiting.first, running.count < limits.maxBatchSequences, prefillBudget > 0 {
+            let cached = cache.start(next.id, tokens: next.tokens, chainHashes: next.historyHashes)
+            let count = min(cache.table(next.id)!.pending, prefillBudget)
+            guard cache.reserve(next.id, positions: count) else {
+                cache.finish(next.id)
+                break
+            }
+            var sequence = waiting.removeFirst()
+            if sequence.cachedTokens == nil { sequence.cachedTokens = cached }
+            running.append(sequence)
+            prefillBudget -= count
+            scheduled.append((running.count - 1, count))
+        }
+        guard !scheduled.isEmpty else { return [] }
+
+        let batch = scheduled.map { item -> ForwardSequence in
+            let table = cache.table(running[item.index].id)!
+            return ForwardSequence(tokens: Array(table.tokens[table.computed ..< table.computed + item.count]),
+                                   startPosition: table.computed, blockTable: table.blocks,
+                                   wantsLogits: table.computed + item.count == table.tokens.count)
+        }
+        let logits = model.forward(batch)
+
+        var events: [EngineEvent] = [], finished: [Int] = []
+        for (k, item) in scheduled.enumerated() {
+            let id = running[item.index].id
+            cache.commit(id, computed: batch[k].startPosition + item.count)
+            guard let logits = logits[k] else { continue }
+            let tokens = cache.table(id)!.tokens
+            let token = running[item.index].sampler.sample(logits, history: Array(tokens.suffix(Self.penaltyWindow)))
+            running[item.index].generated.append(token)
+            cache.append(id, [token])
+            let sequence = running[item.index]
+            if token == endOfSequence && !sequence.request.ignoreEOS {
+                finished.append(item.index)
+                events.append(end(sequence, .stop, table: cache.finish(id)))
+                continue
+            }
+            events.append(.token(id, index: sequence.generated.count - 1, token))
+            if sequence.generated.count == sequence.request.maxTokens {
+                finished.append(item.index)
+                events.append(end(sequence, .length, table: cache.finish(id)))
+            }
+        }
+        for index in finished.sorted(by: >) { running.remove(at: index) }
+        return events
+    }
+
+    /// Tokens the repetition penalty looks back over (llama.cpp's default).
+    static let penaltyWindow = 64
+
+    /// Preempted sequences wait again, ahead of new requests, oldest first;
+    /// they keep what they generated and recompute their keys and values.
+    private func requeue(_ ids: [RequestID]) {
+        let moved = running.filter { ids.contains($0.id) }
+        running.removeAll { ids.contains($0.id) }
+        waiting.insert(contentsOf: moved, at: 0)
+    }
+
+    private func end(_ sequence: Sequence, _ reason: FinishReason, table: BlockTable?) -> EngineEvent {
+        if let sessionID = sequence.request.sessionID {
+            let keep = reason != .cancelled
+            sessions.end(sessionID, tokens: keep ? sequence.tokens : nil,
+                         chainHashes: keep ? table?.chainHashes ?? [] : [], now: clock())
+        }
+        var generated = sequence.generated
+        if reason == .stop, generated.last == endOfSequence { generated.removeLast() }
+        return .finished(sequence.id, Completion(reason: reason, tokens: generated, promptTokens: sequence.request.prompt.count,
+                                                 cachedTokens: sequence.cachedTokens ?? 0))
+    }
+
+    /// Drops sessions idle past their time to live, at most once a second.
+    private func expireSessions() {
+        let now = clock()
+        guard now - lastExpiry >= 1 else { return }
+        lastExpiry = now
+        _ = sessions.expire(now: now)
+    }
+}

@@ -1,0 +1,46 @@
+import KVCache
+import Model
+
+/// One turn to generate: the new prompt tokens, and how to sample the reply.
+public struct GenerationRequest: Sendable {
+    /// Tokens this turn adds (after the session's history, if any).
+    public var prompt: [TokenID]
+    /// The conversation the turn belongs to; nil for a stateless request.
+    public var sessionID: String?
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    /// Keep generating past end-of-sequence until `maxTokens`.
+    public var ignoreEOS: Bool
+
+    public init(prompt: [TokenID], sessionID: String? = nil, maxTokens: Int = 256,
+                sampling: SamplingParameters = SamplingParameters(), ignoreEOS: Bool = false) {
+        self.prompt = prompt
+        self.sessionID = sessionID
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.ignoreEOS = ignoreEOS
+    }
+}
+
+/// Why a request was refused before it ran.
+public enum AdmissionError: Error, Equatable, CustomStringConvertible {
+    case emptyPrompt
+    /// History + prompt + max_tokens is beyond the model's context.
+    case beyondContext(tokens: Int, context: Int)
+    /// Even alone, with every other sequence preempted, it would not fit the pool.
+    case beyondPool(tokens: Int, poolTokens: Int)
+    case session(SessionStore.Refusal)
+
+    public var description: String {
+        switch self {
+        case .emptyPrompt:
+            return "the prompt has no tokens"
+        case let .beyondContext(tokens, context):
+            return "history, prompt and max_tokens come to \(tokens) tokens, beyond the model's context of \(context)"
+        case let .beyondPool(tokens, poolTokens):
+            return "history, prompt and max_tokens come to \(tokens) tokens, more than the whole KV cache holds (\(poolTokens) tokens; raise kv_cache_bytes)"
+        case .session(let refusal):
+            return refusal.description
+        }
+    }
+}

@@ -1,0 +1,191 @@
+/// The bookkeeping of a paged K/V cache for the scheduler: the block pool
+/// plus the block table of every running sequence.
+///
+/// A sequence is started with all its tokens (history and prompt); it adopts
+/// the longest resident prefix of them, then is given blocks step by step
+/// (`reserve`) as its positions are computed (`commit`), and full blocks
+/// join the prefix index as they are completed. When it ends (`finish`), its
+/// full blocks stay cached for whoever shares the prefix next, until evicted.
+///
+/// Invariants (on top of `BlockPool`'s, checked by `checkInvariants`): each
+/// block's reference count equals the number of running sequences whose table
+/// holds it; running sequences have distinct admission numbers.
+public struct PagedCache: Sendable {
+    public typealias SequenceID = Int
+
+    public let blockSize: Int
+    public private(set) var pool: BlockPool
+    public private(set) var counters = CacheCounters()
+    private var running: [SequenceID: (table: BlockTable, admission: Int)] = [:]
+    private var nextAdmission = 0
+
+    public init(blockCount: Int, blockSize: Int) {
+        precondition(blockSize > 0)
+        self.blockSize = blockSize
+        pool = BlockPool(blockCount: blockCount)
+    }
+
+    /// Blocks that `positions` positions occupy.
+    public func blocks(forPositions positions: Int) -> Int { (positions + blockSize - 1) / blockSize }
+
+    /// Whether a sequence reaching `positions` positions can ever run: alone,
+    /// with every other sequence preempted, it fits in the pool.
+    public func canEverFit(positions: Int) -> Bool { blocks(forPositions: positions) <= pool.blockCount }
+
+    public var runningCount: Int { running.count }
+    public func table(_ id: SequenceID) -> BlockTable? { running[id]?.table }
+
+    /// Starts sequence `id` over `tokens`, adopting the longest resident
+    /// prefix of them in whole blocks, but never the last token, whose
+    /// logits are needed. `chainHashes` (a session's, for the same leading
+    /// tokens) saves rehashing. Returns the number of positions already
+    /// computed. Nothing is allocated: `reserve` does that.
+    @discardableResult
+    public mutating func start(_ id: SequenceID, tokens: [Int32], chainHashes: [UInt64] = []) -> Int {
+        precondition(running[id] == nil, "sequence \(id) is already running")
+        precondition(!tokens.isEmpty, "a sequence needs a token")
+        var table = BlockTable(tokens: tokens, chainHashes: chainHashes)
+        let adoptable = (tokens.count - 1) / blockSize
+        var parent: UInt64 = 0
+        for i in 0..<adoptable {
+            let blockTokens = tokens[i * blockSize ..< (i + 1) * blockSize]
+            let hash = hashOfBlock(i, in: &table, parent: parent)
+            guard let block = pool.lookup(hash: hash, parent: parent, tokens: blockTokens) else { break }
+            pool.retain(block)
+            table.blocks.append(block)
+            parent = hash
+        }
+        table.computed = table.blocks.count * blockSize
+        table.indexed = table.blocks.count
+        counters.prefixLookups += 1
+        counters.lookupTokens += tokens.count
+        counters.hitTokens += table.computed
+        running[id] = (table, nextAdmission)
+        nextAdmission += 1
+        return table.computed
+    }
+
+    /// Appends sampled tokens to a running sequence.
+    public mutating func append(_ id: SequenceID, _ tokens: [Int32]) {
+        running[id]!.table.tokens.append(contentsOf: tokens)
+    }
+
+    /// Blocks for positions `computed ..< computed + count` of `id`, taken
+    /// from the free list or by evicting cached blocks only. False (and
+    /// nothing allocated) when too few blocks are free or evictable: the way
+    /// to admit a waiting sequence without disturbing running ones.
+    public mutating func reserve(_ id: SequenceID, positions count: Int) -> Bool {
+        let missing = blocksMissing(id, positions: count)
+        guard missing <= pool.availableCount else { return false }
+        for _ in 0..<missing { running[id]!.table.blocks.append(pool.allocate()!) }
+        return true
+    }
+
+    /// As `reserve`, for a running sequence that must make progress: while
+    /// blocks are short, the newest running sequence is preempted (its
+    /// blocks released) until the request fits. Returns the preempted ids,
+    /// newest first; if they include `id`, it was itself the newest and got
+    /// nothing. Called for running sequences oldest first, this never takes
+    /// blocks from a sequence already served this step.
+    public mutating func reserveOrPreempt(_ id: SequenceID, positions count: Int) -> [SequenceID] {
+        var preempted: [SequenceID] = []
+        while !reserve(id, positions: count) {
+            let newest = running.max { $0.value.admission < $1.value.admission }!.key
+            finish(newest)
+            counters.preemptions += 1
+            preempted.append(newest)
+            if newest == id { break }
+        }
+        return preempted
+    }
+
+    private func blocksMissing(_ id: SequenceID, positions count: Int) -> Int {
+        let table = running[id]!.table
+        precondition(count >= 0 && table.computed + count <= table.tokens.count, "reserving positions past the sequence's tokens")
+        return max(0, blocks(forPositions: table.computed + count) - table.blocks.count)
+    }
+
+    /// Records that positions up to `computed` of `id` now hold keys and
+    /// values; blocks that became full join the prefix index.
+    public mutating func commit(_ id: SequenceID, computed: Int) {
+        var table = running[id]!.table
+        precondition(computed >= table.computed && computed <= table.blocks.count * blockSize && computed <= table.tokens.count)
+        table.computed = computed
+        while table.indexed < computed / blockSize {
+            let i = table.indexed
+            let parent = i == 0 ? 0 : table.chainHashes[i - 1]
+            let hash = hashOfBlock(i, in: &table, parent: parent)
+            let tokens = Array(table.tokens[i * blockSize ..< (i + 1) * blockSize])
+            pool.register(table.blocks[i], BlockPool.Contents(hash: hash, tokens: tokens, parent: parent))
+            table.indexed += 1
+        }
+        running[id]!.table = table
+    }
+
+    /// Ends sequence `id` (finished, cancelled or preempted) and returns its
+    /// table. Its blocks are released: full ones stay cached under their
+    /// prefix, the partial last one is freed.
+    @discardableResult
+    public mutating func finish(_ id: SequenceID) -> BlockTable {
+        let table = running.removeValue(forKey: id)!.table
+        pool.release(table.blocks)
+        return table
+    }
+
+    /// The hash of block `i`'s chain, from the table's known hashes or
+    /// computed (and remembered) from its parent's.
+    private func hashOfBlock(_ i: Int, in table: inout BlockTable, parent: UInt64) -> UInt64 {
+        if i < table.chainHashes.count { return table.chainHashes[i] }
+        precondition(i == table.chainHashes.count)
+        let hash = PrefixHash.extend(parent, table.tokens[i * blockSize ..< (i + 1) * blockSize])
+        table.chainHashes.append(hash)
+        return hash
+    }
+
+    /// A snapshot for metrics.
+    public var usage: CacheUsage {
+        CacheUsage(total: pool.blockCount, used: pool.usedCount, cached: pool.cachedCount, free: pool.freeCount,
+                   evictions: pool.evictions, counters: counters)
+    }
+
+    /// The pool's invariants, and that reference counts match the tables.
+    public func checkInvariants() -> String? {
+        if let broken = pool.checkInvariants() { return broken }
+        var holders = [Int](repeating: 0, count: pool.blockCount)
+        for (id, entry) in running {
+            let t = entry.table
+            for b in t.blocks { holders[Int(b)] += 1 }
+            guard t.computed <= t.tokens.count, t.computed <= t.blocks.count * blockSize else {
+                return "sequence \(id) computed \(t.computed) of \(t.tokens.count) tokens in \(t.blocks.count) blocks"
+            }
+        }
+        for b in 0..<pool.blockCount where holders[b] != pool.referenceCount(BlockPool.Block(b)) {
+            return "block \(b) is held by \(holders[b]) tables but counts \(pool.referenceCount(BlockPool.Block(b)))"
+        }
+        guard Set(running.values.map(\.admission)).count == running.count else { return "two sequences share an admission number" }
+        return nil
+    }
+}
+
+/// Counters that only grow, for metrics.
+public struct CacheCounters: Sendable, Equatable {
+    /// Sequences started, each looking up its prefix.
+    public var prefixLookups = 0
+    /// Tokens those sequences had, and how many were found computed.
+    public var lookupTokens = 0
+    public var hitTokens = 0
+    public var preemptions = 0
+}
+
+/// The pool's state at one moment.
+public struct CacheUsage: Sendable, Equatable {
+    public let total, used, cached, free, evictions: Int
+    public let counters: CacheCounters
+
+    /// Blocks held by running sequences, as a fraction of the pool.
+    public var usageRatio: Double { total == 0 ? 0 : Double(used) / Double(total) }
+    /// Looked-up tokens whose keys and values were found resident.
+    public var prefixHitRatio: Double {
+        counters.lookupTokens == 0 ? 0 : Double(counters.hitTokens) / Double(counters.lookupTokens)
+    }
+}

@@ -1,0 +1,128 @@
+import Testing
+@testable import KVCache
+
+/// Hand-worked cases for sequences in the paged cache (block size 4 keeps the
+/// arithmetic visible: tokens 0..<4 are block 0 of a table, 4..<8 block 1).
+struct PagedCacheTests {
+    let ten: [Int32] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+
+    /// Runs `id` over its pending positions in one step, as the engine would.
+    func compute(_ cache: inout PagedCache, _ id: Int) {
+        let table = cache.table(id)!
+        let granted = cache.reserve(id, positions: table.pending)
+        #expect(granted)
+        cache.commit(id, computed: table.tokens.count)
+    }
+
+    @Test func aSequenceGetsBlocksForItsPositionsAndIndexesFullOnes() {
+        var cache = PagedCache(blockCount: 8, blockSize: 4)
+        #expect(cache.start(1, tokens: ten) == 0)
+        let twoBlocks = cache.reserve(1, positions: 6)
+        #expect(twoBlocks)  // positions 0..<6: two blocks
+        #expect(cache.table(1)!.blocks.count == 2)
+        cache.commit(1, computed: 6)
+        #expect(cache.table(1)!.indexed == 1)  // only block 0 is full
+        let thirdBlock = cache.reserve(1, positions: 4)
+        #expect(thirdBlock)  // 6..<10: a third block
+        cache.commit(1, computed: 10)
+        #expect(cache.table(1)!.indexed == 2 && cache.table(1)!.blocks.count == 3)
+        let table = cache.finish(1)
+        // The two full blocks stay cached, the partial third is free.
+        #expect(cache.pool.cachedCount == 2 && cache.pool.freeCount == 6)
+        #expect(table.chainHashes == [PrefixHash.extend(0, ten[0..<4]),
+                                      PrefixHash.extend(PrefixHash.extend(0, ten[0..<4]), ten[4..<8])])
+        #expect(cache.checkInvariants() == nil)
+    }
+
+    @Test func aLaterSequenceAdoptsTheResidentPrefixButNeverItsLastToken() {
+        var cache = PagedCache(blockCount: 8, blockSize: 4)
+        cache.start(1, tokens: ten)
+        compute(&cache, 1)
+        let first = cache.finish(1)
+        // Same first 8 tokens: two full blocks resident, both adopted.
+        #expect(cache.start(2, tokens: Array(ten[0..<8]) + [99]) == 8)
+        #expect(Array(cache.table(2)!.blocks) == Array(first.blocks[0..<2]))
+        // Exactly 8 tokens: adopting both blocks would leave nothing to compute.
+        #expect(cache.start(3, tokens: Array(ten[0..<8])) == 4)
+        // Both hold block 0; only sequence 2 holds block 1.
+        #expect(cache.pool.referenceCount(first.blocks[0]) == 2)
+        #expect(cache.pool.referenceCount(first.blocks[1]) == 1)
+        // A different second block: only the first is shared.
+        #expect(cache.start(4, tokens: Array(ten[0..<4]) + [1, 2, 3, 4, 5]) == 4)
+        // A different first token: nothing.
+        #expect(cache.start(5, tokens: [0] + Array(ten[1...])) == 0)
+        #expect(cache.usage.counters == CacheCounters(prefixLookups: 5, lookupTokens: 10 + 9 + 8 + 9 + 10, hitTokens: 8 + 4 + 4, preemptions: 0))
+        #expect(cache.checkInvariants() == nil)
+    }
+
+    @Test func knownChainHashesFindTheSameBlocks() {
+        var cache = PagedCache(blockCount: 8, blockSize: 4)
+        cache.start(1, tokens: ten)
+        compute(&cache, 1)
+        let first = cache.finish(1)
+        #expect(cache.start(2, tokens: ten + [7], chainHashes: first.chainHashes) == 8)
+        // A wrong hash cannot hand out a block: the stored tokens are compared.
+        #expect(cache.start(3, tokens: [1, 2, 3, 4, 5], chainHashes: first.chainHashes) == 0)
+    }
+
+    @Test func allocationEvictsTheLeastRecentlyUsedChainTailFirst() {
+        var cache = PagedCache(blockCount: 5, blockSize: 4)
+        let a: [Int32] = [1, 1, 1, 1, 2, 2, 2, 2, 3], b: [Int32] = [5, 5, 5, 5, 6]
+        cache.start(1, tokens: a); compute(&cache, 1)
+        cache.start(2, tokens: b); compute(&cache, 2)
+        let ta = cache.finish(1), tb = cache.finish(2)
+        // Cached, oldest first: a's tail, a's head, then b's head (freed: the partial blocks).
+        #expect(cache.pool.evictionOrder == [ta.blocks[1], ta.blocks[0], tb.blocks[0]])
+        // Four positions need one block: two are free, so nothing is evicted.
+        cache.start(3, tokens: [9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9])
+        let fromFreeList = cache.reserve(3, positions: 8)
+        #expect(fromFreeList)
+        #expect(cache.pool.evictions == 0)
+        // One more block: a's tail goes, and a now finds only its first block.
+        let byEviction = cache.reserve(3, positions: 12)
+        #expect(byEviction)
+        #expect(cache.pool.evictions == 1)
+        cache.commit(3, computed: 12)
+        cache.finish(3)
+        #expect(cache.start(4, tokens: a) == 4)
+        #expect(cache.checkInvariants() == nil)
+    }
+
+    @Test func reserveRefusesWithoutTakingAnythingWhenShort() {
+        var cache = PagedCache(blockCount: 2, blockSize: 4)
+        cache.start(1, tokens: ten)
+        let granted = cache.reserve(1, positions: 10)
+        #expect(!granted)  // needs 3 of 2
+        #expect(cache.table(1)!.blocks.isEmpty && cache.pool.freeCount == 2)
+        #expect(!cache.canEverFit(positions: 9) && cache.canEverFit(positions: 8))
+    }
+
+    @Test func preemptionTakesTheNewestSequencesFirst() {
+        var cache = PagedCache(blockCount: 4, blockSize: 4)
+        for id in 1...3 {
+            cache.start(id, tokens: ten)
+            let granted = cache.reserve(id, positions: 4)
+            #expect(granted)
+        }
+        // Sequence 1 needs two more blocks; one is free, then 3 (newest) goes.
+        let firstPreempted = cache.reserveOrPreempt(1, positions: 10)
+        #expect(firstPreempted == [3])
+        #expect(cache.table(3) == nil && cache.table(1)!.blocks.count == 3)
+        // Sequence 2 needs a block; only sequence 2 itself is newer than 1.
+        let secondPreempted = cache.reserveOrPreempt(2, positions: 8)
+        #expect(secondPreempted == [2])
+        #expect(cache.table(2) == nil && cache.runningCount == 1)
+        #expect(cache.usage.counters.preemptions == 2)
+        #expect(cache.checkInvariants() == nil)
+    }
+
+    @Test func usageReportsThePoolAndTheRatios() {
+        var cache = PagedCache(blockCount: 4, blockSize: 4)
+        cache.start(1, tokens: ten); compute(&cache, 1)
+        cache.start(2, tokens: ten)
+        let usage = cache.usage
+        #expect(usage.total == 4 && usage.used == 3 && usage.cached == 0 && usage.free == 1)
+        #expect(usage.usageRatio == 0.75)
+        #expect(usage.prefixHitRatio == 8.0 / 20.0)
+    }
+}
