@@ -135,12 +135,9 @@ public final class DecodeEngine {
         }
         // Waiting requests, first come first served, while everything allows.
         while let next = waiting.first, running.count < limits.maxBatchSequences, prefillBudget > 0 {
-            let cached = cache.start(next.id, tokens: next.tokens, chainHashes: next.historyHashes)
+            guard let cached = cache.admit(next.id, tokens: next.tokens, chainHashes: next.historyHashes,
+                                           maxPositions: prefillBudget) else { break }
             let count = min(cache.table(next.id)!.pending, prefillBudget)
-            guard cache.reserve(next.id, positions: count) else {
-                cache.finish(next.id)
-                break
-            }
             var sequence = waiting.removeFirst()
             if sequence.cachedTokens == nil { sequence.cachedTokens = cached }
             running.append(sequence)

@@ -57,12 +57,25 @@ public struct PagedCache: Sendable {
         }
         table.computed = table.blocks.count * blockSize
         table.indexed = table.blocks.count
-        counters.prefixLookups += 1
-        counters.lookupTokens += tokens.count
-        counters.hitTokens += table.computed
         running[id] = (table, nextAdmission)
         nextAdmission += 1
         return table.computed
+    }
+
+    /// Admits a waiting sequence if it can run now without preempting
+    /// anyone: `start`, then `reserve` for its first `maxPositions` pending
+    /// positions. Returns the positions found computed, or nil (and nothing
+    /// held) when blocks are short. Only admissions count as prefix lookups.
+    public mutating func admit(_ id: SequenceID, tokens: [Int32], chainHashes: [UInt64] = [], maxPositions: Int) -> Int? {
+        let cached = start(id, tokens: tokens, chainHashes: chainHashes)
+        guard reserve(id, positions: min(tokens.count - cached, maxPositions)) else {
+            finish(id)
+            return nil
+        }
+        counters.prefixLookups += 1
+        counters.lookupTokens += tokens.count
+        counters.hitTokens += cached
+        return cached
     }
 
     /// Appends sampled tokens to a running sequence.
@@ -169,7 +182,7 @@ public struct PagedCache: Sendable {
 
 /// Counters that only grow, for metrics.
 public struct CacheCounters: Sendable, Equatable {
-    /// Sequences started, each looking up its prefix.
+    /// Sequences admitted, each looking up its prefix.
     public var prefixLookups = 0
     /// Tokens those sequences had, and how many were found computed.
     public var lookupTokens = 0

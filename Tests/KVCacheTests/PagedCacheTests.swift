@@ -51,7 +51,24 @@ struct PagedCacheTests {
         #expect(cache.start(4, tokens: Array(ten[0..<4]) + [1, 2, 3, 4, 5]) == 4)
         // A different first token: nothing.
         #expect(cache.start(5, tokens: [0] + Array(ten[1...])) == 0)
-        #expect(cache.usage.counters == CacheCounters(prefixLookups: 5, lookupTokens: 10 + 9 + 8 + 9 + 10, hitTokens: 8 + 4 + 4, preemptions: 0))
+        #expect(cache.checkInvariants() == nil)
+    }
+
+    @Test func admissionTakesThePrefixAndTheFirstChunkOrNothing() {
+        var cache = PagedCache(blockCount: 4, blockSize: 4)
+        cache.start(1, tokens: ten)
+        compute(&cache, 1)
+        cache.finish(1)  // two full blocks cached, one free
+        // Two blocks adopted; positions 8..<11 need one more block: granted.
+        #expect(cache.admit(2, tokens: ten + [5], maxPositions: 64) == 8)
+        #expect(cache.table(2)!.blocks.count == 3)
+        // Nothing resident for this one, and 2 blocks are needed for its first 5 positions of 9.
+        #expect(cache.admit(3, tokens: [1, 2, 3, 4, 5, 6, 7, 8, 9], maxPositions: 5) == nil)
+        #expect(cache.table(3) == nil && cache.pool.freeCount == 1)
+        // A chunk of 4 fits in the one free block.
+        #expect(cache.admit(3, tokens: [1, 2, 3, 4, 5, 6, 7, 8, 9], maxPositions: 4) == 0)
+        // Only admissions count as lookups.
+        #expect(cache.usage.counters == CacheCounters(prefixLookups: 2, lookupTokens: 11 + 9, hitTokens: 8, preemptions: 0))
         #expect(cache.checkInvariants() == nil)
     }
 
@@ -117,12 +134,13 @@ struct PagedCacheTests {
     }
 
     @Test func usageReportsThePoolAndTheRatios() {
-        var cache = PagedCache(blockCount: 4, blockSize: 4)
+        var cache = PagedCache(blockCount: 5, blockSize: 4)
         cache.start(1, tokens: ten); compute(&cache, 1)
-        cache.start(2, tokens: ten)
+        #expect(cache.admit(2, tokens: ten, maxPositions: 1) == 8)
         let usage = cache.usage
-        #expect(usage.total == 4 && usage.used == 3 && usage.cached == 0 && usage.free == 1)
-        #expect(usage.usageRatio == 0.75)
-        #expect(usage.prefixHitRatio == 8.0 / 20.0)
+        // Sequence 2 shares two blocks of sequence 1 and has its own third.
+        #expect(usage.total == 5 && usage.used == 4 && usage.cached == 0 && usage.free == 1)
+        #expect(usage.usageRatio == 0.8)
+        #expect(usage.prefixHitRatio == 8.0 / 10.0)
     }
 }

@@ -92,7 +92,11 @@ public final class LlamaModel: @unchecked Sendable {
                 feedForwardNorm: try norm("blk.\(i).ffn_norm.weight"),
                 gate: try matrix("ffn_gate", ffn, dim), up: try matrix("ffn_up", ffn, dim), down: try matrix("ffn_down", dim, ffn))
         }
-        let resident = Self.copyToHugePages(embedding: embedding, output: output, layers: layers)
+        // Each matrix's file pages are dropped as soon as it is copied, so
+        // the process never holds two copies of the weights at once.
+        let resident = Self.copyToHugePages(embedding: embedding, output: output, layers: layers) { m in
+            g.file.releasePages(of: UnsafeRawBufferPointer(start: m.data, count: m.byteCount))
+        }
         (residentWeights, self.embedding, self.output, self.layers) = resident
         if residentWeights != nil {
             // The copies serve every read now; the file's pages only cost memory.
@@ -103,7 +107,8 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// Copies every matrix onto huge pages, the tied embedding once.
-    private static func copyToHugePages(embedding: WeightMatrix, output: WeightMatrix, layers: [Layer])
+    private static func copyToHugePages(embedding: WeightMatrix, output: WeightMatrix, layers: [Layer],
+                                        copiedFrom release: (WeightMatrix) -> Void)
         -> (HugePageRegion?, WeightMatrix, WeightMatrix, [Layer]) {
         let tied = output.data == embedding.data
         func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
@@ -118,6 +123,7 @@ public final class LlamaModel: @unchecked Sendable {
         func copy(_ m: WeightMatrix) -> WeightMatrix {
             let c = m.copied(to: region.base + offset)
             offset += aligned(m.byteCount)
+            release(m)
             return c
         }
         let newEmbedding = copy(embedding)
