@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "Plotting"),
         .executableTarget(
             name: "kvserve",
-            dependencies: ["Server", "Model", "Engine", "Plotting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Server", "Model", "KVCache", "Engine", "Plotting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: cpuFlags),

@@ -9,22 +9,6 @@ import Model
 /// everything (../shared/DESIGN.md: eviction costs time, never output).
 @Suite(.enabled(if: TestModel.enabled, TestModel.missingNote))
 struct ConversationEvictionTests {
-    static let topics = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music"]
-    static let followUps = ["Why is that?", "Give me one example.", "Say it in one sentence."]
-
-    func turns(_ file: ModelFile) -> [[[TokenID]]] {
-        let tokenizer = file.tokenizer
-        return Self.topics.map { topic in
-            let first = file.chatTemplate.render([
-                ChatMessage(role: "system", content: "You are a helpful assistant who answers briefly."),
-                ChatMessage(role: "user", content: "Tell me about \(topic)."),
-            ], addGenerationPrompt: true)
-            let later = Self.followUps.map { "\n<|im_start|>user\n\($0)<|im_end|>\n<|im_start|>assistant\n" }
-            return ([tokenizer.encode(first, addSpecial: true, parseSpecial: true)]
-                + later.map { tokenizer.encode($0, addSpecial: false, parseSpecial: true) })
-        }
-    }
-
     func run(_ turns: [[[TokenID]]], blocks: Int) throws -> (replies: [[Completion]], usage: CacheUsage) {
         let (file, llama) = try TestModel.loaded.get()
         let arena = KVArena(hyperparameters: llama.hyperparameters, elementType: .f16, blockSize: 16, blockCount: blocks)
@@ -47,7 +31,7 @@ struct ConversationEvictionTests {
 
     @Test func repliesUnderEvictionEqualRepliesWithEverythingResident() throws {
         let (file, _) = try TestModel.loaded.get()
-        let turns = turns(file)
+        let turns = ChatWorkload.turns(sessions: 8, turns: 4, file: file)
         let roomy = try run(turns, blocks: 8 * 24)
         let tight = try run(turns, blocks: 32)
 
