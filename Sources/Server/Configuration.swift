@@ -13,6 +13,8 @@ public struct Configuration: Sendable, Equatable {
     public var kvType = "f16"
     public var maxSessions = 1024
     public var sessionTTLSeconds = 3600
+    /// Longest session history, in tokens (the model's context caps it too).
+    public var maxSessionTokens = 8192
     public var maxBatchSequences = 16
     public var maxPrefillTokensPerStep = 256
     public var maxWaiting = 64
@@ -70,6 +72,7 @@ public struct Configuration: Sendable, Equatable {
         .string("kv_type", \.kvType, .choice(["f16", "f32"])),
         .int("max_sessions", \.maxSessions, 1...1_000_000),
         .int("session_ttl_seconds", \.sessionTTLSeconds, 1...(365 * 86400)),
+        .int("max_session_tokens", \.maxSessionTokens, 16...(1 << 20)),
         .int("max_batch_sequences", \.maxBatchSequences, 1...1024),
         .int("max_prefill_tokens_per_step", \.maxPrefillTokensPerStep, 1...65536),
         .int("max_waiting", \.maxWaiting, 0...1_000_000),
