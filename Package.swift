@@ -27,15 +27,19 @@ let package = Package(
         .target(name: "HTTPServer", swiftSettings: cpuFlags),
         .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer"], swiftSettings: cpuFlags),
         .target(name: "Plotting"),
+        // libFuzzer target for RequestParser; see scripts/fuzz-parser. Built
+        // normally it replays the files named on its command line.
+        .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPServer"], swiftSettings: cpuFlags),
         .executableTarget(
             name: "kvserve",
-            dependencies: ["Server", "Model", "KVCache", "Engine", "Plotting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Server", "Model", "KVCache", "Engine", "HTTPServer", "Plotting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer"], swiftSettings: cpuFlags),
     ]
 )

@@ -61,3 +61,23 @@ private func writeTemporary(_ text: String) throws -> String {
         #expect(ServerSentEvent(data: "a\nb\r\nc").encoded == "data: a\ndata: b\ndata: c\n\n")
     }
 }
+
+@Suite struct HTTPServerSettingsTests {
+    @Test func theHTTPKeysReachTheServer() {
+        var config = Configuration()
+        config.host = "::"
+        config.port = 9000
+        config.maxConnections = 7
+        config.maxHeaderBytes = 4096
+        config.maxBodyBytes = 1000
+        config.headerTimeoutSeconds = 3
+        config.bodyTimeoutSeconds = 4
+        config.idleTimeoutSeconds = 5
+        config.writeTimeoutSeconds = 6
+        config.shutdownGraceSeconds = 2
+        let http = config.httpServer
+        #expect(http.host == "::" && http.port == 9000 && http.maxConnections == 7)
+        #expect(http.limits.maxHeaderBytes == 4096 && http.limits.maxRequestLineBytes == 4096 && http.limits.maxBodyBytes == 1000)
+        #expect(http.headerTimeout == 3 && http.bodyTimeout == 4 && http.idleTimeout == 5 && http.writeTimeout == 6 && http.shutdownGrace == 2)
+    }
+}
