@@ -54,9 +54,7 @@ struct DecodeBenchCommand: ParsableCommand {
 
     static let decodeWindow = 32
 
-    func progress(_ message: String) {
-        FileHandle.standardError.write(Data("bench: \(message)\n".utf8))
-    }
+    func progress(_ message: String) { BenchOutput.progress(message) }
 
     func run() throws {
         let contexts = parsedContexts!
@@ -127,9 +125,7 @@ struct DecodeBenchCommand: ParsableCommand {
             },
             plot: plot + ", " + cachedPlotPath)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try BenchOutput.printJSON(report)
         } else {
             print(report.table)
         }

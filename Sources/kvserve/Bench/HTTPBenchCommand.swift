@@ -27,9 +27,7 @@ struct HTTPBenchCommand: ParsableCommand {
     @Flag(help: "Print the results as one JSON object instead of a table.")
     var json = false
 
-    func progress(_ message: String) {
-        FileHandle.standardError.write(Data("bench: \(message)\n".utf8))
-    }
+    func progress(_ message: String) { BenchOutput.progress(message) }
 
     struct Load: Encodable {
         let requestsPerSecond: Double
@@ -81,9 +79,7 @@ struct HTTPBenchCommand: ParsableCommand {
                             descriptorsBefore: descriptorsBefore, descriptorsAfter: descriptorsAfter,
                             residentBytesBefore: residentBefore, residentBytesAfter: residentAfter)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try BenchOutput.printJSON(report)
         } else {
             print(table(report))
         }

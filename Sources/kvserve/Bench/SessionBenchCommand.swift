@@ -35,9 +35,7 @@ struct SessionBenchCommand: ParsableCommand {
         }
     }
 
-    func progress(_ message: String) {
-        FileHandle.standardError.write(Data("bench: \(message)\n".utf8))
-    }
+    func progress(_ message: String) { BenchOutput.progress(message) }
 
     struct Report: Encodable {
         struct Eviction: Encodable {
@@ -118,9 +116,7 @@ struct SessionBenchCommand: ParsableCommand {
         let report = Report(model: (model as NSString).lastPathComponent, threads: WorkerPool.shared.threadCount,
                             eviction: eviction, turn: turn, llamaCpp: peer)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            try BenchOutput.printJSON(report)
         } else {
             print(table(report))
         }
