@@ -20,6 +20,7 @@ public struct Configuration: Sendable, Equatable {
     public var maxWaiting = 64
     public var maxConnections = 256
     public var maxHeaderBytes = 16384
+    public var maxHeaderCount = 100
     public var maxBodyBytes = 1 << 20
     public var headerTimeoutSeconds = 10
     public var bodyTimeoutSeconds = 30
@@ -78,6 +79,7 @@ public struct Configuration: Sendable, Equatable {
         .int("max_waiting", \.maxWaiting, 0...1_000_000),
         .int("max_connections", \.maxConnections, 1...100_000),
         .int("max_header_bytes", \.maxHeaderBytes, 1024...(1 << 20)),
+        .int("max_header_count", \.maxHeaderCount, 1...10_000),
         .int("max_body_bytes", \.maxBodyBytes, 1...(1 << 30)),
         .int("header_timeout_seconds", \.headerTimeoutSeconds, 1...3600),
         .int("body_timeout_seconds", \.bodyTimeoutSeconds, 1...3600),

@@ -10,6 +10,7 @@ extension Configuration {
         c.limits.maxHeaderBytes = maxHeaderBytes
         c.limits.maxRequestLineBytes = min(c.limits.maxRequestLineBytes, maxHeaderBytes)
         c.limits.maxBodyBytes = maxBodyBytes
+        c.limits.maxHeaderCount = maxHeaderCount
         c.headerTimeout = Double(headerTimeoutSeconds)
         c.bodyTimeout = Double(bodyTimeoutSeconds)
         c.idleTimeout = Double(idleTimeoutSeconds)

@@ -37,6 +37,28 @@ import Testing
         }
     }
 
+    /// Status codes of every status line in an answer, in order.
+    static func statuses(_ answer: String) -> [String] {
+        answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+    }
+
+    @Test func everyCommittedHostileCaseGetsItsStatusOverASocket() throws {
+        let server = try TestServer()
+        for hostile in Fixtures.hostileRequests {
+            let client = try LoopbackClient(port: server.port)
+            client.send(hostile.bytes)
+            client.closeWriting()
+            let statuses = Self.statuses(String(decoding: client.readToEnd(), as: UTF8.self))
+            if hostile.expected == "incomplete" {
+                // Requests complete before the truncation are answered (no route: 404); nothing else.
+                #expect(statuses.allSatisfy { $0 == "404" }, "\(hostile): \(statuses)")
+            } else {
+                #expect(statuses.last == hostile.expected, "\(hostile): \(statuses)")
+            }
+        }
+        #expect(eventually { server.server.connectionCount == 0 && server.server.openDescriptorCount == 0 })
+    }
+
     @Test func tenThousandHostileRequestsLeaveTheServerAnswering() throws {
         let server = try TestServer { $0.headerTimeout = 2; $0.bodyTimeout = 2 }
         var statuses: [String: Int] = [:]

@@ -77,6 +77,12 @@ func eventually(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
         #expect(server.server.connectionCount == 1)
     }
 
+    @Test func listensOnIPv6() throws {
+        let server = try TestServer { $0.host = "::1" }
+        let result = try runProcess("/usr/bin/curl", ["-sS", "-g", "http://[::1]:\(server.port)/hello"])
+        #expect(result.status == 0 && result.output == "hello\n", "\(result.error)")
+    }
+
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {
         let server = try TestServer()
         let client = try LoopbackClient(port: server.port)

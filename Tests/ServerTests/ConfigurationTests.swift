@@ -70,6 +70,7 @@ private func writeTemporary(_ text: String) throws -> String {
         config.maxConnections = 7
         config.maxHeaderBytes = 4096
         config.maxBodyBytes = 1000
+        config.maxHeaderCount = 12
         config.headerTimeoutSeconds = 3
         config.bodyTimeoutSeconds = 4
         config.idleTimeoutSeconds = 5
@@ -77,7 +78,7 @@ private func writeTemporary(_ text: String) throws -> String {
         config.shutdownGraceSeconds = 2
         let http = config.httpServer
         #expect(http.host == "::" && http.port == 9000 && http.maxConnections == 7)
-        #expect(http.limits.maxHeaderBytes == 4096 && http.limits.maxRequestLineBytes == 4096 && http.limits.maxBodyBytes == 1000)
+        #expect(http.limits.maxHeaderBytes == 4096 && http.limits.maxRequestLineBytes == 4096 && http.limits.maxBodyBytes == 1000 && http.limits.maxHeaderCount == 12)
         #expect(http.headerTimeout == 3 && http.bodyTimeout == 4 && http.idleTimeout == 5 && http.writeTimeout == 6 && http.shutdownGrace == 2)
     }
 }
