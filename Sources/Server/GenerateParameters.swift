@@ -1,0 +1,128 @@
+import Engine
+import Foundation
+import Model
+
+/// The body of `POST /v1/generate` (../shared/DESIGN.md), validated: every
+/// field has the right type and range, or the error names it.
+public struct GenerateParameters: Sendable, Equatable {
+    public enum Input: Sendable, Equatable {
+        case prompt(String)
+        case messages([ChatMessage])
+    }
+
+    public var input: Input
+    public var sessionID: String?
+    public var maxTokens = 256
+    public var sampling = SamplingParameters()
+    public var stop: [String] = []
+    public var stream = true
+    public var ignoreEOS = false
+
+    public struct Invalid: Error, Equatable, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    static let fields: Set<String> = ["prompt", "messages", "session_id", "max_tokens", "temperature", "top_k", "top_p",
+                                      "min_p", "repeat_penalty", "seed", "stop", "stream", "ignore_eos"]
+
+    public init(json data: [UInt8]) throws(Invalid) {
+        let value: JSONValue
+        do { value = try JSONDecoder().decode(JSONValue.self, from: Data(data)) } catch {
+            throw Invalid(message: "the body is not valid JSON")
+        }
+        guard case let .object(o) = value else { throw Invalid(message: "the body must be a JSON object, not \(value.kindName)") }
+        if let unknown = o.keys.filter({ !Self.fields.contains($0) }).sorted().first {
+            throw Invalid(message: "unknown field '\(unknown)'")
+        }
+
+        switch (o["prompt"], o["messages"]) {
+        case (.some(.string(let prompt)), nil):
+            guard !prompt.isEmpty else { throw Invalid(message: "prompt must not be empty") }
+            input = .prompt(prompt)
+        case (nil, .some(.array(let items))):
+            guard !items.isEmpty else { throw Invalid(message: "messages must not be empty") }
+            var messages: [ChatMessage] = []
+            for (i, item) in items.enumerated() {
+                guard case let .object(m) = item, case let .string(role)? = m["role"], case let .string(content)? = m["content"],
+                      m.count == 2 else {
+                    throw Invalid(message: "messages[\(i)] must be an object with string fields role and content")
+                }
+                guard ["system", "user", "assistant"].contains(role) else {
+                    throw Invalid(message: "messages[\(i)].role must be system, user or assistant")
+                }
+                messages.append(ChatMessage(role: role, content: content))
+            }
+            input = .messages(messages)
+        case (.some, .some):
+            throw Invalid(message: "give either prompt or messages, not both")
+        case (nil, nil):
+            throw Invalid(message: "prompt or messages is required")
+        case (.some(let p), nil):
+            throw Invalid(message: "prompt must be a string, not \(p.kindName)")
+        case (nil, .some(let m)):
+            throw Invalid(message: "messages must be an array, not \(m.kindName)")
+        }
+
+        if let v = o["session_id"] {
+            guard case let .string(id) = v else { throw Invalid(message: "session_id must be a string, not \(v.kindName)") }
+            guard Self.isValidSessionID(id) else {
+                throw Invalid(message: "session_id must be 1 to 128 characters of A-Z, a-z, 0-9, '_', '.' and '-'")
+            }
+            sessionID = id
+        }
+        maxTokens = try Self.integer(o, "max_tokens", 1...8192) ?? maxTokens
+        sampling.temperature = try Self.number(o, "temperature", 0...100) ?? sampling.temperature
+        sampling.topK = try Self.integer(o, "top_k", 0...1_000_000) ?? sampling.topK
+        sampling.topP = try Self.number(o, "top_p", 0...1) ?? sampling.topP
+        sampling.minP = try Self.number(o, "min_p", 0...1) ?? sampling.minP
+        sampling.repeatPenalty = try Self.number(o, "repeat_penalty", 0.01...100) ?? sampling.repeatPenalty
+        if let seed = try Self.integer(o, "seed", 0...Int.max) { sampling.seed = UInt64(seed) }
+        if let v = o["stop"] {
+            guard case let .array(items) = v else { throw Invalid(message: "stop must be an array of strings, not \(v.kindName)") }
+            guard items.count <= 4 else { throw Invalid(message: "stop takes at most 4 strings, not \(items.count)") }
+            stop = try items.map { item throws(Invalid) -> String in
+                guard case let .string(s) = item, !s.isEmpty else { throw Invalid(message: "stop must hold non-empty strings") }
+                return s
+            }
+        }
+        stream = try Self.bool(o, "stream") ?? stream
+        ignoreEOS = try Self.bool(o, "ignore_eos") ?? ignoreEOS
+    }
+
+    static func isValidSessionID(_ id: String) -> Bool {
+        (1...128).contains(id.utf8.count) && id.utf8.allSatisfy {
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2E || $0 == 0x2D
+        }
+    }
+
+    private static func integer(_ o: [String: JSONValue], _ key: String, _ range: ClosedRange<Int>) throws(Invalid) -> Int? {
+        guard let v = o[key] else { return nil }
+        let i: Int
+        switch v {
+        case .integer(let n): i = n
+        case .number(let d) where d.rounded() == d && abs(d) < 9e15: i = Int(d)
+        default: throw Invalid(message: "\(key) must be an integer, not \(v.kindName)")
+        }
+        guard range.contains(i) else { throw Invalid(message: "\(key) must be between \(range.lowerBound) and \(range.upperBound)") }
+        return i
+    }
+
+    private static func number(_ o: [String: JSONValue], _ key: String, _ range: ClosedRange<Float>) throws(Invalid) -> Float? {
+        guard let v = o[key] else { return nil }
+        let x: Float
+        switch v {
+        case .integer(let n): x = Float(n)
+        case .number(let d): x = Float(d)
+        default: throw Invalid(message: "\(key) must be a number, not \(v.kindName)")
+        }
+        guard range.contains(x) else { throw Invalid(message: "\(key) must be between \(range.lowerBound) and \(range.upperBound)") }
+        return x
+    }
+
+    private static func bool(_ o: [String: JSONValue], _ key: String) throws(Invalid) -> Bool? {
+        guard let v = o[key] else { return nil }
+        guard case let .bool(b) = v else { throw Invalid(message: "\(key) must be true or false, not \(v.kindName)") }
+        return b
+    }
+}
