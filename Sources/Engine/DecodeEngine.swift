@@ -106,6 +106,21 @@ public final class DecodeEngine {
         return nil
     }
 
+    /// Ends a running or waiting request as finished (`stop`): the caller
+    /// found a stop string. Unlike `cancel`, the turn is kept in its session,
+    /// with every token generated so far.
+    public func stop(_ id: RequestID) -> EngineEvent? {
+        if let i = waiting.firstIndex(where: { $0.id == id }) {
+            let sequence = waiting.remove(at: i)
+            return end(sequence, .stop, table: BlockTable(tokens: sequence.tokens))
+        }
+        if let i = running.firstIndex(where: { $0.id == id }) {
+            let table = cache.finish(id)
+            return end(running.remove(at: i), .stop, table: table)
+        }
+        return nil
+    }
+
     /// Forgets an idle session. Its blocks stay cached like any others until
     /// evicted; without the session's tokens they are just a shared prefix.
     public func deleteSession(_ id: String) throws(SessionStore.Refusal) -> Bool {

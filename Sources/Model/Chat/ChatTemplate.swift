@@ -81,6 +81,17 @@ public enum ChatTemplate: Sendable, Equatable {
         }
     }
 
+    /// The text that continues a conversation already rendered (and answered
+    /// by the assistant, whose reply ended with the end-of-turn token): the
+    /// separator after that token, then `messages`, with no default system
+    /// prompt, since the conversation already began.
+    public func renderContinuation(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
+        switch self {
+        case .chatML:
+            return "\n" + ChatTemplate.chatML(defaultSystemPrompt: nil).render(messages, addGenerationPrompt: addGenerationPrompt)
+        }
+    }
+
     public var kindDescription: String {
         switch self {
         case let .chatML(system):
