@@ -37,8 +37,9 @@ public final class EngineService: @unchecked Sendable {
     }
 
     /// Queues `request`; its events go to `sink`. Refusals come back at once.
-    public func submit(_ request: GenerationRequest, sink: @escaping Sink) -> Result<RequestID, AdmissionError> {
+    public func submit(_ request: GenerationRequest, maxWaiting: Int = .max, sink: @escaping Sink) -> Result<RequestID, AdmissionError> {
         perform { [self] engine in
+            guard engine.waitingCount < maxWaiting else { return .failure(.queueFull(limit: maxWaiting)) }
             let result = Result { () throws(AdmissionError) -> RequestID in try engine.submit(request) }
             if case let .success(id) = result { sinks[id] = sink }
             return result

@@ -30,6 +30,8 @@ public enum AdmissionError: Error, Equatable, CustomStringConvertible {
     /// Even alone, with every other sequence preempted, it would not fit the pool.
     case beyondPool(tokens: Int, poolTokens: Int)
     case session(SessionStore.Refusal)
+    /// `max_waiting` requests already wait.
+    case queueFull(limit: Int)
 
     public var description: String {
         switch self {
@@ -41,6 +43,8 @@ public enum AdmissionError: Error, Equatable, CustomStringConvertible {
             return "history, prompt and max_tokens come to \(tokens) tokens, more than the whole KV cache holds (\(poolTokens) tokens; raise kv_cache_bytes)"
         case .session(let refusal):
             return refusal.description
+        case .queueFull(let limit):
+            return "the server is busy: \(limit) requests are already waiting (max_waiting); retry shortly"
         }
     }
 }

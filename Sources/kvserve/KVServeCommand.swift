@@ -5,6 +5,6 @@ struct KVServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kvserve",
         abstract: "An LLM inference server with resident per-conversation KV caches.",
-        subcommands: [GenerateCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, GenerateCommand.self, TokenizeCommand.self, InspectCommand.self, BenchCommand.self]
     )
 }
