@@ -40,6 +40,6 @@ let package = Package(
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer"], swiftSettings: cpuFlags),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer", "Engine", "Model"], swiftSettings: cpuFlags),
     ]
 )

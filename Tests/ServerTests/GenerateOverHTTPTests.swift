@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+@testable import Engine
+@testable import HTTPServer
+import Model
+@testable import Server
+
+enum APITestModel {
+    static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+    /// Present, or required (in CI a missing model must fail, not skip).
+    static let enabled = ProcessInfo.processInfo.environment["CI"] != nil || FileManager.default.fileExists(atPath: path)
+}
+
+/// The API through real HTTP on loopback, on the real model.
+@Suite(.serialized, .enabled(if: APITestModel.enabled, "the default model is not fetched: run scripts/fetch-model"))
+struct GenerateOverHTTPTests {
+    static let server: Result<APIServer, Error> = Result {
+        var c = Configuration()
+        c.model = APITestModel.path
+        c.port = 0
+        c.kvCacheBytes = 64 << 20
+        return try APIServer(configuration: c)
+    }
+
+    var url: String { get throws { "http://127.0.0.1:\(try Self.server.get().http.port)" } }
+
+    func post(_ body: String) throws -> (status: Int32, output: String) {
+        let r = try runCurl(["-sS", "-N", "\(try url)/v1/generate", "-d", body])
+        return (r.status, r.output)
+    }
+
+    /// The `done` payload of an SSE answer, and the concatenated token texts.
+    func events(_ sse: String) -> (done: [String: Any], tokens: String) {
+        var done: [String: Any] = [:], tokens = ""
+        for block in sse.components(separatedBy: "\n\n") where !block.isEmpty {
+            let lines = block.split(separator: "\n")
+            guard lines.count == 2, let data = lines[1].dropFirst(6).data(using: .utf8),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
+            if lines[0] == "event: done" { done = object } else { tokens += object["text"] as? String ?? "" }
+        }
+        return (done, tokens)
+    }
+
+    @Test func aStreamedGreedyReplyEqualsTheEngineRunDirectly() throws {
+        let server = try Self.server.get()
+        let (_, output) = try post(#"{"prompt":"The capital of France is","max_tokens":24,"temperature":0,"ignore_eos":true}"#)
+        let (done, tokens) = events(output)
+        #expect(done["finish_reason"] as? String == "length")
+        #expect(done["text"] as? String == tokens)
+        // The same request straight to the engine, bypassing HTTP.
+        let prompt = server.model.tokenizer.encode("The capital of France is", addSpecial: true)
+        let direct = server.service.perform { engine in
+            var request = GenerationRequest(prompt: prompt, maxTokens: 24, sampling: .greedy, ignoreEOS: true)
+            request.sessionID = nil
+            let id = try! engine.submit(request)
+            while true {
+                for case let .finished(finished, completion) in engine.step() where finished == id { return completion.tokens }
+            }
+        }
+        #expect(tokens == server.model.tokenizer.decode(direct, special: false))
+    }
+
+    @Test func sixteenConcurrentStreamsGiveTheirSoloReplies() throws {
+        let bodies = (0..<16).map {
+            #"{"prompt":"Question \#($0): what is \#($0) plus \#($0)?","max_tokens":16,"temperature":0,"stream":false,"ignore_eos":true}"#
+        }
+        let solo = try bodies.map { try post($0).output }
+        let together = Mutex([String](repeating: "", count: 16))
+        DispatchQueue.concurrentPerform(iterations: 16) { i in
+            let out = (try? post(bodies[i]).output) ?? ""
+            together.withLock { $0[i] = out }
+        }
+        func text(_ json: String) -> String? {
+            (try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["text"] as? String
+        }
+        let concurrent = together.withLock { $0 }
+        for i in 0..<16 {
+            #expect(text(concurrent[i]) != nil && text(concurrent[i]) == text(solo[i]), "prompt \(i)")
+        }
+    }
+
+    @Test func aClientThatDisconnectsFreesItsSequence() throws {
+        let server = try Self.server.get()
+        // curl gives up after 0.5 s of a 2000-token reply.
+        _ = try runCurl(["-sS", "-N", "--max-time", "0.5", "\(try url)/v1/generate", "-d",
+                         #"{"prompt":"Once upon a time","max_tokens":2000,"temperature":0,"ignore_eos":true}"#])
+        #expect(eventually(2) { server.service.perform { $0.runningCount == 0 && $0.waitingCount == 0 } })
+        #expect(server.service.perform { $0.cache.pool.usedCount } == 0)
+    }
+
+    @Test func badRequestsGetClearErrors() throws {
+        let r = try runCurl(["-sS", "-w", "%{http_code}", "\(try url)/v1/generate", "-d", #"{"prompt":"a","max_tokens":0}"#])
+        #expect(r.output.hasSuffix("400") && r.output.contains("max_tokens must be between 1 and 8192"))
+        let long = try runCurl(["-sS", "-w", "%{http_code}", "\(try url)/v1/generate", "-d", #"{"prompt":"a","max_tokens":8192}"#])
+        #expect(long.output.hasSuffix("422") && long.output.contains("\"type\":\"context_overflow\""))
+    }
+
+    func runCurl(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end { if condition() { return true }; usleep(20_000) }
+        return condition()
+    }
+}
