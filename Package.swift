@@ -19,13 +19,17 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(name: "Model", swiftSettings: cpuFlags),
         .target(name: "KVCache", swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["Model", "KVCache"], swiftSettings: cpuFlags),
         .target(name: "HTTPServer", swiftSettings: cpuFlags),
-        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer"], swiftSettings: cpuFlags),
+        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer",
+                                        .product(name: "Metrics", package: "swift-metrics"),
+                                        .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: cpuFlags),
         .target(name: "Plotting"),
         // libFuzzer target for RequestParser; see scripts/fuzz-parser. Built
         // normally it replays the files named on its command line.

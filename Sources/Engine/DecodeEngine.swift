@@ -213,8 +213,8 @@ public final class DecodeEngine {
         }
         var generated = sequence.generated
         if reason == .stop, generated.last == endOfSequence { generated.removeLast() }
-        return .finished(sequence.id, Completion(reason: reason, tokens: generated, promptTokens: sequence.request.prompt.count,
-                                                 cachedTokens: sequence.cachedTokens ?? 0))
+        return .finished(sequence.id, Completion(reason: reason, tokens: generated, historyTokens: sequence.history.count,
+                                                 promptTokens: sequence.request.prompt.count, cachedTokens: sequence.cachedTokens ?? 0))
     }
 
     /// Drops sessions idle past their time to live, at most once a second.

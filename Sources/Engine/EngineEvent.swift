@@ -23,6 +23,8 @@ public struct Completion: Sendable, Equatable {
     public var reason: FinishReason
     /// Generated tokens, end-of-sequence excluded.
     public var tokens: [TokenID]
+    /// Tokens of the session's history before this turn.
+    public var historyTokens: Int = 0
     /// Tokens of this turn's prompt.
     public var promptTokens: Int
     /// Tokens of history and prompt whose keys and values were found resident.

@@ -9,10 +9,12 @@ struct GenerateRoute: Sendable {
     let model: ServedModel
     let service: EngineService
     let maxWaiting: Int
+    let metrics: ServerMetrics
 
     func handle(_ request: HTTPRequest, _ responder: Responder) {
         let parameters: GenerateParameters
         do { parameters = try GenerateParameters(json: request.body) } catch {
+            metrics.countRequest(status: 400)
             return responder.send(.error(400, error.message))
         }
         let history = parameters.sessionID.map { id in service.perform { $0.sessions[id]?.tokens.count ?? 0 } } ?? 0
@@ -28,10 +30,15 @@ struct GenerateRoute: Sendable {
         }
         let generation = GenerationRequest(prompt: prompt, sessionID: parameters.sessionID, maxTokens: parameters.maxTokens,
                                            sampling: parameters.sampling, ignoreEOS: parameters.ignoreEOS)
-        let turn = Turn(parameters: parameters, tokenizer: model.tokenizer, responder: responder, service: service)
+        let turn = Turn(parameters: parameters, tokenizer: model.tokenizer, responder: responder, service: service, metrics: metrics)
         switch service.submit(generation, maxWaiting: maxWaiting, sink: turn.receive) {
-        case .failure(let error): responder.send(Self.response(for: error))
-        case .success(let id): turn.begin(id: id)
+        case .failure(let error):
+            let response = Self.response(for: error)
+            metrics.countRequest(status: response.status)
+            responder.send(response)
+        case .success(let id):
+            metrics.countRequest(status: 200)
+            turn.begin(id: id)
         }
     }
 
@@ -55,6 +62,8 @@ final class Turn: @unchecked Sendable {
     let parameters: GenerateParameters
     let responder: Responder
     let service: EngineService
+    let metrics: ServerMetrics
+    private var lastToken: UInt64?
     private var detokenizer: IncrementalDetokenizer
     private var filter: StopStringFilter
     private var text = ""
@@ -67,10 +76,11 @@ final class Turn: @unchecked Sendable {
     private var early: [EngineEvent] = []
     private let lock = NSLock()
 
-    init(parameters: GenerateParameters, tokenizer: Tokenizer, responder: Responder, service: EngineService) {
+    init(parameters: GenerateParameters, tokenizer: Tokenizer, responder: Responder, service: EngineService, metrics: ServerMetrics) {
         self.parameters = parameters
         self.responder = responder
         self.service = service
+        self.metrics = metrics
         detokenizer = IncrementalDetokenizer(tokenizer: tokenizer)
         filter = StopStringFilter(stops: parameters.stop)
     }
@@ -93,7 +103,14 @@ final class Turn: @unchecked Sendable {
     private func handle(_ event: EngineEvent) {
         switch event {
         case let .token(id, index, token):
-            if firstToken == nil { firstToken = DispatchTime.now().uptimeNanoseconds }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if firstToken == nil {
+                firstToken = now
+                metrics.timeToFirstToken.recordNanoseconds(Int64(now - started))
+            } else if let lastToken {
+                metrics.interTokenLatency.recordNanoseconds(Int64(now - lastToken))
+            }
+            lastToken = now
             guard !stopped else { return }
             let piece: String
             switch filter.append(detokenizer.append(token)) {
@@ -113,6 +130,9 @@ final class Turn: @unchecked Sendable {
                 case .stopped(let t): text += t; stopped = true
                 }
             }
+            metrics.generatedTokens.increment(by: completion.tokens.count)
+            metrics.cachedTokens.increment(by: completion.cachedTokens)
+            metrics.prefillTokens.increment(by: max(0, completion.historyTokens + completion.promptTokens - completion.cachedTokens))
             let done = doneObject(completion)
             if let stream {
                 stream.write(ServerSentEvent(event: "done", data: Self.json(done)))

@@ -89,6 +89,23 @@ struct GenerateOverHTTPTests {
         #expect(server.service.perform { $0.cache.pool.usedCount } == 0)
     }
 
+    /// A metric's value in the Prometheus text.
+    func metric(_ name: String) throws -> Double? {
+        let text = try runCurl(["-sS", "\(try url)/metrics"]).output
+        return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+    }
+
+    @Test func metricsCountWhatARequestDid() throws {
+        let generatedBefore = try metric("kvserve_generated_tokens_total") ?? 0
+        let okBefore = try metric(#"kvserve_requests_total{status="200"}"#) ?? 0
+        _ = try post(#"{"prompt":"Count to ten:","max_tokens":7,"temperature":0,"ignore_eos":true,"stream":false}"#)
+        #expect(try metric("kvserve_generated_tokens_total") == generatedBefore + 7)
+        #expect(try metric(#"kvserve_requests_total{status="200"}"#) == okBefore + 1)
+        #expect(try metric("kvserve_running_sequences") == 0)
+        #expect(try metric(#"kvserve_kv_blocks{state="total"}"#) == Double(try Self.server.get().service.perform { $0.cache.pool.blockCount }))
+        #expect(try (metric("kvserve_time_to_first_token_seconds_count") ?? 0) >= 1)
+    }
+
     @Test func badRequestsGetClearErrors() throws {
         let r = try runCurl(["-sS", "-w", "%{http_code}", "\(try url)/v1/generate", "-d", #"{"prompt":"a","max_tokens":0}"#])
         #expect(r.output.hasSuffix("400") && r.output.contains("max_tokens must be between 1 and 8192"))
