@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import HTTPServer
 import KVCache
+import Logging
 import Model
 
 /// What the API needs of the loaded model.
@@ -49,7 +50,8 @@ public final class APIServer: Sendable {
         func offQueue(_ handler: @escaping HTTPHandler) -> HTTPHandler {
             { request, responder in DispatchQueue.global().async { handler(request, responder) } }
         }
-        let generate = GenerateRoute(model: model, service: service, maxWaiting: maxWaiting, metrics: metrics)
+        let generate = GenerateRoute(model: model, service: service, maxWaiting: maxWaiting, metrics: metrics,
+                                     logger: Logger(label: "kvserve.requests"))
         router.add("GET", "/metrics", offQueue { _, responder in
             let text = metrics.exposition(service.perform(ServerMetrics.snapshot))
             responder.send(.text(text, contentType: "text/plain; version=0.0.4; charset=utf-8"))

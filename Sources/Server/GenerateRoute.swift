@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import Logging
 import Model
 
 /// `POST /v1/generate`: validates, tokenizes, submits to the engine and
@@ -10,6 +11,7 @@ struct GenerateRoute: Sendable {
     let service: EngineService
     let maxWaiting: Int
     let metrics: ServerMetrics
+    let logger: Logger
 
     func handle(_ request: HTTPRequest, _ responder: Responder) {
         let parameters: GenerateParameters
@@ -30,7 +32,8 @@ struct GenerateRoute: Sendable {
         }
         let generation = GenerationRequest(prompt: prompt, sessionID: parameters.sessionID, maxTokens: parameters.maxTokens,
                                            sampling: parameters.sampling, ignoreEOS: parameters.ignoreEOS)
-        let turn = Turn(parameters: parameters, tokenizer: model.tokenizer, responder: responder, service: service, metrics: metrics)
+        let turn = Turn(parameters: parameters, tokenizer: model.tokenizer, responder: responder, service: service,
+                        metrics: metrics, logger: logger)
         switch service.submit(generation, maxWaiting: maxWaiting, sink: turn.receive) {
         case .failure(let error):
             let response = Self.response(for: error)
@@ -63,6 +66,7 @@ final class Turn: @unchecked Sendable {
     let responder: Responder
     let service: EngineService
     let metrics: ServerMetrics
+    let logger: Logger
     private var lastToken: UInt64?
     private var detokenizer: IncrementalDetokenizer
     private var filter: StopStringFilter
@@ -76,11 +80,13 @@ final class Turn: @unchecked Sendable {
     private var early: [EngineEvent] = []
     private let lock = NSLock()
 
-    init(parameters: GenerateParameters, tokenizer: Tokenizer, responder: Responder, service: EngineService, metrics: ServerMetrics) {
+    init(parameters: GenerateParameters, tokenizer: Tokenizer, responder: Responder, service: EngineService,
+         metrics: ServerMetrics, logger: Logger) {
         self.parameters = parameters
         self.responder = responder
         self.service = service
         self.metrics = metrics
+        self.logger = logger
         detokenizer = IncrementalDetokenizer(tokenizer: tokenizer)
         filter = StopStringFilter(stops: parameters.stop)
     }
@@ -134,6 +140,15 @@ final class Turn: @unchecked Sendable {
             metrics.cachedTokens.increment(by: completion.cachedTokens)
             metrics.prefillTokens.increment(by: max(0, completion.historyTokens + completion.promptTokens - completion.cachedTokens))
             let done = doneObject(completion)
+            let timings = done["timings"] as? [String: Double] ?? [:]
+            logger.info("generate", metadata: [
+                "session": "\(parameters.sessionID ?? "-")", "history_tokens": "\(completion.historyTokens)",
+                "prompt_tokens": "\(completion.promptTokens)", "cached_tokens": "\(completion.cachedTokens)",
+                "generated_tokens": "\(completion.tokens.count)", "finish": "\(completion.reason.rawValue)",
+                "ttft_ms": "\(String(format: "%.1f", timings["ttft_ms"] ?? 0))",
+                "decode_tokens_per_s": "\(String(format: "%.1f", timings["decode_tokens_per_s"] ?? 0))",
+                "total_ms": "\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6))",
+            ])
             if let stream {
                 stream.write(ServerSentEvent(event: "done", data: Self.json(done)))
                 stream.finish()
