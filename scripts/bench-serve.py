@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Serving benchmark: multi-turn chat sessions against kvserve and llama-server.
+
+For each concurrency N (default 1, 4, 16), N clients each hold one
+conversation of --turns turns, sending each turn as soon as the previous reply
+ends, greedy, --max-tokens tokens per reply (end-of-sequence ignored so both
+servers generate the same amount). Measured per reply: time to first token
+(request sent -> first token event), inter-token latencies, and overall
+generated tokens per second across all clients.
+
+kvserve keeps each conversation as a session (session_id, new messages only).
+llama-server is sent the whole conversation each turn as ChatML text with
+cache_prompt, one slot per client (-np N), the way a client of it works.
+
+Usage: scripts/bench-serve.py --kvserve .build/release/kvserve \
+           --llama-server PATH/llama-server --model models/SmolLM2-135M-Instruct.Q4_1.gguf
+Only the Python standard library is used.
+"""
+import argparse, http.client, json, os, signal, socket, statistics, subprocess, sys, threading, time
+
+TOPICS = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music",
+          "glaciers", "owls", "bridges", "tea", "comets", "maps", "forests", "clocks"]
+FOLLOW_UPS = ["Why is that?", "Give me one example.", "Say it in one sentence.", "What else?", "Tell me more."]
+SYSTEM = "You are a helpful assistant who answers briefly."
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, path, timeout=120):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", path)
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} not ready")
+
+
+def sse_events(response):
+    """Yields (event, data) from a server-sent event stream; data is parsed JSON."""
+    event, data = None, []
+    while True:
+        line = response.readline()
+        if not line:
+            return
+        line = line.decode().rstrip("\r\n")
+        if line == "":
+            if data:
+                yield event, json.loads("\n".join(data))
+            event, data = None, []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+
+
+class Client(threading.Thread):
+    def __init__(self, server, port, index, turns, max_tokens, run_id):
+        super().__init__()
+        self.server, self.port, self.index, self.turns, self.max_tokens = server, port, index, turns, max_tokens
+        self.session = f"{run_id}-{index}"
+        self.ttft, self.itl, self.tokens, self.error = [], [], 0, None
+
+    def questions(self):
+        topic = TOPICS[self.index % len(TOPICS)] if self.index < 100 else "the weather"
+        first = f"Tell me about {topic}." + ("" if self.index < len(TOPICS) or self.index >= 100 else f" ({self.index})")
+        return [first] + FOLLOW_UPS[: self.turns - 1]
+
+    def run(self):
+        try:
+            history = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n"
+            for t, question in enumerate(self.questions()):
+                if self.server == "kvserve":
+                    messages = ([{"role": "system", "content": SYSTEM}] if t == 0 else []) + [{"role": "user", "content": question}]
+                    body = {"messages": messages, "session_id": self.session, "max_tokens": self.max_tokens,
+                            "temperature": 0, "ignore_eos": True, "stream": True}
+                    path = "/v1/generate"
+                else:
+                    history += f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+                    body = {"prompt": history, "n_predict": self.max_tokens, "temperature": 0, "top_k": 1,
+                            "ignore_eos": True, "stream": True, "cache_prompt": True}
+                    path = "/completion"
+                # A connection per turn: llama-server closes its connection after a stream.
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+                start = time.perf_counter()
+                conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+                response = conn.getresponse()
+                if response.status != 200:
+                    raise RuntimeError(f"{self.server} answered {response.status}: {response.read()[:200]}")
+                last, reply = None, ""
+                for event, data in sse_events(response):
+                    now = time.perf_counter()
+                    text = data.get("text") if self.server == "kvserve" else data.get("content")
+                    is_token = (event == "token") if self.server == "kvserve" else (not data.get("stop") and text is not None)
+                    if is_token:
+                        if last is None:
+                            self.ttft.append(now - start)
+                        else:
+                            self.itl.append(now - last)
+                        last = now
+                        self.tokens += 1
+                        reply += text or ""
+                    if (self.server == "kvserve" and event == "done") or (self.server != "kvserve" and data.get("stop")):
+                        break
+                response.read()
+                conn.close()
+                history += reply + "<|im_end|>\n"
+        except Exception as e:  # reported, and the run counts as failed
+            self.error = repr(e)
+
+
+def percentile(values, p):
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = (len(values) - 1) * p / 100
+    f = int(k)
+    return values[f] if f + 1 >= len(values) else values[f] + (values[f + 1] - values[f]) * (k - f)
+
+
+def run_level(server, port, n, turns, max_tokens, run_id, first_index=0):
+    clients = [Client(server, port, i + first_index, turns, max_tokens, run_id) for i in range(n)]
+    start = time.perf_counter()
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join()
+    elapsed = time.perf_counter() - start
+    errors = [c.error for c in clients if c.error]
+    ttft = [x for c in clients for x in c.ttft]
+    itl = [x for c in clients for x in c.itl]
+    tokens = sum(c.tokens for c in clients)
+    return {"server": server, "concurrency": n, "turns": turns, "errors": errors, "tokens": tokens,
+            "seconds": elapsed, "tokens_per_s": tokens / elapsed,
+            "ttft_p50_ms": percentile(ttft, 50) * 1000, "ttft_p99_ms": percentile(ttft, 99) * 1000,
+            "followup_ttft_p50_ms": percentile([x for c in clients for x in c.ttft[1:]], 50) * 1000,
+            "itl_p50_ms": percentile(itl, 50) * 1000, "itl_p99_ms": percentile(itl, 99) * 1000}
+
+
+def start(command, env=None):
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+
+
+def stop(process):
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def main():
+    a = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("--kvserve", default=".build/release/kvserve")
+    a.add_argument("--llama-server", default=os.environ.get("LLAMA_SERVER"))
+    a.add_argument("--model", default="models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    a.add_argument("--concurrency", default="1,4,16")
+    a.add_argument("--turns", type=int, default=4)
+    a.add_argument("--max-tokens", type=int, default=64)
+    a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--json", action="store_true")
+    args = a.parse_args()
+    levels = [int(x) for x in args.concurrency.split(",")]
+    results = []
+    for n in levels:
+        port = free_port()
+        kv = start([args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
+                    "--set", f"max_batch_sequences={max(16, n)}", "--set", f"threads={args.threads}"])
+        try:
+            wait_ready(port, "/health")
+            run_level("kvserve", port, 1, 1, 8, f"warm{n}", first_index=100)  # first-use costs out of the figures
+            print(f"bench: kvserve, {n} sessions", file=sys.stderr)
+            results.append(run_level("kvserve", port, n, args.turns, args.max_tokens, f"run{n}"))
+        finally:
+            stop(kv)
+        if args.llama_server:
+            port = free_port()
+            ctx = 2048 * n
+            ls = start([args.llama_server, "-m", args.model, "--port", str(port), "-np", str(n), "-c", str(ctx),
+                        "-t", str(args.threads), "--no-webui"])
+            try:
+                wait_ready(port, "/health")
+                run_level("llama-server", port, 1, 1, 8, f"warm{n}", first_index=100)
+                print(f"bench: llama-server -np {n}", file=sys.stderr)
+                results.append(run_level("llama-server", port, n, args.turns, args.max_tokens, f"run{n}"))
+            finally:
+                stop(ls)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{args.turns} turns per session, {args.max_tokens} tokens per reply, greedy, {args.threads} threads")
+    print("| server | sessions | tokens/s | TTFT p50 | TTFT p99 | follow-up TTFT p50 | ITL p50 | ITL p99 | errors |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['server']} | {r['concurrency']} | {r['tokens_per_s']:.1f} | {r['ttft_p50_ms']:.1f} ms | {r['ttft_p99_ms']:.1f} ms | "
+              f"{r['followup_ttft_p50_ms']:.1f} ms | {r['itl_p50_ms']:.1f} ms | {r['itl_p99_ms']:.1f} ms | {len(r['errors'])} |")
+    for r in results:
+        for e in r["errors"][:3]:
+            print(f"error ({r['server']}, {r['concurrency']}): {e}")
+
+
+if __name__ == "__main__":
+    main()
