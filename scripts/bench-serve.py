@@ -166,6 +166,8 @@ def main():
     a.add_argument("--turns", type=int, default=4)
     a.add_argument("--max-tokens", type=int, default=64)
     a.add_argument("--threads", type=int, default=2)
+    a.add_argument("--kvserve-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra configuration for kvserve (repeatable), e.g. max_prefill_tokens_per_step=64")
     a.add_argument("--json", action="store_true")
     args = a.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
@@ -173,7 +175,8 @@ def main():
     for n in levels:
         port = free_port()
         kv = start([args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
-                    "--set", f"max_batch_sequences={max(16, n)}", "--set", f"threads={args.threads}"])
+                    "--set", f"max_batch_sequences={max(16, n)}", "--set", f"threads={args.threads}"]
+                   + [x for kv in args.kvserve_set for x in ("--set", kv)])
         try:
             wait_ready(port, "/health")
             run_level("kvserve", port, 1, 1, 8, f"warm{n}", first_index=100)  # first-use costs out of the figures
