@@ -95,28 +95,21 @@ public final class DecodeEngine {
 
     /// Ends a request at once: its blocks are released (the full ones stay
     /// cached) and its session is left as it was before the turn.
-    public func cancel(_ id: RequestID) -> EngineEvent? {
-        if let i = waiting.firstIndex(where: { $0.id == id }) {
-            return end(waiting.remove(at: i), .cancelled, table: nil)
-        }
-        if let i = running.firstIndex(where: { $0.id == id }) {
-            let table = cache.finish(id)
-            return end(running.remove(at: i), .cancelled, table: table)
-        }
-        return nil
-    }
+    public func cancel(_ id: RequestID) -> EngineEvent? { endEarly(id, .cancelled) }
 
     /// Ends a running or waiting request as finished (`stop`): the caller
     /// found a stop string. Unlike `cancel`, the turn is kept in its session,
     /// with every token generated so far.
-    public func stop(_ id: RequestID) -> EngineEvent? {
+    public func stop(_ id: RequestID) -> EngineEvent? { endEarly(id, .stop) }
+
+    /// Ends a request wherever it is; nil if it already ended.
+    private func endEarly(_ id: RequestID, _ reason: FinishReason) -> EngineEvent? {
         if let i = waiting.firstIndex(where: { $0.id == id }) {
-            let sequence = waiting.remove(at: i)
-            return end(sequence, .stop, table: BlockTable(tokens: sequence.tokens))
+            return end(waiting.remove(at: i), reason, table: nil)
         }
         if let i = running.firstIndex(where: { $0.id == id }) {
             let table = cache.finish(id)
-            return end(running.remove(at: i), .stop, table: table)
+            return end(running.remove(at: i), reason, table: table)
         }
         return nil
     }

@@ -167,9 +167,8 @@ final class Connection {
         }
         switch pending.removeFirst() {
         case let .failure(status, message):
+            // Queued by `refuse`, which already stopped reading; write flushes and closes.
             write(HTTPResponse.error(status, message), to: nil, closeAfter: true)
-            closing = true
-            flush()
         case .request(let request):
             let exchange = Exchange(request: request, connection: self)
             current = exchange
@@ -333,11 +332,10 @@ final class Connection {
 
     /// Graceful shutdown: no new requests; close once the current one is answered.
     func drain() {
-        if let current { current.mustClose = true }
-        if current == nil { pending.removeAll() }
+        if let current { current.mustClose = true } else { pending.removeAll() }
         stopReading()
-        if current == nil { flush() }
-        if isIdle || (current == nil && pending.isEmpty && output.isEmpty) { shutDown() }
+        // With nothing in flight, flush closes once the output is written.
+        flush()
     }
 }
 

@@ -59,13 +59,13 @@ public final class APIServer: Sendable {
         router.add("POST", "/v1/generate", offQueue { request, responder in generate.handle(request, responder) })
         router.add("GET", "/health") { _, responder in responder.send(.json(Data(#"{"status":"ok"}"#.utf8))) }
         router.add("GET", "/v1/models") { _, responder in
-            responder.send(.json(Data(Turn.json(["data": [["id": model.name, "context_length": model.contextLength]]]).utf8)))
+            responder.send(.json(Data(JSONText.encode(["data": [["id": model.name, "context_length": model.contextLength]]]).utf8)))
         }
         router.add("GET", "/v1/sessions/{id}", offQueue { _, responder in
             let id = responder.parameters["id"]!
             let session = service.perform { $0.sessions[id] }
             guard let session else { return responder.send(.error(404, "no session '\(id)'")) }
-            responder.send(.json(Data(Turn.json(["session_id": id, "tokens": session.tokens.count, "turns": session.turns,
+            responder.send(.json(Data(JSONText.encode(["session_id": id, "tokens": session.tokens.count, "turns": session.turns,
                                                  "busy": session.busy]).utf8)))
         })
         router.add("DELETE", "/v1/sessions/{id}", offQueue { _, responder in

@@ -127,7 +127,7 @@ final class Turn: @unchecked Sendable {
                 service.stop(id)
             }
             text += piece
-            stream?.write(ServerSentEvent(event: "token", data: Self.json(["index": index, "id": Int(token), "text": piece])))
+            stream?.write(ServerSentEvent(event: "token", data: JSONText.encode(["index": index, "id": Int(token), "text": piece])))
         case let .finished(_, completion):
             if !stopped {
                 let tail = filter.append(detokenizer.finish())
@@ -150,10 +150,10 @@ final class Turn: @unchecked Sendable {
                 "total_ms": "\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6))",
             ])
             if let stream {
-                stream.write(ServerSentEvent(event: "done", data: Self.json(done)))
+                stream.write(ServerSentEvent(event: "done", data: JSONText.encode(done)))
                 stream.finish()
             } else {
-                responder.send(.json(Data((Self.json(done) + "\n").utf8)))
+                responder.send(.json(Data((JSONText.encode(done) + "\n").utf8)))
             }
         }
     }
@@ -174,10 +174,5 @@ final class Turn: @unchecked Sendable {
         ]
         if let session = parameters.sessionID { object["session_id"] = session }
         return object
-    }
-
-    static func json(_ object: [String: Any]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
     }
 }

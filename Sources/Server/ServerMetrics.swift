@@ -8,7 +8,7 @@ import Prometheus
 /// Prometheus text at `GET /metrics`). Each server has its own registry.
 /// Request metrics are recorded as requests end; engine and KV figures are
 /// read from the engine at scrape time.
-public final class ServerMetrics: Sendable {
+public final class ServerMetrics: @unchecked Sendable {
     let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
     let timeToFirstToken: CoreMetrics.Timer
@@ -18,8 +18,9 @@ public final class ServerMetrics: Sendable {
     let cachedTokens: CoreMetrics.Counter
     private let gauges: [String: CoreMetrics.Gauge]
     private let totals: [String: CoreMetrics.Counter]
-    /// What the engine's cumulative counts were at the last scrape.
-    private let lastTotals = Locked([String: Int]())
+    /// What the engine's cumulative counts were at the last scrape (under `lock`).
+    private var lastTotals: [String: Int] = [:]
+    private let lock = NSLock()
 
     public init() {
         var factory = PrometheusMetricsFactory(registry: registry)
@@ -75,24 +76,13 @@ public final class ServerMetrics: Sendable {
         gauges["blocks_cached"]!.record(u.cached)
         gauges["blocks_free"]!.record(u.free)
         // The engine's counts only grow; the counters take the difference.
-        lastTotals.withLock { last in
+        lock.withLock {
             for (name, now) in [("evictions", u.evictions), ("preemptions", u.counters.preemptions)] {
-                let delta = now - (last[name] ?? 0)
+                let delta = now - (lastTotals[name] ?? 0)
                 if delta > 0 { totals[name]!.increment(by: delta) }
-                last[name] = now
+                lastTotals[name] = now
             }
         }
         return registry.emitToString()
-    }
-}
-
-/// A lock around a value.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock(); defer { lock.unlock() }
-        return body(&value)
     }
 }

@@ -36,26 +36,22 @@ final class LoopbackClient {
     }
 
     /// Bytes until the server closes (or the receive timeout passes).
-    func readToEnd() -> [UInt8] {
-        var all: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return all }
-            all += buffer[0..<n]
-        }
-    }
+    func readToEnd() -> [UInt8] { receive { _ in false } }
 
     /// Reads until `done` holds for what arrived, the server closes, or the timeout passes.
     func read(until done: (String) -> Bool) -> String {
+        String(decoding: receive { done(String(decoding: $0, as: UTF8.self)) }, as: UTF8.self)
+    }
+
+    private func receive(until done: ([UInt8]) -> Bool) -> [UInt8] {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while !done(String(decoding: all, as: UTF8.self)) {
+        while !done(all) {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n <= 0 { break }
             all += buffer[0..<n]
         }
-        return String(decoding: all, as: UTF8.self)
+        return all
     }
 
     /// Whether the server has closed the connection (reads EOF within the timeout).

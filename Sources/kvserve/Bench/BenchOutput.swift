@@ -12,3 +12,18 @@ enum BenchOutput {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
+
+/// This process's memory as the kernel reports it.
+enum ProcessMemory {
+    /// Resident bytes now (`VmRSS`) and at the peak so far (`VmHWM`).
+    static var residentBytes: Int { statusBytes("VmRSS:") }
+    static var peakResidentBytes: Int { statusBytes("VmHWM:") }
+
+    /// A "kB" line of /proc/self/status, in bytes; 0 where there is none.
+    private static func statusBytes(_ field: String) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
+              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kib * 1024
+    }
+}

@@ -59,12 +59,12 @@ struct HTTPBenchCommand: ParsableCommand {
         progress("warming up kvserve (2 s)")
         _ = try runWrk(url, seconds: 2)
         _ = eventually { server.connectionCount == 0 && server.openDescriptorCount == 0 }
-        let descriptorsBefore = Self.openDescriptors(), residentBefore = Self.residentBytes()
+        let descriptorsBefore = Self.openDescriptors(), residentBefore = ProcessMemory.residentBytes
         let targetsBefore = Self.descriptorTargets()
         progress("kvserve: wrk -t\(wrkThreads) -c\(connections) -d\(seconds)s \(url)")
         let ours = try runWrk(url, seconds: seconds)
         _ = eventually { server.connectionCount == 0 && server.openDescriptorCount == 0 }
-        let descriptorsAfter = Self.openDescriptors(), residentAfter = Self.residentBytes()
+        let descriptorsAfter = Self.openDescriptors(), residentAfter = ProcessMemory.residentBytes
         let newTargets = Self.descriptorTargets().filter { !targetsBefore.contains($0) }
         if !newTargets.isEmpty { progress("descriptors opened during the run and still open: \(newTargets)") }
 
@@ -162,13 +162,6 @@ struct HTTPBenchCommand: ParsableCommand {
     static func descriptorTargets() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
         return names.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0) }
-    }
-
-    static func residentBytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kib * 1024
     }
 
     func table(_ r: Report) -> String {

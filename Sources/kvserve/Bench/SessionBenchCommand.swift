@@ -69,7 +69,7 @@ struct SessionBenchCommand: ParsableCommand {
         let smallArena = KVArena(hyperparameters: h, elementType: .f16, blockSize: 16, blockCount: evictionBlocks)
         let evicting = DecodeEngine(model: LlamaPagedModel(model: llama, arena: smallArena), endOfSequence: eos)
         _ = try evicting.converse(ChatWorkload.turns(sessions: 8, turns: 4, file: file), maxTokens: 32)
-        let peak = Self.peakResidentBytes()
+        let peak = ProcessMemory.peakResidentBytes
         let fileBytes = (try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int) ?? 0
         let eviction = Report.Eviction(
             sessions: 8, turns: 4, kvCacheBytes: smallArena.byteCount,
@@ -161,13 +161,6 @@ struct SessionBenchCommand: ParsableCommand {
             tokens = file.tokenizer.encode(rendered, addSpecial: true, parseSpecial: true)
         }
         return tokens
-    }
-
-    static func peakResidentBytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kib * 1024
     }
 
     func table(_ r: Report) -> String {
