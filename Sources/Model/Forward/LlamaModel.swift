@@ -226,19 +226,25 @@ public final class LlamaModel: @unchecked Sendable {
             for i in 0..<(count * dim) { x[i] += projected[i] }
         }
 
-        // Logits for the last token of each sequence that wants them.
-        var results: [[Float]?] = []
+        // Logits for the last token of each sequence that wants them, as one
+        // batch: the output matrix is the largest, so it is read once per step.
+        var wanted: [Int] = [], lastRows: [Float] = []
         var last = -1
-        for sequence in batch {
+        for (s, sequence) in batch.enumerated() {
             last += sequence.tokens.count
-            guard sequence.wantsLogits, !sequence.tokens.isEmpty else { results.append(nil); continue }
-            let row = Array(x[(last * dim)..<((last + 1) * dim)])
-            var n = row
-            rmsNorm(row, outputNorm, into: &n, rows: 1)
-            var logits = [Float](repeating: 0, count: vocabularySize)
-            var quantized = QuantizedActivations(columns: dim, isEnabled: int8)
-            multiply(output, n, &quantized, into: &logits, count: 1)
-            results.append(logits)
+            guard sequence.wantsLogits, !sequence.tokens.isEmpty else { continue }
+            wanted.append(s)
+            lastRows += x[(last * dim)..<((last + 1) * dim)]
+        }
+        var results: [[Float]?] = batch.map { _ in nil }
+        guard !wanted.isEmpty else { return results }
+        var n = lastRows
+        rmsNorm(lastRows, outputNorm, into: &n, rows: wanted.count)
+        var logits = [Float](repeating: 0, count: wanted.count * vocabularySize)
+        var quantized = QuantizedActivations(columns: dim, isEnabled: int8)
+        multiply(output, n, &quantized, into: &logits, count: wanted.count)
+        for (i, s) in wanted.enumerated() {
+            results[s] = Array(logits[(i * vocabularySize)..<((i + 1) * vocabularySize)])
         }
         return results
     }
