@@ -7,7 +7,10 @@
 ///   on the free list);
 /// - used + cached + free = total;
 /// - the prefix index maps a hash to a block only while that block still
-///   holds the registered contents (eviction removes the entry first).
+///   holds the registered contents (eviction removes the entry first);
+/// - a partial block (the computed head of a sequence's last block) is
+///   indexed by its parent chain only while cached: it is never shared, as
+///   whoever adopts it writes on into it (`claim` takes it out of the index).
 ///
 /// Allocation takes the free list first, then evicts the least recently
 /// released cached block. All operations are O(1) (the LRU queue is an
@@ -15,7 +18,7 @@
 public struct BlockPool: Sendable {
     public typealias Block = Int32
 
-    /// What a full block holds, as its place in a token chain.
+    /// What a block holds, as its place in a token chain.
     public struct Contents: Hashable, Sendable {
         /// Hash of the chain up to and including this block.
         public let hash: UInt64
@@ -24,6 +27,15 @@ public struct BlockPool: Sendable {
         public let tokens: [Int32]
         /// Hash of the chain before this block (0 for the first block).
         public let parent: UInt64
+        /// Whether the block holds fewer tokens than it has room for.
+        public let isPartial: Bool
+
+        public init(hash: UInt64, tokens: [Int32], parent: UInt64, isPartial: Bool = false) {
+            self.hash = hash
+            self.tokens = tokens
+            self.parent = parent
+            self.isPartial = isPartial
+        }
     }
 
     public let blockCount: Int
@@ -31,6 +43,8 @@ public struct BlockPool: Sendable {
     private var freeList: [Block]
     private var contents: [Contents?]
     private var index: [UInt64: Block] = [:]
+    /// Cached partial blocks by the hash of the chain they continue.
+    private var partials: [UInt64: [Block]] = [:]
     // LRU queue of cached blocks: head = least recently released.
     private var previous: [Block]
     private var next: [Block]
@@ -67,8 +81,7 @@ public struct BlockPool: Sendable {
         } else if head >= 0 {
             block = head
             unlink(block)
-            if let old = contents[Int(block)] { index[old.hash] = nil }
-            contents[Int(block)] = nil
+            forget(block)
             evictions += 1
         } else {
             return nil
@@ -114,6 +127,55 @@ public struct BlockPool: Sendable {
         index[newContents.hash] = block
     }
 
+    /// Records that a block whose last holder is about to release it holds
+    /// the first `contents.tokens.count` positions after the chain
+    /// `contents.parent`, so the next sequence continuing that chain can
+    /// `claim` it instead of recomputing them. An identical cached partial
+    /// block makes this a no-op.
+    public mutating func registerPartial(_ block: Block, _ newContents: Contents) {
+        precondition(referenceCounts[Int(block)] == 1 && contents[Int(block)] == nil && newContents.isPartial,
+                     "registering partial block \(block) that is shared or already holds something")
+        let siblings = partials[newContents.parent, default: []]
+        guard !siblings.contains(where: { contents[Int($0)]!.tokens == newContents.tokens }) else { return }
+        contents[Int(block)] = newContents
+        partials[newContents.parent] = siblings + [block]
+    }
+
+    /// The cached partial block after the chain `parent` holding the longest
+    /// run of `tokens`' leading tokens, no more than `limit` of them.
+    public func lookupPartial<C: Collection>(parent: UInt64, tokens: C, limit: Int) -> (block: Block, length: Int)?
+    where C.Element == Int32 {
+        var best: (block: Block, length: Int)? = nil
+        for block in partials[parent] ?? [] {
+            let held = contents[Int(block)]!.tokens
+            guard held.count <= limit, held.count > (best?.length ?? 0), tokens.starts(with: held) else { continue }
+            best = (block, held.count)
+        }
+        return best
+    }
+
+    /// Takes a cached partial block for a sequence that will write on into
+    /// it: it leaves the index and the LRU queue with a reference count of 1.
+    public mutating func claim(_ block: Block) {
+        let i = Int(block)
+        precondition(referenceCounts[i] == 0 && contents[i]?.isPartial == true, "claiming block \(block), which is not a cached partial block")
+        unlink(block)
+        forget(block)
+        referenceCounts[i] = 1
+    }
+
+    /// Removes a block's contents from whichever index holds them.
+    private mutating func forget(_ block: Block) {
+        guard let old = contents[Int(block)] else { return }
+        if old.isPartial {
+            partials[old.parent]?.removeAll { $0 == block }
+            if partials[old.parent]?.isEmpty == true { partials[old.parent] = nil }
+        } else if index[old.hash] == block {
+            index[old.hash] = nil
+        }
+        contents[Int(block)] = nil
+    }
+
     /// The block holding exactly `tokens` after the chain `parent`, if resident.
     public func lookup(parent: UInt64, tokens: [Int32]) -> Block? {
         lookup(hash: PrefixHash.extend(parent, tokens), parent: parent, tokens: tokens)
@@ -121,7 +183,8 @@ public struct BlockPool: Sendable {
 
     /// As `lookup(parent:tokens:)` when the chain hash is already known.
     public func lookup<C: Collection>(hash: UInt64, parent: UInt64, tokens: C) -> Block? where C.Element == Int32 {
-        guard let block = index[hash], let c = contents[Int(block)], c.parent == parent, c.tokens.elementsEqual(tokens) else { return nil }
+        guard let block = index[hash], let c = contents[Int(block)], !c.isPartial, c.parent == parent,
+              c.tokens.elementsEqual(tokens) else { return nil }
         return block
     }
 
@@ -167,9 +230,21 @@ public struct BlockPool: Sendable {
             if cached.contains(block), contents[b] == nil { return "cached block \(b) holds no prefix" }
             if free.contains(block), contents[b] != nil { return "free block \(b) still holds a prefix" }
         }
-        for (hash, block) in index where contents[Int(block)]?.hash != hash {
+        for (hash, block) in index where contents[Int(block)]?.hash != hash || contents[Int(block)]!.isPartial {
             return "the index maps a hash to block \(block), which holds something else"
         }
+        var partialCount = 0
+        for (parent, blocks) in partials {
+            for block in blocks {
+                guard let c = contents[Int(block)], c.isPartial, c.parent == parent else {
+                    return "the partial index lists block \(block) under a chain it does not continue"
+                }
+                guard referenceCounts[Int(block)] == 0 else { return "partial block \(block) is held while indexed" }
+            }
+            partialCount += blocks.count
+        }
+        let partialContents = contents.indices.filter { contents[$0]?.isPartial == true }
+        guard partialContents.count == partialCount else { return "a block holds partial contents but is not indexed" }
         guard usedCount + cachedCount + freeCount == blockCount else { return "used + cached + free != total" }
         return nil
     }

@@ -5,7 +5,9 @@
 /// the longest resident prefix of them, then is given blocks step by step
 /// (`reserve`) as its positions are computed (`commit`), and full blocks
 /// join the prefix index as they are completed. When it ends (`finish`), its
-/// full blocks stay cached for whoever shares the prefix next, until evicted.
+/// full blocks stay cached for whoever shares the prefix next, and its
+/// partial last block for whoever continues it next (a conversation's next
+/// turn), until evicted.
 ///
 /// Invariants (on top of `BlockPool`'s, checked by `checkInvariants`): each
 /// block's reference count equals the number of running sequences whose table
@@ -36,10 +38,11 @@ public struct PagedCache: Sendable {
     public func table(_ id: SequenceID) -> BlockTable? { running[id]?.table }
 
     /// Starts sequence `id` over `tokens`, adopting the longest resident
-    /// prefix of them in whole blocks, but never the last token, whose
-    /// logits are needed. `chainHashes` (a session's, for the same leading
-    /// tokens) saves rehashing. Returns the number of positions already
-    /// computed. Nothing is allocated: `reserve` does that.
+    /// prefix of them: shared whole blocks, then a cached partial block that
+    /// continues them, but never the last token, whose logits are needed.
+    /// `chainHashes` (a session's, for the same leading tokens) saves
+    /// rehashing. Returns the number of positions already computed. Only a
+    /// claimed partial block is taken; `reserve` allocates the rest.
     @discardableResult
     public mutating func start(_ id: SequenceID, tokens: [Int32], chainHashes: [UInt64] = []) -> Int {
         precondition(running[id] == nil, "sequence \(id) is already running")
@@ -57,6 +60,12 @@ public struct PagedCache: Sendable {
         }
         table.computed = table.blocks.count * blockSize
         table.indexed = table.blocks.count
+        if let (block, length) = pool.lookupPartial(parent: parent, tokens: tokens[table.computed...],
+                                                    limit: tokens.count - 1 - table.computed) {
+            pool.claim(block)
+            table.blocks.append(block)
+            table.computed += length
+        }
         running[id] = (table, nextAdmission)
         nextAdmission += 1
         return table.computed
@@ -137,10 +146,18 @@ public struct PagedCache: Sendable {
 
     /// Ends sequence `id` (finished, cancelled or preempted) and returns its
     /// table. Its blocks are released: full ones stay cached under their
-    /// prefix, the partial last one is freed.
+    /// prefix, and so does the computed head of a partial last block.
     @discardableResult
     public mutating func finish(_ id: SequenceID) -> BlockTable {
         let table = running.removeValue(forKey: id)!.table
+        let last = table.computed / blockSize, length = table.computed % blockSize
+        // A block is partially computed only by its one writer: never shared.
+        if length > 0, last < table.blocks.count, pool.referenceCount(table.blocks[last]) == 1 {
+            let parent = last == 0 ? 0 : table.chainHashes[last - 1]
+            let tokens = Array(table.tokens[(last * blockSize)..<table.computed])
+            pool.registerPartial(table.blocks[last], BlockPool.Contents(hash: PrefixHash.extend(parent, tokens),
+                                                                         tokens: tokens, parent: parent, isPartial: true))
+        }
         pool.release(table.blocks)
         return table
     }

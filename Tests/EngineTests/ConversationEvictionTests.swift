@@ -41,14 +41,14 @@ struct ConversationEvictionTests {
             #expect(tight.replies[s].map(\.tokens) == roomy.replies[s].map(\.tokens), "session \(s)")
             #expect(roomy.replies[s].allSatisfy { !$0.tokens.isEmpty })
         }
-        // With room, every follow-up found its whole history resident but
-        // for the partial last block; under pressure some had to recompute.
+        // With room, every follow-up found its whole history resident, the
+        // partial last block included; under pressure some had to recompute.
         var recomputed = 0
         for s in turns.indices {
             let history = historyLengths(turns[s], roomy.replies[s])
             for t in 1..<turns[s].count {
-                // The history's last token was sampled, never run: its block is not full.
-                let resident = (history[t] - 1) / 16 * 16
+                // The history's last token was sampled, never run.
+                let resident = history[t] - 1
                 #expect(roomy.replies[s][t].cachedTokens == resident, "session \(s) turn \(t)")
                 if tight.replies[s][t].cachedTokens < resident { recomputed += 1 }
             }

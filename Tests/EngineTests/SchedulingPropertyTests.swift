@@ -57,9 +57,12 @@ import Model
     /// What the random runs exercised, so that a vacuous run cannot pass.
     struct Coverage {
         var finished = 0, cancelled = 0, refused = 0, evictions = 0, preemptions = 0, hitTokens = 0, expired = 0, deleted = 0
+        /// Turns that found part of a block resident (a claimed partial block).
+        var partialHits = 0
         mutating func add(_ o: Coverage) {
             finished += o.finished; cancelled += o.cancelled; refused += o.refused; evictions += o.evictions
             preemptions += o.preemptions; hitTokens += o.hitTokens; expired += o.expired; deleted += o.deleted
+            partialHits += o.partialHits
         }
     }
 
@@ -74,7 +77,7 @@ import Model
         #expect(operations >= 10_000, "only \(operations) random operations")
         #expect(coverage.finished > 1000 && coverage.cancelled > 100 && coverage.refused > 100, "\(coverage)")
         #expect(coverage.evictions > 1000 && coverage.preemptions > 100 && coverage.hitTokens > 10_000, "\(coverage)")
-        #expect(coverage.expired > 10 && coverage.deleted > 10, "\(coverage)")
+        #expect(coverage.expired > 10 && coverage.deleted > 10 && coverage.partialHits > 40, "\(coverage)")
     }
 
     static func run(blocks: Int, _ script: [Operation]) -> Coverage {
@@ -108,6 +111,7 @@ import Model
                     }
                     #expect(completion.tokens == request.expected.reply, "request \(id)")
                     coverage.finished += 1
+                    if completion.cachedTokens % 4 != 0 { coverage.partialHits += 1 }
                     if let s = request.session { history[s] = request.expected.history; endedAt[s] = clock.now }
                 }
             }

@@ -97,4 +97,40 @@ struct BlockPoolTests {
         #expect(base != PrefixHash.extend(0, [1, 2, 3, 0]))
         #expect(PrefixHash.extend(0, []) != 0)
     }
+
+    func partial(_ parent: UInt64, _ tokens: [Int32]) -> BlockPool.Contents {
+        BlockPool.Contents(hash: PrefixHash.extend(parent, tokens), tokens: tokens, parent: parent, isPartial: true)
+    }
+
+    @Test func aPartialBlockIsFoundByItsChainAndClaimedByOneHolder() {
+        var pool = BlockPool(blockCount: 3)
+        let a = pool.allocate()!
+        pool.registerPartial(a, partial(7, [1, 2]))
+        pool.release([a])
+        #expect(pool.isCached(a))
+        // Never handed out as a full block, even for the same tokens.
+        #expect(pool.lookup(parent: 7, tokens: [1, 2]) == nil)
+        #expect(pool.lookupPartial(parent: 7, tokens: [1, 2, 3], limit: 3)! == (a, 2))
+        #expect(pool.lookupPartial(parent: 7, tokens: [1, 2, 3], limit: 1) == nil)
+        #expect(pool.lookupPartial(parent: 7, tokens: [1, 3], limit: 3) == nil)
+        #expect(pool.lookupPartial(parent: 8, tokens: [1, 2], limit: 3) == nil)
+        pool.claim(a)
+        #expect(pool.referenceCount(a) == 1 && pool.contents(of: a) == nil)
+        #expect(pool.lookupPartial(parent: 7, tokens: [1, 2, 3], limit: 3) == nil)
+        #expect(pool.checkInvariants() == nil)
+    }
+
+    @Test func anIdenticalPartialBlockIsNotKeptTwiceAndEvictionForgetsOne() {
+        var pool = BlockPool(blockCount: 2)
+        let a = pool.allocate()!, b = pool.allocate()!
+        pool.registerPartial(a, partial(0, [4]))
+        pool.registerPartial(b, partial(0, [4]))
+        pool.release([a, b])
+        #expect(pool.cachedCount == 1 && pool.freeCount == 1)
+        // Allocation takes the free block, then evicts the partial one.
+        _ = pool.allocate()
+        #expect(pool.allocate() == a && pool.evictions == 1)
+        #expect(pool.lookupPartial(parent: 0, tokens: [4, 5], limit: 2) == nil)
+        #expect(pool.checkInvariants() == nil)
+    }
 }

@@ -27,8 +27,10 @@ struct PagedCacheTests {
         cache.commit(1, computed: 10)
         #expect(cache.table(1)!.indexed == 2 && cache.table(1)!.blocks.count == 3)
         let table = cache.finish(1)
-        // The two full blocks stay cached, the partial third is free.
-        #expect(cache.pool.cachedCount == 2 && cache.pool.freeCount == 6)
+        // The two full blocks stay cached, and so does the third with its two positions.
+        #expect(cache.pool.cachedCount == 3 && cache.pool.freeCount == 5)
+        #expect(cache.pool.contents(of: table.blocks[2]) == BlockPool.Contents(
+            hash: PrefixHash.extend(table.chainHashes[1], ten[8..<10]), tokens: [18, 19], parent: table.chainHashes[1], isPartial: true))
         #expect(table.chainHashes == [PrefixHash.extend(0, ten[0..<4]),
                                       PrefixHash.extend(PrefixHash.extend(0, ten[0..<4]), ten[4..<8])])
         #expect(cache.checkInvariants() == nil)
@@ -58,17 +60,17 @@ struct PagedCacheTests {
         var cache = PagedCache(blockCount: 4, blockSize: 4)
         cache.start(1, tokens: ten)
         compute(&cache, 1)
-        cache.finish(1)  // two full blocks cached, one free
-        // Two blocks adopted; positions 8..<11 need one more block: granted.
-        #expect(cache.admit(2, tokens: ten + [5], maxPositions: 64) == 8)
-        #expect(cache.table(2)!.blocks.count == 3)
+        cache.finish(1)  // two full blocks and the partial third cached, one free
+        // All ten positions adopted; position 10 fits in the partial third block.
+        #expect(cache.admit(2, tokens: ten + [5], maxPositions: 64) == 10)
+        #expect(cache.table(2)!.blocks.count == 3 && cache.pool.freeCount == 1)
         // Nothing resident for this one, and 2 blocks are needed for its first 5 positions of 9.
         #expect(cache.admit(3, tokens: [1, 2, 3, 4, 5, 6, 7, 8, 9], maxPositions: 5) == nil)
         #expect(cache.table(3) == nil && cache.pool.freeCount == 1)
         // A chunk of 4 fits in the one free block.
         #expect(cache.admit(3, tokens: [1, 2, 3, 4, 5, 6, 7, 8, 9], maxPositions: 4) == 0)
         // Only admissions count as lookups.
-        #expect(cache.usage.counters == CacheCounters(prefixLookups: 2, lookupTokens: 11 + 9, hitTokens: 8, preemptions: 0))
+        #expect(cache.usage.counters == CacheCounters(prefixLookups: 2, lookupTokens: 11 + 9, hitTokens: 10, preemptions: 0))
         #expect(cache.checkInvariants() == nil)
     }
 
@@ -77,31 +79,69 @@ struct PagedCacheTests {
         cache.start(1, tokens: ten)
         compute(&cache, 1)
         let first = cache.finish(1)
-        #expect(cache.start(2, tokens: ten + [7], chainHashes: first.chainHashes) == 8)
+        #expect(cache.start(2, tokens: ten + [7], chainHashes: first.chainHashes) == 10)
         // A wrong hash cannot hand out a block: the stored tokens are compared.
         #expect(cache.start(3, tokens: [1, 2, 3, 4, 5], chainHashes: first.chainHashes) == 0)
     }
 
     @Test func allocationEvictsTheLeastRecentlyUsedChainTailFirst() {
-        var cache = PagedCache(blockCount: 5, blockSize: 4)
+        var cache = PagedCache(blockCount: 7, blockSize: 4)
         let a: [Int32] = [1, 1, 1, 1, 2, 2, 2, 2, 3], b: [Int32] = [5, 5, 5, 5, 6]
         cache.start(1, tokens: a); compute(&cache, 1)
         cache.start(2, tokens: b); compute(&cache, 2)
         let ta = cache.finish(1), tb = cache.finish(2)
-        // Cached, oldest first: a's tail, a's head, then b's head (freed: the partial blocks).
-        #expect(cache.pool.evictionOrder == [ta.blocks[1], ta.blocks[0], tb.blocks[0]])
-        // Four positions need one block: two are free, so nothing is evicted.
-        cache.start(3, tokens: [9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9])
+        // Cached, oldest first: a from its partial tail back to its head, then b likewise.
+        #expect(cache.pool.evictionOrder == [ta.blocks[2], ta.blocks[1], ta.blocks[0], tb.blocks[1], tb.blocks[0]])
+        // Eight positions need two blocks: two are free, so nothing is evicted.
+        let sixteen = [Int32](repeating: 9, count: 16)
+        cache.start(3, tokens: sixteen)
         let fromFreeList = cache.reserve(3, positions: 8)
-        #expect(fromFreeList)
-        #expect(cache.pool.evictions == 0)
-        // One more block: a's tail goes, and a now finds only its first block.
-        let byEviction = cache.reserve(3, positions: 12)
-        #expect(byEviction)
-        #expect(cache.pool.evictions == 1)
-        cache.commit(3, computed: 12)
+        #expect(fromFreeList && cache.pool.evictions == 0)
+        // Two more: a's tail goes first, and a now finds only its first block.
+        let byEviction = cache.reserve(3, positions: 16)
+        #expect(byEviction && cache.pool.evictions == 2)
+        cache.commit(3, computed: 16)
         cache.finish(3)
-        #expect(cache.start(4, tokens: a) == 4)
+        #expect(cache.start(4, tokens: a + [4]) == 4)
+        #expect(cache.start(5, tokens: b + [7]) == 5)
+        #expect(cache.checkInvariants() == nil)
+    }
+
+    @Test func aFollowUpClaimsThePartialLastBlockForItselfAlone() {
+        var cache = PagedCache(blockCount: 8, blockSize: 4)
+        cache.start(1, tokens: ten); compute(&cache, 1)
+        let first = cache.finish(1)
+        // The next turn continues all ten positions, in the same third block.
+        #expect(cache.start(2, tokens: ten + [20, 21]) == 10)
+        #expect(cache.table(2)!.blocks == first.blocks)
+        #expect(cache.pool.referenceCount(first.blocks[2]) == 1 && cache.pool.cachedCount == 0)
+        // Sequence 2 writes on into that block, so nobody else may have it.
+        #expect(cache.start(3, tokens: ten + [22]) == 8)
+        // Once full, the block joins the shared index like any other.
+        let granted = cache.reserve(2, positions: 2)
+        #expect(granted)
+        cache.commit(2, computed: 12)
+        cache.finish(2)
+        cache.finish(3)
+        #expect(cache.start(4, tokens: ten + [20, 21, 5]) == 12)
+        #expect(cache.checkInvariants() == nil)
+    }
+
+    @Test func thePartialBlockTakenIsTheLongestThatLeavesTheLastTokenToCompute() {
+        var cache = PagedCache(blockCount: 8, blockSize: 4)
+        cache.start(1, tokens: Array(ten[0..<9])); compute(&cache, 1)  // partial [18]
+        cache.finish(1)
+        cache.start(2, tokens: ten); compute(&cache, 2)  // adopts [18], leaves [18, 19]
+        cache.finish(2)
+        cache.start(3, tokens: Array(ten[0..<9])); compute(&cache, 3)  // [18] again, beside [18, 19]
+        cache.finish(3)
+        #expect(cache.pool.cachedCount == 4)
+        // Ten tokens: position 9 must be computed, so only [18] may be taken.
+        #expect(cache.start(4, tokens: ten) == 9)
+        #expect(cache.start(5, tokens: ten + [1]) == 10)
+        // A partial block whose tokens differ is not taken.
+        cache.finish(4); cache.finish(5)
+        #expect(cache.start(6, tokens: Array(ten[0..<8]) + [17, 19]) == 8)
         #expect(cache.checkInvariants() == nil)
     }
 
