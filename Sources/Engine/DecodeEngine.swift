@@ -188,7 +188,7 @@ public final class DecodeEngine {
     }
 
     /// Tokens the repetition penalty looks back over (llama.cpp's default).
-    static let penaltyWindow = 64
+    public static let penaltyWindow = 64
 
     /// Preempted sequences wait again, ahead of new requests, oldest first;
     /// they keep what they generated and recompute their keys and values.

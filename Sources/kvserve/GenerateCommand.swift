@@ -71,7 +71,7 @@ struct GenerateCommand: ParsableCommand {
         var logits = llama.forward([ForwardSequence(tokens: promptIDs, startPosition: 0, blockTable: table)], cache: cache)[0]!
         let prefilled = DispatchTime.now()
         while completion.count < maxTokens {
-            let next = sampler.sample(logits, history: promptIDs + completion)
+            let next = sampler.sample(logits, history: Array((promptIDs + completion).suffix(DecodeEngine.penaltyWindow)))
             if next == tokenizer.vocabulary.eos { finishReason = "stop"; break }
             completion.append(next)
             if !json { FileHandle.standardOutput.write(Data(detokenizer.append(next).utf8)) }
