@@ -120,6 +120,34 @@ struct KernelTests {
         }
     }
 
+    /// The eight-vector kernel of batched steps, from the third of eleven
+    /// vectors (block sums are strided by the whole batch), gives exactly
+    /// the bits of single-vector calls.
+    @Test(arguments: formats)
+    func eightVectorDotIsBitIdenticalToSingleDots(_ type: TensorType) {
+        var rng = SplitMix64(seed: 23)
+        let n = 576, blocks = n / 32, count = 11, first = 2
+        let row = randomRow(type, blocks: blocks, &rng)
+        let x = (0..<count).flatMap { _ in randomVector(n, &rng) }
+        row.withUnsafeBytes { raw in
+            let kernel = RowKernel(data: raw.baseAddress!, rowBytes: row.count, columns: n, format: RowKernel.Format(type))
+            var quantized = QuantizedActivations(columns: n, isEnabled: true)
+            x.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count, layout: kernel.activationLayout!) }
+            let masks = Kernels.NibbleMasks(runtimeZero: 0)
+            quantized.values.withUnsafeBufferPointer { qv in
+            quantized.scales.withUnsafeBufferPointer { dv in
+            quantized.sums.withUnsafeBufferPointer { sv in
+            quantized.sumsByBlock.withUnsafeBufferPointer { bv in
+                let q = qv.baseAddress!, d = dv.baseAddress!, s = sv.baseAddress!
+                let eight = kernel.dot8(row: 0, q + first * n, d + first * blocks, bv.baseAddress! + first, count: count, masks: masks)
+                for k in 0..<8 {
+                    let one = kernel.dot(row: 0, q + (first + k) * n, d + (first + k) * blocks, s + (first + k) * blocks, masks: masks)
+                    #expect(eight[k].bitPattern == one.bitPattern, "\(type.name) vector \(k): \(eight[k]) vs \(one)")
+                }
+            }}}}
+        }
+    }
+
     @Test(arguments: formats + [.f16, .f32])
     func floatActivationDotMatchesDequantizedWeights(_ type: TensorType) {
         var rng = SplitMix64(seed: 5)

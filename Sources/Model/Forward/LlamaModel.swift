@@ -304,15 +304,21 @@ public final class LlamaModel: @unchecked Sendable {
         quantized.values.withUnsafeBufferPointer { qv in
         quantized.scales.withUnsafeBufferPointer { qd in
         quantized.sums.withUnsafeBufferPointer { qs in
+        quantized.sumsByBlock.withUnsafeBufferPointer { qsb in
             let x = inp.baseAddress!
-            let q = qv.baseAddress, d = qd.baseAddress, s = qs.baseAddress
+            let q = qv.baseAddress, d = qd.baseAddress, s = qs.baseAddress, sb = qsb.baseAddress
             /// Rows `range` of matrix m.
             @inline(__always) func compute(_ m: Int, _ range: Range<Int>) {
                 let kernel = kernels[m], y = outputs[m], stride = rows[m]
                 for row in range {
                     if layout != nil {
-                        let q = q!, d = d!, s = s!
+                        let q = q!, d = d!, s = s!, sb = sb!
                         var t = 0
+                        while t + 8 <= count {
+                            let eight = kernel.dot8(row: row, q + t * columns, d + t * blocks, sb + t, count: count, masks: masks)
+                            for k in 0..<8 { y[(t + k) * stride + row] = eight[k] }
+                            t += 8
+                        }
                         while t + 4 <= count {
                             let four = kernel.dot4(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
                             for k in 0..<4 { y[(t + k) * stride + row] = four[k] }
@@ -336,7 +342,7 @@ public final class LlamaModel: @unchecked Sendable {
                     first += rows[m]
                 }
             }
-        }}}}
+        }}}}}
     }
 }
 

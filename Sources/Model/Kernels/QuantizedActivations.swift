@@ -19,6 +19,11 @@ struct QuantizedActivations {
     /// Per block: the scale d and d * sum(q).
     private(set) var scales: [Float] = []
     private(set) var sums: [Float] = []
+    /// `sums` block-major (block b of vector t at b * count + t), so that
+    /// eight vectors' terms for one weight block are one vector load.
+    private(set) var sumsByBlock: [Float] = []
+    /// Vectors quantized.
+    private(set) var count = 0
     /// The layout `values` holds, nil until something is quantized.
     private(set) var layout: ActivationLayout? = nil
     /// Scratch for one block in natural order.
@@ -42,6 +47,7 @@ struct QuantizedActivations {
             values = [Int16](repeating: 0, count: count * columns)
             scales = [Float](repeating: 0, count: blocks)
             sums = [Float](repeating: 0, count: blocks)
+            sumsByBlock = [Float](repeating: 0, count: blocks)
         }
         let order = wanted == .nibbles ? ActivationLayout.nibbleOrder : ActivationLayout.byteOrder
         block.withUnsafeMutableBufferPointer { natural in
@@ -62,6 +68,11 @@ struct QuantizedActivations {
                 sums[b] = Float(Float16(amax / 127 * Float(sum)))
             }
         }}
+        let perVector = columns / 32
+        for t in 0..<count {
+            for b in 0..<perVector { sumsByBlock[b * count + t] = sums[t * perVector + b] }
+        }
+        self.count = count
         layout = wanted
     }
 }
@@ -197,6 +208,42 @@ extension Kernels {
             horizontalSum(F.isLaneScaled ? acc * masks.laneScale : acc) + m
         }
         return SIMD4(finish(a0, m0), finish(a1, m1), finish(a2, m2), finish(a3, m3))
+    }
+}
+
+extension Kernels {
+    /// One weight row times eight activation vectors (`stride` values and
+    /// `stride / 32` blocks apart), unpacking each weight block once; their
+    /// block sums come block-major (`sumsByBlock`, `count` vectors in all).
+    /// Lane k is computed by exactly the operations of `dot` on vector k, in
+    /// the same order, so the results are bit-identical to it.
+    @inline(__always)
+    static func dot8<F: Int8WeightBlocks>(_: F.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>,
+                                           _ d: UnsafePointer<Float>, _ sumsByBlock: UnsafePointer<Float>, _ count: Int,
+                                           _ n: Int, _ stride: Int, _ masks: NibbleMasks) -> V8 {
+        var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8(), a4 = V8(), a5 = V8(), a6 = V8(), a7 = V8()
+        let blocks = n / 32
+        for b in 0..<blocks {
+            let block = row + b * F.blockBytes
+            let (first, second) = F.unpack(block, masks)
+            let scale = F.scale(block)
+            @inline(__always) func step(_ k: Int, _ acc: inout V8) {
+                let xk = x + k * stride + 32 * b
+                let products = multiplyAddPairs(first, loadI16(xk)) &+ multiplyAddPairs(second, loadI16(xk + 16))
+                acc = acc.addingProduct(floats(products), V8(repeating: scale * d[k * blocks + b]))
+            }
+            step(0, &a0); step(1, &a1); step(2, &a2); step(3, &a3)
+            step(4, &a4); step(5, &a5); step(6, &a6); step(7, &a7)
+        }
+        // The minimum's terms, all eight vectors in one lane each.
+        var minimums = V8()
+        if F.hasMinimum {
+            for b in 0..<blocks {
+                minimums += V8(repeating: F.minimum(row + b * F.blockBytes)) * load8(sumsByBlock + b * count)
+            }
+        }
+        @inline(__always) func finish(_ acc: V8) -> Float { horizontalSum(F.isLaneScaled ? acc * masks.laneScale : acc) }
+        return V8(finish(a0), finish(a1), finish(a2), finish(a3), finish(a4), finish(a5), finish(a6), finish(a7)) + minimums
     }
 }
 

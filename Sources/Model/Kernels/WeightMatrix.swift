@@ -120,6 +120,20 @@ public struct RowKernel: Sendable {
         }
     }
 
+    /// Row `row` times eight consecutive quantized activation vectors, whose
+    /// block sums are `sumsByBlock` (of `count` vectors, from the first of
+    /// these eight), bit-identical to eight calls of `dot`.
+    @inline(__always)
+    func dot8(row: Int, _ q: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ sumsByBlock: UnsafePointer<Float>,
+              count: Int, masks: Kernels.NibbleMasks) -> SIMD8<Float> {
+        let p = data + row * rowBytes
+        switch format {
+        case .q4_1: return Kernels.dot8(Q4_1Blocks.self, p, q, d, sumsByBlock, count, columns, columns, masks)
+        case .q4_0: return Kernels.dot8(Q4_0Blocks.self, p, q, d, sumsByBlock, count, columns, columns, masks)
+        default: return Kernels.dot8(Q8_0Blocks.self, p, q, d, sumsByBlock, count, columns, columns, masks)
+        }
+    }
+
     /// Row `row` times four consecutive quantized activation vectors,
     /// bit-identical to four calls of `dot`.
     @inline(__always)
