@@ -300,25 +300,22 @@ public final class LlamaModel: @unchecked Sendable {
         }
         let masks = nibbleMasks
         let totalRows = rows.reduce(0, +)
+        if layout != nil, count >= 8 {
+            return multiplyBatch(kernels, rows: rows, quantized, into: outputs, count: count)
+        }
         input.withUnsafeBufferPointer { inp in
         quantized.values.withUnsafeBufferPointer { qv in
         quantized.scales.withUnsafeBufferPointer { qd in
         quantized.sums.withUnsafeBufferPointer { qs in
-        quantized.sumsByBlock.withUnsafeBufferPointer { qsb in
             let x = inp.baseAddress!
-            let q = qv.baseAddress, d = qd.baseAddress, s = qs.baseAddress, sb = qsb.baseAddress
+            let q = qv.baseAddress, d = qd.baseAddress, s = qs.baseAddress
             /// Rows `range` of matrix m.
             @inline(__always) func compute(_ m: Int, _ range: Range<Int>) {
                 let kernel = kernels[m], y = outputs[m], stride = rows[m]
                 for row in range {
                     if layout != nil {
-                        let q = q!, d = d!, s = s!, sb = sb!
+                        let q = q!, d = d!, s = s!
                         var t = 0
-                        while t + 8 <= count {
-                            let eight = kernel.dot8(row: row, q + t * columns, d + t * blocks, sb + t, count: count, masks: masks)
-                            for k in 0..<8 { y[(t + k) * stride + row] = eight[k] }
-                            t += 8
-                        }
                         while t + 4 <= count {
                             let four = kernel.dot4(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
                             for k in 0..<4 { y[(t + k) * stride + row] = four[k] }
@@ -342,7 +339,37 @@ public final class LlamaModel: @unchecked Sendable {
                     first += rows[m]
                 }
             }
-        }}}}}
+        }}}}
+    }
+}
+
+extension LlamaModel {
+    /// `multiply` for a batch of eight or more quantized vectors, eight at a
+    /// time (`RowKernel.multiply`). Kept apart from the one-vector path: in
+    /// the same closure, this code made decoding a single sequence (that
+    /// path's whole time) a quarter slower here.
+    func multiplyBatch(_ kernels: [RowKernel], rows: [Int], _ quantized: QuantizedActivations,
+                       into outputs: [UnsafeMutablePointer<Float>], count: Int) {
+        let masks = nibbleMasks
+        let totalRows = rows.reduce(0, +)
+        quantized.values.withUnsafeBufferPointer { qv in
+        quantized.scales.withUnsafeBufferPointer { qd in
+        quantized.sums.withUnsafeBufferPointer { qs in
+        quantized.sumsByBlock.withUnsafeBufferPointer { qsb in
+            let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!, sb = qsb.baseAddress!
+            pool.run { worker, workers in
+                let share = WorkerPool.share(of: totalRows, worker: worker, workers: workers)
+                var first = 0
+                for m in 0..<rows.count {
+                    let lower = max(share.lowerBound - first, 0), upper = min(share.upperBound - first, rows[m])
+                    if lower < upper {
+                        kernels[m].multiply(rows: lower..<upper, q, d, s, sb, count: count, into: outputs[m],
+                                            stride: rows[m], masks: masks)
+                    }
+                    first += rows[m]
+                }
+            }
+        }}}}
     }
 }
 

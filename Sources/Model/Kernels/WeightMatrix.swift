@@ -120,6 +120,35 @@ public struct RowKernel: Sendable {
         }
     }
 
+    /// Rows `rows` times `count` quantized activation vectors (values q,
+    /// scales d, sums s and the same sums block-major), eight, then four,
+    /// then one at a time: y[t * stride + row]. Never inlined: in the same
+    /// function as the single-vector loop, this code made that loop, which
+    /// decoding one sequence spends its time in, a third slower.
+    @inline(never)
+    func multiply(rows: Range<Int>, _ q: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
+                  _ sumsByBlock: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, stride: Int,
+                  masks: Kernels.NibbleMasks) {
+        let blocks = columns / 32
+        for row in rows {
+            var t = 0
+            while t + 8 <= count {
+                let eight = dot8(row: row, q + t * columns, d + t * blocks, sumsByBlock + t, count: count, masks: masks)
+                for k in 0..<8 { y[(t + k) * stride + row] = eight[k] }
+                t += 8
+            }
+            while t + 4 <= count {
+                let four = dot4(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
+                for k in 0..<4 { y[(t + k) * stride + row] = four[k] }
+                t += 4
+            }
+            while t < count {
+                y[t * stride + row] = dot(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
+                t += 1
+            }
+        }
+    }
+
     /// Row `row` times eight consecutive quantized activation vectors, whose
     /// block sums are `sumsByBlock` (of `count` vectors, from the first of
     /// these eight), bit-identical to eight calls of `dot`.
