@@ -120,13 +120,13 @@ struct KernelTests {
         }
     }
 
-    /// The eight-vector kernel of batched steps, from the third of eleven
-    /// vectors (block sums are strided by the whole batch), gives exactly
-    /// the bits of single-vector calls.
+    /// The eight-vector kernel of batched steps, on the second group of
+    /// nineteen vectors (grouped layout), gives exactly the bits of
+    /// single-vector calls on the plain layout.
     @Test(arguments: formats)
     func eightVectorDotIsBitIdenticalToSingleDots(_ type: TensorType) {
         var rng = SplitMix64(seed: 23)
-        let n = 576, blocks = n / 32, count = 11, first = 2
+        let n = 576, blocks = n / 32, count = 19, group = 1
         let row = randomRow(type, blocks: blocks, &rng)
         let x = (0..<count).flatMap { _ in randomVector(n, &rng) }
         row.withUnsafeBytes { raw in
@@ -137,14 +137,18 @@ struct KernelTests {
             quantized.values.withUnsafeBufferPointer { qv in
             quantized.scales.withUnsafeBufferPointer { dv in
             quantized.sums.withUnsafeBufferPointer { sv in
-            quantized.sumsByBlock.withUnsafeBufferPointer { bv in
+            quantized.groupedValues.withUnsafeBufferPointer { gv in
+            quantized.groupedScales.withUnsafeBufferPointer { gd in
+            quantized.groupedSums.withUnsafeBufferPointer { gs in
                 let q = qv.baseAddress!, d = dv.baseAddress!, s = sv.baseAddress!
-                let eight = kernel.dot8(row: 0, q + first * n, d + first * blocks, bv.baseAddress! + first, count: count, masks: masks)
+                let first = 8 * group
+                let eight = kernel.dot8(row: 0, gv.baseAddress! + first * n, gd.baseAddress! + first * blocks,
+                                        gs.baseAddress! + first * blocks, masks: masks)
                 for k in 0..<8 {
                     let one = kernel.dot(row: 0, q + (first + k) * n, d + (first + k) * blocks, s + (first + k) * blocks, masks: masks)
                     #expect(eight[k].bitPattern == one.bitPattern, "\(type.name) vector \(k): \(eight[k]) vs \(one)")
                 }
-            }}}}
+            }}}}}}
         }
     }
 

@@ -355,21 +355,24 @@ extension LlamaModel {
         quantized.values.withUnsafeBufferPointer { qv in
         quantized.scales.withUnsafeBufferPointer { qd in
         quantized.sums.withUnsafeBufferPointer { qs in
-        quantized.sumsByBlock.withUnsafeBufferPointer { qsb in
-            let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!, sb = qsb.baseAddress!
+        quantized.groupedValues.withUnsafeBufferPointer { gv in
+        quantized.groupedScales.withUnsafeBufferPointer { gd in
+        quantized.groupedSums.withUnsafeBufferPointer { gs in
+            let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!
+            let x8 = gv.baseAddress!, d8 = gd.baseAddress!, s8 = gs.baseAddress!
             pool.run { worker, workers in
                 let share = WorkerPool.share(of: totalRows, worker: worker, workers: workers)
                 var first = 0
                 for m in 0..<rows.count {
                     let lower = max(share.lowerBound - first, 0), upper = min(share.upperBound - first, rows[m])
                     if lower < upper {
-                        kernels[m].multiply(rows: lower..<upper, q, d, s, sb, count: count, into: outputs[m],
-                                            stride: rows[m], masks: masks)
+                        kernels[m].multiply(rows: lower..<upper, q, d, s, grouped: x8, d8, s8, count: count,
+                                            into: outputs[m], stride: rows[m], masks: masks)
                     }
                     first += rows[m]
                 }
             }
-        }}}}
+        }}}}}}
     }
 }
 

@@ -19,11 +19,15 @@ struct QuantizedActivations {
     /// Per block: the scale d and d * sum(q).
     private(set) var scales: [Float] = []
     private(set) var sums: [Float] = []
-    /// `sums` block-major (block b of vector t at b * count + t), so that
-    /// eight vectors' terms for one weight block are one vector load.
-    private(set) var sumsByBlock: [Float] = []
-    /// Vectors quantized.
-    private(set) var count = 0
+    /// The leading `count / 8 * 8` vectors again, in groups of eight
+    /// interleaved block by block (group g, block b, vector k of the group:
+    /// values at ((g * blocks + b) * 8 + k) * 32, scale and sum at
+    /// (g * blocks + b) * 8 + k), so that the eight-vector kernel finds each
+    /// vector's data at a fixed offset from one pointer and eight scales or
+    /// sums in one vector load.
+    private(set) var groupedValues: [Int16] = []
+    private(set) var groupedScales: [Float] = []
+    private(set) var groupedSums: [Float] = []
     /// The layout `values` holds, nil until something is quantized.
     private(set) var layout: ActivationLayout? = nil
     /// Scratch for one block in natural order.
@@ -47,7 +51,9 @@ struct QuantizedActivations {
             values = [Int16](repeating: 0, count: count * columns)
             scales = [Float](repeating: 0, count: blocks)
             sums = [Float](repeating: 0, count: blocks)
-            sumsByBlock = [Float](repeating: 0, count: blocks)
+            groupedValues = values
+            groupedScales = scales
+            groupedSums = sums
         }
         let order = wanted == .nibbles ? ActivationLayout.nibbleOrder : ActivationLayout.byteOrder
         block.withUnsafeMutableBufferPointer { natural in
@@ -68,12 +74,29 @@ struct QuantizedActivations {
                 sums[b] = Float(Float16(amax / 127 * Float(sum)))
             }
         }}
-        let perVector = columns / 32
-        for t in 0..<count {
-            for b in 0..<perVector { sumsByBlock[b * count + t] = sums[t * perVector + b] }
-        }
-        self.count = count
+        group(count: count)
         layout = wanted
+    }
+}
+
+extension QuantizedActivations {
+    /// Fills the grouped copies (see `groupedValues`) from `values`,
+    /// `scales` and `sums`.
+    private mutating func group(count: Int) {
+        let perVector = columns / 32
+        groupedValues.withUnsafeMutableBufferPointer { grouped in
+        values.withUnsafeBufferPointer { plain in
+            for g in 0..<(count / 8) {
+                for b in 0..<perVector {
+                    for k in 0..<8 {
+                        let from = ((8 * g + k) * perVector + b) * 32, to = ((g * perVector + b) * 8 + k) * 32
+                        (grouped.baseAddress! + to).update(from: plain.baseAddress! + from, count: 32)
+                        groupedScales[(g * perVector + b) * 8 + k] = scales[(8 * g + k) * perVector + b]
+                        groupedSums[(g * perVector + b) * 8 + k] = sums[(8 * g + k) * perVector + b]
+                    }
+                }
+            }
+        }}
     }
 }
 
@@ -175,7 +198,7 @@ extension Kernels {
             let block = row + b * F.blockBytes
             let (first, second) = F.unpack(block, masks)
             let products = multiplyAddPairs(first, loadI16(x + 32 * b)) &+ multiplyAddPairs(second, loadI16(x + 32 * b + 16))
-            acc = acc.addingProduct(floats(products), V8(repeating: F.scale(block) * d[b]))
+            acc = acc.addingProduct(floats(products) * V8(repeating: d[b]), V8(repeating: F.scale(block)))
             if F.hasMinimum { minimums += F.minimum(block) * s[b] }
         }
         return horizontalSum(F.isLaneScaled ? acc * masks.laneScale : acc) + minimums
@@ -199,7 +222,7 @@ extension Kernels {
             @inline(__always) func step(_ k: Int, _ acc: inout V8, _ m: inout Float) {
                 let xk = x + k * stride + 32 * b
                 let products = multiplyAddPairs(first, loadI16(xk)) &+ multiplyAddPairs(second, loadI16(xk + 16))
-                acc = acc.addingProduct(floats(products), V8(repeating: scale * d[k * blocks + b]))
+                acc = acc.addingProduct(floats(products) * V8(repeating: d[k * blocks + b]), V8(repeating: scale))
                 if F.hasMinimum { m += minimum * s[k * blocks + b] }
             }
             step(0, &a0, &m0); step(1, &a1, &m1); step(2, &a2, &m2); step(3, &a3, &m3)
@@ -212,35 +235,33 @@ extension Kernels {
 }
 
 extension Kernels {
-    /// One weight row times eight activation vectors (`stride` values and
-    /// `stride / 32` blocks apart), unpacking each weight block once; their
-    /// block sums come block-major (`sumsByBlock`, `count` vectors in all).
-    /// Lane k is computed by exactly the operations of `dot` on vector k, in
-    /// the same order, so the results are bit-identical to it.
+    /// One weight row times a group of eight activation vectors in the
+    /// grouped layout of `QuantizedActivations` (values x, scales d, sums s
+    /// of the group), unpacking each weight block once. Lane k is computed by
+    /// exactly the operations of `dot` on vector k, in the same order, so the
+    /// results are bit-identical to it.
     @inline(__always)
     static func dot8<F: Int8WeightBlocks>(_: F.Type, _ row: UnsafeRawPointer, _ x: UnsafePointer<Int16>,
-                                           _ d: UnsafePointer<Float>, _ sumsByBlock: UnsafePointer<Float>, _ count: Int,
-                                           _ n: Int, _ stride: Int, _ masks: NibbleMasks) -> V8 {
+                                           _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ n: Int,
+                                           _ masks: NibbleMasks) -> V8 {
         var a0 = V8(), a1 = V8(), a2 = V8(), a3 = V8(), a4 = V8(), a5 = V8(), a6 = V8(), a7 = V8()
+        // The minimum's terms, the eight vectors in one lane each: in the
+        // main loop, where the chain of additions hides behind the products
+        // (alone after it, it cost a fifth of the time).
+        var minimums = V8()
         let blocks = n / 32
         for b in 0..<blocks {
             let block = row + b * F.blockBytes
             let (first, second) = F.unpack(block, masks)
-            let scale = F.scale(block)
+            let scale = V8(repeating: F.scale(block))
+            let xb = x + 256 * b, db = d + 8 * b
             @inline(__always) func step(_ k: Int, _ acc: inout V8) {
-                let xk = x + k * stride + 32 * b
-                let products = multiplyAddPairs(first, loadI16(xk)) &+ multiplyAddPairs(second, loadI16(xk + 16))
-                acc = acc.addingProduct(floats(products), V8(repeating: scale * d[k * blocks + b]))
+                let products = multiplyAddPairs(first, loadI16(xb + 32 * k)) &+ multiplyAddPairs(second, loadI16(xb + 32 * k + 16))
+                acc = acc.addingProduct(floats(products) * V8(repeating: db[k]), scale)
             }
             step(0, &a0); step(1, &a1); step(2, &a2); step(3, &a3)
             step(4, &a4); step(5, &a5); step(6, &a6); step(7, &a7)
-        }
-        // The minimum's terms, all eight vectors in one lane each.
-        var minimums = V8()
-        if F.hasMinimum {
-            for b in 0..<blocks {
-                minimums += V8(repeating: F.minimum(row + b * F.blockBytes)) * load8(sumsByBlock + b * count)
-            }
+            if F.hasMinimum { minimums += V8(repeating: F.minimum(block)) * load8(s + 8 * b) }
         }
         @inline(__always) func finish(_ acc: V8) -> Float { horizontalSum(F.isLaneScaled ? acc * masks.laneScale : acc) }
         return V8(finish(a0), finish(a1), finish(a2), finish(a3), finish(a4), finish(a5), finish(a6), finish(a7)) + minimums

@@ -120,20 +120,20 @@ public struct RowKernel: Sendable {
         }
     }
 
-    /// Rows `rows` times `count` quantized activation vectors (values q,
-    /// scales d, sums s and the same sums block-major), eight, then four,
-    /// then one at a time: y[t * stride + row]. Never inlined: in the same
-    /// function as the single-vector loop, this code made that loop, which
-    /// decoding one sequence spends its time in, a third slower.
+    /// Rows `rows` times `count` quantized activation vectors: the leading
+    /// groups of eight from the grouped copies (x8, d8, s8), the rest four
+    /// then one at a time (q, d, s); y[t * stride + row]. Never inlined into
+    /// the one-vector loop's function: sharing it made that loop, where
+    /// decoding one sequence spends its time, a quarter slower.
     @inline(never)
     func multiply(rows: Range<Int>, _ q: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
-                  _ sumsByBlock: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>, stride: Int,
-                  masks: Kernels.NibbleMasks) {
+                  grouped x8: UnsafePointer<Int16>, _ d8: UnsafePointer<Float>, _ s8: UnsafePointer<Float>,
+                  count: Int, into y: UnsafeMutablePointer<Float>, stride: Int, masks: Kernels.NibbleMasks) {
         let blocks = columns / 32
         for row in rows {
             var t = 0
             while t + 8 <= count {
-                let eight = dot8(row: row, q + t * columns, d + t * blocks, sumsByBlock + t, count: count, masks: masks)
+                let eight = dot8(row: row, x8 + t * columns, d8 + t * blocks, s8 + t * blocks, masks: masks)
                 for k in 0..<8 { y[(t + k) * stride + row] = eight[k] }
                 t += 8
             }
@@ -149,17 +149,17 @@ public struct RowKernel: Sendable {
         }
     }
 
-    /// Row `row` times eight consecutive quantized activation vectors, whose
-    /// block sums are `sumsByBlock` (of `count` vectors, from the first of
-    /// these eight), bit-identical to eight calls of `dot`.
+    /// Row `row` times a group of eight quantized activation vectors in the
+    /// grouped layout (see `QuantizedActivations.groupedValues`),
+    /// bit-identical to eight calls of `dot`.
     @inline(__always)
-    func dot8(row: Int, _ q: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ sumsByBlock: UnsafePointer<Float>,
-              count: Int, masks: Kernels.NibbleMasks) -> SIMD8<Float> {
+    func dot8(row: Int, _ x: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
+              masks: Kernels.NibbleMasks) -> SIMD8<Float> {
         let p = data + row * rowBytes
         switch format {
-        case .q4_1: return Kernels.dot8(Q4_1Blocks.self, p, q, d, sumsByBlock, count, columns, columns, masks)
-        case .q4_0: return Kernels.dot8(Q4_0Blocks.self, p, q, d, sumsByBlock, count, columns, columns, masks)
-        default: return Kernels.dot8(Q8_0Blocks.self, p, q, d, sumsByBlock, count, columns, columns, masks)
+        case .q4_1: return Kernels.dot8(Q4_1Blocks.self, p, x, d, s, columns, masks)
+        case .q4_0: return Kernels.dot8(Q4_0Blocks.self, p, x, d, s, columns, masks)
+        default: return Kernels.dot8(Q8_0Blocks.self, p, x, d, s, columns, masks)
         }
     }
 
