@@ -164,7 +164,7 @@ class Client(threading.Thread):
                     body["stream"] = False
                 done = self.turn(session, body, hang_up)
                 after = self.session_tokens(session)
-                if hang_up is not None:
+                if hang_up is not None and done is None:
                     # Cancelled, the turn leaves the session as it was; but it
                     # may have ended before the server saw the hang-up, and
                     # then it is kept whole. Nothing else is allowed.
