@@ -41,11 +41,13 @@ let package = Package(
             dependencies: ["Server", "Model", "KVCache", "Engine", "HTTPServer", "Plotting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
-        .testTarget(name: "ModelTests", dependencies: ["Model"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: cpuFlags),
+        // Where tests find the default model; used by test targets only.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer", "Engine", "Model"], swiftSettings: cpuFlags),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer", "Engine", "Model", "TestSupport"], swiftSettings: cpuFlags),
     ]
 )

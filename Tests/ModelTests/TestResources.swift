@@ -1,11 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Model
 
 /// Paths of fixtures, the shared tokenizer vectors and the default model.
 enum TestResources {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repositoryRoot = DefaultModel.repositoryRoot
 
     static func fixture(_ relativePath: String) -> URL {
         repositoryRoot.appendingPathComponent("Tests/ModelTests/Fixtures").appendingPathComponent(relativePath)
@@ -14,17 +14,9 @@ enum TestResources {
     static let tokenizerVectors = repositoryRoot.deletingLastPathComponent()
         .appendingPathComponent("shared/tokenizer-vectors")
 
-    /// KVSERVE_TEST_MODEL, or the file scripts/fetch-model writes.
-    static let modelPath = ProcessInfo.processInfo.environment["KVSERVE_TEST_MODEL"]
-        ?? repositoryRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-
-    static let isCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false
-
-    /// Tests that need the model run when it is present, and always in CI,
-    /// where a missing model must fail loudly rather than skip.
-    static let modelTestsEnabled = isCI || FileManager.default.fileExists(atPath: modelPath)
-
-    static let modelMissingNote: Comment = "the default model is not fetched: run scripts/fetch-model"
+    static let modelPath = DefaultModel.path
+    static let modelTestsEnabled = DefaultModel.testsEnabled
+    static let modelMissingNote = Comment(rawValue: DefaultModel.missingNote)
 
     /// The default model, loaded once for all tests.
     static let model: Result<ModelFile, Error> = Result { try ModelFile(path: modelPath) }

@@ -3,6 +3,7 @@ import Testing
 @testable import Engine
 @testable import HTTPServer
 @testable import Server
+import TestSupport
 
 /// The API as its users meet it: a Python client reading the event stream,
 /// the `kvserve generate` command, and conversations under eviction.
@@ -79,7 +80,7 @@ print(json.dumps({"status": r.status, "type": r.getheader("Content-Type"), "even
     @Test(arguments: [false, true])
     func greedyRepliesThroughTheServerEqualKvserveGenerate(chat: Bool) throws {
         let prompt = "The three primary colours are"
-        var arguments = ["generate", "--model", APITestModel.path, "--prompt", prompt, "--max-tokens", "24",
+        var arguments = ["generate", "--model", DefaultModel.path, "--prompt", prompt, "--max-tokens", "24",
                          "--temperature", "0", "--json"]
         if chat { arguments.append("--chat") }
         let cli = try run(Self.kvserveExecutable, arguments)
@@ -107,7 +108,7 @@ print(json.dumps({"status": r.status, "type": r.getheader("Content-Type"), "even
     @Test func conversationsUnderEvictionGetTheRepliesOfARoomyServer() throws {
         func serve(blocks: Int) throws -> APIServer {
             var c = Configuration()
-            c.model = APITestModel.path
+            c.model = DefaultModel.path
             c.port = 0
             c.kvCacheBytes = blocks * 368_640  // SmolLM2, f16, 16 positions a block
             return try APIServer(configuration: c)

@@ -3,21 +3,15 @@ import Testing
 @testable import Engine
 @testable import HTTPServer
 import Model
+import TestSupport
 @testable import Server
 
-enum APITestModel {
-    static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-    /// Present, or required (in CI a missing model must fail, not skip).
-    static let enabled = ProcessInfo.processInfo.environment["CI"] != nil || FileManager.default.fileExists(atPath: path)
-}
-
 /// The API through real HTTP on loopback, on the real model.
-@Suite(.serialized, .enabled(if: APITestModel.enabled, "the default model is not fetched: run scripts/fetch-model"))
+@Suite(.serialized, .enabled(if: DefaultModel.testsEnabled, Comment(rawValue: DefaultModel.missingNote)))
 struct GenerateOverHTTPTests {
     static let server: Result<APIServer, Error> = Result {
         var c = Configuration()
-        c.model = APITestModel.path
+        c.model = DefaultModel.path
         c.port = 0
         c.kvCacheBytes = 64 << 20
         return try APIServer(configuration: c)

@@ -1,0 +1,18 @@
+import Foundation
+
+/// The default model as the tests find it: KVSERVE_TEST_MODEL, or the file
+/// scripts/fetch-model writes. Tests that need it run when it is present,
+/// and always in CI, where a missing model must fail rather than skip.
+public enum DefaultModel {
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static let path = ProcessInfo.processInfo.environment["KVSERVE_TEST_MODEL"]
+        ?? repositoryRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+
+    public static let isCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false
+
+    public static let testsEnabled = isCI || FileManager.default.fileExists(atPath: path)
+
+    public static let missingNote = "the default model is not fetched: run scripts/fetch-model"
+}
