@@ -139,15 +139,15 @@ final class Turn: @unchecked Sendable {
             metrics.generatedTokens.increment(by: completion.tokens.count)
             metrics.cachedTokens.increment(by: completion.cachedTokens)
             metrics.prefillTokens.increment(by: max(0, completion.historyTokens + completion.promptTokens - completion.cachedTokens))
-            let done = doneObject(completion)
-            let timings = done["timings"] as? [String: Double] ?? [:]
+            let timings = Timings(completion, started: started, firstToken: firstToken)
+            let done = doneObject(completion, timings)
             logger.info("generate", metadata: [
                 "session": "\(parameters.sessionID ?? "-")", "history_tokens": "\(completion.historyTokens)",
                 "prompt_tokens": "\(completion.promptTokens)", "cached_tokens": "\(completion.cachedTokens)",
                 "generated_tokens": "\(completion.tokens.count)", "finish": "\(completion.reason.rawValue)",
-                "ttft_ms": "\(String(format: "%.1f", timings["ttft_ms"] ?? 0))",
-                "decode_tokens_per_s": "\(String(format: "%.1f", timings["decode_tokens_per_s"] ?? 0))",
-                "total_ms": "\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6))",
+                "ttft_ms": "\(String(format: "%.1f", timings.ttftMilliseconds))",
+                "decode_tokens_per_s": "\(String(format: "%.1f", timings.decodeTokensPerSecond))",
+                "total_ms": "\(String(format: "%.1f", timings.totalMilliseconds))",
             ])
             if let stream {
                 stream.write(ServerSentEvent(event: "done", data: JSONText.encode(done)))
@@ -158,21 +158,34 @@ final class Turn: @unchecked Sendable {
         }
     }
 
-    private func doneObject(_ completion: Completion) -> [String: Any] {
-        let end = DispatchTime.now().uptimeNanoseconds
-        let ttft = Double((firstToken ?? end) - started) / 1e6
-        let decodeSeconds = Double(end - (firstToken ?? end)) / 1e9
-        let prefilled = completion.promptTokens
+    private func doneObject(_ completion: Completion, _ timings: Timings) -> [String: Any] {
         var object: [String: Any] = [
             "finish_reason": completion.reason.rawValue,
             "text": text,
             "usage": ["prompt_tokens": completion.promptTokens, "cached_tokens": completion.cachedTokens,
                       "completion_tokens": completion.tokens.count],
-            "timings": ["ttft_ms": ttft,
-                        "prefill_tokens_per_s": ttft > 0 ? Double(prefilled) / (ttft / 1000) : 0,
-                        "decode_tokens_per_s": decodeSeconds > 0 ? Double(max(0, completion.tokens.count - 1)) / decodeSeconds : 0],
+            "timings": ["ttft_ms": timings.ttftMilliseconds, "prefill_tokens_per_s": timings.prefillTokensPerSecond,
+                        "decode_tokens_per_s": timings.decodeTokensPerSecond],
         ]
         if let session = parameters.sessionID { object["session_id"] = session }
         return object
+    }
+}
+
+/// A finished turn's timings, for its `done` event and its log line.
+struct Timings {
+    let ttftMilliseconds: Double
+    let prefillTokensPerSecond: Double
+    let decodeTokensPerSecond: Double
+    let totalMilliseconds: Double
+
+    /// `started` and `firstToken` in uptime nanoseconds; now is the end.
+    init(_ completion: Completion, started: UInt64, firstToken: UInt64?) {
+        let end = DispatchTime.now().uptimeNanoseconds
+        ttftMilliseconds = Double((firstToken ?? end) - started) / 1e6
+        let decodeSeconds = Double(end - (firstToken ?? end)) / 1e9
+        prefillTokensPerSecond = ttftMilliseconds > 0 ? Double(completion.promptTokens) / (ttftMilliseconds / 1000) : 0
+        decodeTokensPerSecond = decodeSeconds > 0 ? Double(max(0, completion.tokens.count - 1)) / decodeSeconds : 0
+        totalMilliseconds = Double(end - started) / 1e6
     }
 }
