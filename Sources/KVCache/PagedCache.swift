@@ -151,8 +151,9 @@ public struct PagedCache: Sendable {
     public mutating func finish(_ id: SequenceID) -> BlockTable {
         let table = running.removeValue(forKey: id)!.table
         let last = table.computed / blockSize, length = table.computed % blockSize
-        // A block is partially computed only by its one writer: never shared.
-        if length > 0, last < table.blocks.count, pool.referenceCount(table.blocks[last]) == 1 {
+        // Block `last` exists (computed <= blocks * blockSize) and, partially
+        // computed, has only this writer: `registerPartial` checks that.
+        if length > 0 {
             let parent = last == 0 ? 0 : table.chainHashes[last - 1]
             let tokens = Array(table.tokens[(last * blockSize)..<table.computed])
             pool.registerPartial(table.blocks[last], BlockPool.Contents(hash: PrefixHash.extend(parent, tokens),
