@@ -15,10 +15,9 @@ public struct HTTPResponse: Sendable {
     /// A JSON body as DESIGN.md shapes errors: {"error":{"type":...,"message":...}}.
     public static func error(_ status: Int, _ message: String, type: String? = nil, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         let object: [String: Any] = ["error": ["type": type ?? HTTPStatus.errorType(status), "message": message]]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         var headers = headers
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-        return HTTPResponse(status: status, headers: headers, body: Array(data) + [UInt8(ascii: "\n")])
+        return HTTPResponse(status: status, headers: headers, body: Array((JSONText.encode(object) + "\n").utf8))
     }
 
     public static func json(_ data: Data, status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {

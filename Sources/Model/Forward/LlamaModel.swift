@@ -298,11 +298,10 @@ public final class LlamaModel: @unchecked Sendable {
         if let layout {
             input.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count, layout: layout) }
         }
-        let masks = nibbleMasks
-        let totalRows = rows.reduce(0, +)
         if layout != nil, count >= 8 {
             return multiplyBatch(kernels, rows: rows, quantized, into: outputs, count: count)
         }
+        let masks = nibbleMasks
         input.withUnsafeBufferPointer { inp in
         quantized.values.withUnsafeBufferPointer { qv in
         quantized.scales.withUnsafeBufferPointer { qd in
@@ -331,13 +330,7 @@ public final class LlamaModel: @unchecked Sendable {
                 }
             }
             pool.run { worker, workers in
-                let share = WorkerPool.share(of: totalRows, worker: worker, workers: workers)
-                var first = 0
-                for m in 0..<rows.count {
-                    let lower = max(share.lowerBound - first, 0), upper = min(share.upperBound - first, rows[m])
-                    if lower < upper { compute(m, lower..<upper) }
-                    first += rows[m]
-                }
+                WorkerPool.forEachShare(of: rows, worker: worker, workers: workers, compute)
             }
         }}}}
     }
@@ -351,7 +344,6 @@ extension LlamaModel {
     func multiplyBatch(_ kernels: [RowKernel], rows: [Int], _ quantized: QuantizedActivations,
                        into outputs: [UnsafeMutablePointer<Float>], count: Int) {
         let masks = nibbleMasks
-        let totalRows = rows.reduce(0, +)
         quantized.values.withUnsafeBufferPointer { qv in
         quantized.scales.withUnsafeBufferPointer { qd in
         quantized.sums.withUnsafeBufferPointer { qs in
@@ -361,15 +353,9 @@ extension LlamaModel {
             let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!
             let x8 = gv.baseAddress!, d8 = gd.baseAddress!, s8 = gs.baseAddress!
             pool.run { worker, workers in
-                let share = WorkerPool.share(of: totalRows, worker: worker, workers: workers)
-                var first = 0
-                for m in 0..<rows.count {
-                    let lower = max(share.lowerBound - first, 0), upper = min(share.upperBound - first, rows[m])
-                    if lower < upper {
-                        kernels[m].multiply(rows: lower..<upper, q, d, s, grouped: x8, d8, s8, count: count,
-                                            into: outputs[m], stride: rows[m], masks: masks)
-                    }
-                    first += rows[m]
+                WorkerPool.forEachShare(of: rows, worker: worker, workers: workers) { m, range in
+                    kernels[m].multiply(rows: range, q, d, s, grouped: x8, d8, s8, count: count,
+                                        into: outputs[m], stride: rows[m], masks: masks)
                 }
             }
         }}}}}}

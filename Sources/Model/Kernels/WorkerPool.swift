@@ -64,6 +64,20 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Worker `worker`'s share of the rows of several matrices taken as one
+    /// run (`rows[m]` rows of matrix m): `body(m, range)` for each matrix
+    /// whose rows `range` fall in that share.
+    @inline(__always)
+    public static func forEachShare(of rows: [Int], worker: Int, workers: Int, _ body: (Int, Range<Int>) -> Void) {
+        let share = share(of: rows.reduce(0, +), worker: worker, workers: workers)
+        var first = 0
+        for m in rows.indices {
+            let lower = max(share.lowerBound - first, 0), upper = min(share.upperBound - first, rows[m])
+            if lower < upper { body(m, lower..<upper) }
+            first += rows[m]
+        }
+    }
+
     /// Rows `0..<count` split into `workers` contiguous shares.
     @inline(__always)
     public static func share(of count: Int, worker: Int, workers: Int) -> Range<Int> {
