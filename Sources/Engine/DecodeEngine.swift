@@ -27,13 +27,15 @@ public final class DecodeEngine {
     private struct Sequence {
         let id: RequestID
         let request: GenerationRequest
-        /// The session's tokens before this turn.
+        /// The session's tokens this turn continues.
         let history: [TokenID]
         let historyHashes: [UInt64]
+        /// What the turn adds after them.
+        let prompt: [TokenID]
         var sampler: Sampler
         var generated: [TokenID] = []
         var cachedTokens: Int?
-        var tokens: [TokenID] { history + request.prompt + generated }
+        var tokens: [TokenID] { history + prompt + generated }
     }
 
     public let model: any PagedModel
@@ -71,24 +73,37 @@ public final class DecodeEngine {
     public func submit(_ request: GenerationRequest) throws(AdmissionError) -> RequestID {
         guard !request.prompt.isEmpty else { throw .emptyPrompt }
         precondition(request.maxTokens >= 1)
-        var history: [TokenID] = [], hashes: [UInt64] = []
+        var history: [TokenID] = [], hashes: [UInt64] = [], prompt = request.prompt
         if let session = request.sessionID.flatMap({ sessions[$0] }) {
             history = session.tokens
             hashes = session.chainHashes
         }
-        let total = history.count + request.prompt.count + request.maxTokens
+        switch request.history {
+        case .append(let expected):
+            if let expected, expected != history.count, let sessionID = request.sessionID {
+                throw .session(.changed(sessionID))
+            }
+        case .reconcile:
+            // Keep the common prefix, but never all of the prompt: its last
+            // token's logits are needed (the cache still holds its keys).
+            let kept = min(zip(history, prompt).prefix { $0 == $1 }.count, prompt.count - 1)
+            history.removeSubrange(kept...)
+            hashes = Array(hashes.prefix(kept / cache.blockSize))
+            prompt.removeSubrange(..<kept)
+        }
+        let total = history.count + prompt.count + request.maxTokens
         guard total <= contextLength else { throw .beyondContext(tokens: total, context: contextLength) }
         guard cache.canEverFit(positions: total) else {
             throw .beyondPool(tokens: total, poolTokens: cache.pool.blockCount * cache.blockSize)
         }
         if let sessionID = request.sessionID {
             do {
-                _ = try sessions.begin(sessionID, adding: request.prompt.count + request.maxTokens, now: clock())
+                _ = try sessions.begin(sessionID, keeping: history.count, adding: prompt.count + request.maxTokens, now: clock())
             } catch { throw .session(error) }
         }
         let id = nextID
         nextID += 1
-        waiting.append(Sequence(id: id, request: request, history: history, historyHashes: hashes,
+        waiting.append(Sequence(id: id, request: request, history: history, historyHashes: hashes, prompt: prompt,
                                 sampler: Sampler(request.sampling)))
         return id
     }
@@ -144,7 +159,7 @@ public final class DecodeEngine {
         // Waiting requests, first come first served, while everything allows.
         while let next = waiting.first, running.count < limits.maxBatchSequences, prefillBudget > 0 {
             guard let cached = cache.admit(next.id, tokens: next.tokens, chainHashes: next.historyHashes,
-                                           maxPositions: prefillBudget) else { break }
+                                           salt: next.request.cacheSalt, maxPositions: prefillBudget) else { break }
             let count = min(cache.table(next.id)!.pending, prefillBudget)
             var sequence = waiting.removeFirst()
             if sequence.cachedTokens == nil { sequence.cachedTokens = cached }
@@ -169,6 +184,7 @@ public final class DecodeEngine {
             guard let logits = logits[k] else { continue }
             let tokens = cache.table(id)!.tokens
             let token = running[item.index].sampler.sample(logits, history: Array(tokens.suffix(Self.penaltyWindow)))
+            let logprobs = running[item.index].request.topLogprobs.map { TokenLogprobs(logits: logits, token: token, count: $0) }
             running[item.index].generated.append(token)
             cache.append(id, [token])
             let sequence = running[item.index]
@@ -177,7 +193,7 @@ public final class DecodeEngine {
                 events.append(end(sequence, .stop, table: cache.finish(id)))
                 continue
             }
-            events.append(.token(id, index: sequence.generated.count - 1, token))
+            events.append(.token(id, index: sequence.generated.count - 1, token, logprobs: logprobs))
             if sequence.generated.count == sequence.request.maxTokens {
                 finished.append(item.index)
                 events.append(end(sequence, .length, table: cache.finish(id)))
@@ -207,7 +223,7 @@ public final class DecodeEngine {
         var generated = sequence.generated
         if reason == .stop, generated.last == endOfSequence { generated.removeLast() }
         return .finished(sequence.id, Completion(reason: reason, tokens: generated, historyTokens: sequence.history.count,
-                                                 promptTokens: sequence.request.prompt.count, cachedTokens: sequence.cachedTokens ?? 0))
+                                                 promptTokens: sequence.prompt.count, cachedTokens: sequence.cachedTokens ?? 0))
     }
 
     /// Drops sessions idle past their time to live, at most once a second.

@@ -66,7 +66,7 @@ public final class EngineService: @unchecked Sendable {
     private func deliver(_ events: [EngineEvent]) {
         for event in events {
             switch event {
-            case let .token(id, _, _): sinks[id]?(event)
+            case let .token(id, _, _, _): sinks[id]?(event)
             case let .finished(id, _): sinks.removeValue(forKey: id)?(event)
             }
         }

@@ -11,6 +11,23 @@ public struct GenerationRequest: Sendable {
     public var sampling: SamplingParameters
     /// Keep generating past end-of-sequence until `maxTokens`.
     public var ignoreEOS: Bool
+    /// How the prompt relates to the session's history.
+    public var history: HistoryUse = .append(expecting: nil)
+    /// The root of the prefix cache's chain hashes: requests find each
+    /// other's cached blocks only under the same salt (a tenant's).
+    public var cacheSalt: UInt64 = 0
+    /// Report each token's log-probability and this many alternatives; nil: none.
+    public var topLogprobs: Int?
+
+    public enum HistoryUse: Sendable, Equatable {
+        /// The prompt follows the history. With `expecting`, the session
+        /// must still hold that many tokens (the prompt was made for them).
+        case append(expecting: Int?)
+        /// The prompt is the whole conversation: the session keeps the
+        /// longest common prefix of its history and the prompt (an edited or
+        /// regenerated message diverges there) and the turn continues from it.
+        case reconcile
+    }
 
     public init(prompt: [TokenID], sessionID: String? = nil, maxTokens: Int = 256,
                 sampling: SamplingParameters = SamplingParameters(), ignoreEOS: Bool = false) {

@@ -2,7 +2,7 @@ import Foundation
 import Model
 
 /// Picks one token from logits. Greedy at temperature 0 (ties: lowest id);
-/// otherwise the repetition penalty, then top-k, temperature, top-p and
+/// otherwise the repetition, presence and frequency penalties, then top-k, temperature, top-p and
 /// min-p filter the candidates and one is drawn with the seeded generator,
 /// so a seed makes sampling reproducible run to run.
 public struct Sampler: Sendable {
@@ -22,6 +22,13 @@ public struct Sampler: Sendable {
             for id in Set(history) where Int(id) < logits.count {
                 let l = logits[Int(id)]
                 logits[Int(id)] = l > 0 ? l / parameters.repeatPenalty : l * parameters.repeatPenalty
+            }
+        }
+        if parameters.presencePenalty != 0 || parameters.frequencyPenalty != 0 {
+            var counts: [TokenID: Int] = [:]
+            for id in history { counts[id, default: 0] += 1 }
+            for (id, n) in counts where Int(id) < logits.count {
+                logits[Int(id)] -= parameters.presencePenalty + parameters.frequencyPenalty * Float(n)
             }
         }
         if parameters.isGreedy { return argmax(logits) }

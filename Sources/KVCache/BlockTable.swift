@@ -16,11 +16,18 @@ public struct BlockTable: Sendable, Equatable {
     public internal(set) var chainHashes: [UInt64] = []
     /// Leading blocks already offered to the prefix index.
     public internal(set) var indexed = 0
+    /// The parent hash of block 0: a salt that keeps one tenant's chains
+    /// apart from another's (0 when the cache is shared).
+    public let root: UInt64
 
-    public init(tokens: [Int32], chainHashes: [UInt64] = []) {
+    public init(tokens: [Int32], chainHashes: [UInt64] = [], root: UInt64 = 0) {
         self.tokens = tokens
         self.chainHashes = chainHashes
+        self.root = root
     }
+
+    /// The parent hash of block `i`'s chain (known for `i <= chainHashes.count`).
+    func parent(ofBlock i: Int) -> UInt64 { i == 0 ? root : chainHashes[i - 1] }
 
     /// Positions still to compute before the next token can be sampled.
     public var pending: Int { tokens.count - computed }

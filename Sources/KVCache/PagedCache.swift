@@ -41,15 +41,16 @@ public struct PagedCache: Sendable {
     /// prefix of them: shared whole blocks, then a cached partial block that
     /// continues them, but never the last token, whose logits are needed.
     /// `chainHashes` (a session's, for the same leading tokens) saves
-    /// rehashing. Returns the number of positions already computed. Only a
-    /// claimed partial block is taken; `reserve` allocates the rest.
+    /// rehashing; `salt` roots the chain (only sequences under the same salt
+    /// share blocks). Returns the number of positions already computed. Only
+    /// a claimed partial block is taken; `reserve` allocates the rest.
     @discardableResult
-    public mutating func start(_ id: SequenceID, tokens: [Int32], chainHashes: [UInt64] = []) -> Int {
+    public mutating func start(_ id: SequenceID, tokens: [Int32], chainHashes: [UInt64] = [], salt: UInt64 = 0) -> Int {
         precondition(running[id] == nil, "sequence \(id) is already running")
         precondition(!tokens.isEmpty, "a sequence needs a token")
-        var table = BlockTable(tokens: tokens, chainHashes: chainHashes)
+        var table = BlockTable(tokens: tokens, chainHashes: chainHashes, root: salt)
         let adoptable = (tokens.count - 1) / blockSize
-        var parent: UInt64 = 0
+        var parent = salt
         for i in 0..<adoptable {
             let blockTokens = tokens[i * blockSize ..< (i + 1) * blockSize]
             let hash = hashOfBlock(i, in: &table, parent: parent)
@@ -75,8 +76,9 @@ public struct PagedCache: Sendable {
     /// anyone: `start`, then `reserve` for its first `maxPositions` pending
     /// positions. Returns the positions found computed, or nil (and nothing
     /// held) when blocks are short. Only admissions count as prefix lookups.
-    public mutating func admit(_ id: SequenceID, tokens: [Int32], chainHashes: [UInt64] = [], maxPositions: Int) -> Int? {
-        let cached = start(id, tokens: tokens, chainHashes: chainHashes)
+    public mutating func admit(_ id: SequenceID, tokens: [Int32], chainHashes: [UInt64] = [], salt: UInt64 = 0,
+                               maxPositions: Int) -> Int? {
+        let cached = start(id, tokens: tokens, chainHashes: chainHashes, salt: salt)
         guard reserve(id, positions: min(tokens.count - cached, maxPositions)) else {
             finish(id)
             return nil
@@ -135,7 +137,7 @@ public struct PagedCache: Sendable {
         table.computed = computed
         while table.indexed < computed / blockSize {
             let i = table.indexed
-            let parent = i == 0 ? 0 : table.chainHashes[i - 1]
+            let parent = table.parent(ofBlock: i)
             let hash = hashOfBlock(i, in: &table, parent: parent)
             let tokens = Array(table.tokens[i * blockSize ..< (i + 1) * blockSize])
             pool.register(table.blocks[i], BlockPool.Contents(hash: hash, tokens: tokens, parent: parent))
@@ -154,7 +156,7 @@ public struct PagedCache: Sendable {
         // Block `last` exists (computed <= blocks * blockSize) and, partially
         // computed, has only this writer: `registerPartial` checks that.
         if length > 0 {
-            let parent = last == 0 ? 0 : table.chainHashes[last - 1]
+            let parent = table.parent(ofBlock: last)
             let tokens = Array(table.tokens[(last * blockSize)..<table.computed])
             pool.registerPartial(table.blocks[last], BlockPool.Contents(hash: PrefixHash.extend(parent, tokens),
                                                                          tokens: tokens, parent: parent, isPartial: true))

@@ -16,6 +16,8 @@ public struct SessionStore: Sendable {
         /// Seconds on the caller's clock when the last turn ended (or began).
         public internal(set) var lastUsed: Double
         public internal(set) var busy = false
+        /// Leading tokens of the history that the running turn keeps.
+        var turnBase = 0
     }
 
     public enum Refusal: Error, Equatable, CustomStringConvertible {
@@ -25,6 +27,8 @@ public struct SessionStore: Sendable {
         case full(limit: Int)
         /// The history plus this turn would exceed the session length limit.
         case tooLong(session: String, history: Int, adding: Int, limit: Int)
+        /// Another turn changed the history that this request was prepared for.
+        case changed(String)
 
         public var description: String {
             switch self {
@@ -34,6 +38,8 @@ public struct SessionStore: Sendable {
                 return "the server holds its maximum of \(limit) sessions (max_sessions); delete one or wait for idle ones to expire"
             case let .tooLong(session, history, adding, limit):
                 return "session '\(session)' holds \(history) tokens; adding \(adding) more would exceed its limit of \(limit) tokens"
+            case .changed(let id):
+                return "session '\(id)' changed while this request was being prepared; send it again"
             }
         }
     }
@@ -53,30 +59,35 @@ public struct SessionStore: Sendable {
     public var count: Int { sessions.count }
     public subscript(id: String) -> Session? { sessions[id] }
 
-    /// Begins a turn that will add up to `adding` tokens (prompt plus
-    /// generated), creating the session on first use. Returns its history.
-    public mutating func begin(_ id: String, adding: Int, now: Double) throws(Refusal) -> Session {
+    /// Begins a turn that keeps the first `keeping` tokens of the history
+    /// (all of them when nil) and adds up to `adding` tokens (prompt plus
+    /// generated), creating the session on first use. Returns the session,
+    /// its history untouched until the turn ends.
+    public mutating func begin(_ id: String, keeping: Int? = nil, adding: Int, now: Double) throws(Refusal) -> Session {
         var session = sessions[id] ?? Session(lastUsed: now)
         if sessions[id] == nil, sessions.count >= maxSessions { throw .full(limit: maxSessions) }
         guard !session.busy else { throw .busy(id) }
-        guard session.tokens.count + adding <= maxTokens else {
-            throw .tooLong(session: id, history: session.tokens.count, adding: adding, limit: maxTokens)
+        let kept = min(keeping ?? session.tokens.count, session.tokens.count)
+        guard kept + adding <= maxTokens else {
+            throw .tooLong(session: id, history: kept, adding: adding, limit: maxTokens)
         }
         session.busy = true
+        session.turnBase = kept
         session.lastUsed = now
         sessions[id] = session
         return session
     }
 
     /// Ends the turn begun with `begin`. With `tokens` (the whole history now,
-    /// an extension of the old one) the turn is kept; with nil it is rolled
-    /// back (cancelled or failed) and a session that had no turn disappears.
+    /// extending the part the turn kept) the turn is kept; with nil it is
+    /// rolled back (cancelled or failed), the history as it was, and a
+    /// session that had no turn disappears.
     public mutating func end(_ id: String, tokens: [Int32]?, chainHashes: [UInt64], now: Double) {
         guard var session = sessions[id], session.busy else { preconditionFailure("ending a turn of '\(id)' that was not begun") }
         session.busy = false
         session.lastUsed = now
         if let tokens {
-            precondition(tokens.starts(with: session.tokens) && tokens.count <= maxTokens)
+            precondition(tokens.starts(with: session.tokens.prefix(session.turnBase)) && tokens.count <= maxTokens)
             session.tokens = tokens
             session.chainHashes = chainHashes
             session.turns += 1

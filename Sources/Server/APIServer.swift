@@ -11,9 +11,40 @@ public struct ServedModel: Sendable {
     public let tokenizer: Tokenizer
     public let chatTemplate: ChatTemplate
     public let contextLength: Int
+    /// Positions the whole KV pool holds: no request can grow past them.
+    public let poolTokens: Int
+    /// Longest session history (`max_session_tokens`).
+    public let maxSessionTokens: Int
+    /// The control token that ends a chat turn, when it is one token.
+    public let endOfTurn: TokenID?
+    /// Seconds since 1970 when the model was loaded (OpenAI's `created`).
+    public let created: Int
+
+    /// Tokens a request of `inputTokens` may generate at most: up to the end
+    /// of the context, the pool, and (in a session) the session's limit.
+    public func room(inputTokens: Int, session: Bool) -> Int {
+        min(contextLength, poolTokens, session ? maxSessionTokens : .max) - inputTokens
+    }
 }
 
-/// kvserve's HTTP API (../shared/DESIGN.md) over one engine.
+/// Everything a route needs to serve a turn.
+struct Serving: Sendable {
+    let model: ServedModel
+    let service: EngineService
+    let metrics: ServerMetrics
+    let logger: Logger
+    let replies: GeneratedReplies
+    let responses: StoredResponses
+    let maxWaiting: Int
+
+    func turnContext(route: String, tenant: Tenant, sessionID: String?, stop: [String]) -> Turn.Context {
+        Turn.Context(route: route, tenant: tenant, sessionID: sessionID, stop: stop, model: model, service: service,
+                     metrics: metrics, logger: logger, replies: replies)
+    }
+}
+
+/// kvserve's HTTP API (../shared/DESIGN.md) over one engine: the native
+/// routes and the OpenAI ones, behind API keys when they are configured.
 public final class APIServer: Sendable {
     public let http: HTTPServer
     public let service: EngineService
@@ -23,6 +54,7 @@ public final class APIServer: Sendable {
     /// Loads the model, sizes the KV pool from the configuration, starts the
     /// engine thread and the listener.
     public init(configuration c: Configuration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        let keys = APIKeys(try APIKeys.load(keys: c.apiKeys, file: c.apiKeysFile), shareCache: c.sharePrefixCache == "all")
         let file = try ModelFile(path: c.model)
         if c.threads > 0 { setenv("KVSERVE_THREADS", String(c.threads), 1) }
         let llama = try LlamaModel(file: file)
@@ -36,49 +68,90 @@ public final class APIServer: Sendable {
         limits.sessionTimeToLive = Double(c.sessionTTLSeconds)
         let engine = DecodeEngine(model: paged, endOfSequence: file.tokenizer.vocabulary.eos, limits: limits)
         service = EngineService(engine: engine)
+        let endOfTurn = file.tokenizer.encode(file.chatTemplate.endOfTurn, parseSpecial: true)
         model = ServedModel(name: (c.model as NSString).lastPathComponent, tokenizer: file.tokenizer,
-                            chatTemplate: file.chatTemplate, contextLength: file.hyperparameters.contextLength)
+                            chatTemplate: file.chatTemplate, contextLength: file.hyperparameters.contextLength,
+                            poolTokens: paged.blockCount * c.blockSize,
+                            maxSessionTokens: min(c.maxSessionTokens, file.hyperparameters.contextLength),
+                            endOfTurn: endOfTurn.count == 1 ? endOfTurn[0] : nil, created: Int(Date().timeIntervalSince1970))
         log("model \(model.name): \(paged.blockCount) KV blocks of \(c.blockSize) positions (\(paged.arena.byteCount >> 20) MiB)")
-        http = HTTPServer(configuration: c.httpServer, router: Self.routes(model: model, service: service, maxWaiting: c.maxWaiting, metrics: metrics))
+        if !keys.isEmpty { log("API keys required (\(c.sharePrefixCache == "all" ? "prefix cache shared by all keys" : "one prefix cache per key"))") }
+        let serving = Serving(model: model, service: service, metrics: metrics, logger: Logger(label: "kvserve.requests"),
+                              replies: GeneratedReplies(),
+                              responses: StoredResponses(maxCount: c.maxStoredResponses, timeToLive: Double(c.responseTTLSeconds)),
+                              maxWaiting: c.maxWaiting)
+        http = HTTPServer(configuration: c.httpServer, router: Self.routes(serving, keys: keys))
         service.start()
         try http.start()
     }
 
-    static func routes(model: ServedModel, service: EngineService, maxWaiting: Int, metrics: ServerMetrics) -> Router {
+    /// A handler that knows whose request it serves.
+    typealias TenantHandler = @Sendable (HTTPRequest, Responder, Tenant) -> Void
+
+    static func routes(_ serving: Serving, keys: APIKeys) -> Router {
         var router = Router()
-        // Routes that wait for the engine (up to one step) leave the I/O queue first.
-        func offQueue(_ handler: @escaping HTTPHandler) -> HTTPHandler {
-            { request, responder in DispatchQueue.global().async { handler(request, responder) } }
+        let service = serving.service, metrics = serving.metrics
+        /// Authenticates, then runs the handler off the I/O queue (it may
+        /// wait for the engine, up to one step). `openAI`: errors in OpenAI's shape.
+        func route(_ method: String, _ path: String, openAI: Bool = false, _ handler: @escaping TenantHandler) {
+            router.add(method, path) { request, responder in
+                guard let tenant = keys.tenant(authorization: request.headers["Authorization"]) else {
+                    metrics.countRequest(status: 401)
+                    var headers = HTTPHeaders()
+                    headers.add(name: "WWW-Authenticate", value: #"Bearer realm="kvserve""#)
+                    let message = request.headers["Authorization"] == nil
+                        ? "this server needs an API key: send Authorization: Bearer KEY"
+                        : "the API key is not valid"
+                    return responder.send(openAI
+                        ? OpenAIError(status: 401, message: message, code: "invalid_api_key").response(headers: headers)
+                        : .error(401, message, headers: headers))
+                }
+                DispatchQueue.global().async { handler(request, responder, tenant) }
+            }
         }
-        let generate = GenerateRoute(model: model, service: service, maxWaiting: maxWaiting, metrics: metrics,
-                                     logger: Logger(label: "kvserve.requests"))
-        router.add("GET", "/metrics", offQueue { _, responder in
+
+        router.add("GET", "/health") { _, responder in responder.send(.json(Data(#"{"status":"ok"}"#.utf8))) }
+        route("GET", "/metrics") { _, responder, _ in
             let text = metrics.exposition(service.perform(ServerMetrics.snapshot))
             responder.send(.text(text, contentType: "text/plain; version=0.0.4; charset=utf-8"))
-        })
-        router.add("POST", "/v1/generate", offQueue { request, responder in generate.handle(request, responder) })
-        router.add("GET", "/health") { _, responder in responder.send(.json(Data(#"{"status":"ok"}"#.utf8))) }
-        router.add("GET", "/v1/models") { _, responder in
-            responder.send(.json(Data(JSONText.encode(["data": [["id": model.name, "context_length": model.contextLength]]]).utf8)))
         }
-        router.add("GET", "/v1/sessions/{id}", offQueue { _, responder in
+
+        let generate = GenerateRoute(serving: serving)
+        route("POST", "/v1/generate", generate.handle)
+        route("GET", "/v1/sessions/{id}") { _, responder, tenant in
             let id = responder.parameters["id"]!
-            let session = service.perform { $0.sessions[id] }
+            let session = service.perform { $0.sessions[tenant.sessionKey(id)] }
             guard let session else { return responder.send(.error(404, "no session '\(id)'")) }
             responder.send(.json(Data(JSONText.encode(["session_id": id, "tokens": session.tokens.count, "turns": session.turns,
-                                                 "busy": session.busy]).utf8)))
-        })
-        router.add("DELETE", "/v1/sessions/{id}", offQueue { _, responder in
+                                                       "busy": session.busy]).utf8)))
+        }
+        route("DELETE", "/v1/sessions/{id}") { _, responder, tenant in
             let id = responder.parameters["id"]!
             let outcome = service.perform { engine -> Result<Bool, SessionStore.Refusal> in
-                Result { () throws(SessionStore.Refusal) -> Bool in try engine.deleteSession(id) }
+                Result { () throws(SessionStore.Refusal) -> Bool in try engine.deleteSession(tenant.sessionKey(id)) }
             }
             switch outcome {
             case .success(true): responder.send(HTTPResponse(status: 204))
             case .success(false): responder.send(.error(404, "no session '\(id)'"))
-            case .failure(let refusal): responder.send(.error(409, refusal.description))
+            case .failure(let refusal): responder.send(.error(409, refusal.description, type: "conflict"))
             }
-        })
+        }
+
+        let chat = ChatCompletionsRoute(serving: serving)
+        route("POST", "/v1/chat/completions", openAI: true, chat.handle)
+        let completions = CompletionsRoute(serving: serving)
+        route("POST", "/v1/completions", openAI: true, completions.handle)
+        let responses = ResponsesRoute(serving: serving)
+        route("POST", "/v1/responses", openAI: true, responses.create)
+        route("GET", "/v1/responses/{id}", openAI: true, responses.retrieve)
+        route("DELETE", "/v1/responses/{id}", openAI: true, responses.delete)
+        route("GET", "/v1/models", openAI: true) { _, responder, _ in
+            let model = serving.model
+            responder.send(.json(Data(JSONText.encode(["object": "list", "data": [[
+                "id": model.name, "object": "model", "created": model.created, "owned_by": "kvserve",
+                "context_length": model.contextLength,
+            ]]]).utf8)))
+        }
         return router
     }
 }

@@ -29,8 +29,15 @@ public struct Configuration: Sendable, Equatable {
     public var shutdownGraceSeconds = 10
     /// 0 = one per core.
     public var threads = 0
-    /// Empty = no authentication.
+    /// Empty (and no `apiKeysFile`) = no authentication.
     public var apiKeys: [String] = []
+    /// A file of API keys, one a line; "" = none.
+    public var apiKeysFile = ""
+    /// "tenant": each API key's prefix cache is its own; "all": shared.
+    public var sharePrefixCache = "tenant"
+    /// Stored responses (the Responses API) kept at most, and how long idle.
+    public var maxStoredResponses = 1024
+    public var responseTTLSeconds = 86400
 
     public init() {}
 
@@ -41,7 +48,7 @@ public struct Configuration: Sendable, Equatable {
         public var description: String { "configuration key '\(key)' (from \(source)): \(message)" }
     }
 
-    private enum Kind { case string, integer(ClosedRange<Int>, multipleOf: Int), stringList, choice([String]) }
+    private enum Kind { case string, optionalString, integer(ClosedRange<Int>, multipleOf: Int), stringList, choice([String]) }
 
     private struct Key {
         let name: String
@@ -88,6 +95,10 @@ public struct Configuration: Sendable, Equatable {
         .int("shutdown_grace_seconds", \.shutdownGraceSeconds, 0...3600),
         .int("threads", \.threads, 0...1024),
         .list("api_keys", \.apiKeys),
+        .string("api_keys_file", \.apiKeysFile, .optionalString),
+        .string("share_prefix_cache", \.sharePrefixCache, .choice(["tenant", "all"])),
+        .int("max_stored_responses", \.maxStoredResponses, 0...1_000_000),
+        .int("response_ttl_seconds", \.responseTTLSeconds, 1...(365 * 86400)),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
@@ -131,7 +142,7 @@ public struct Configuration: Sendable, Equatable {
 
     private mutating func set(_ key: Key, json value: JSONValue, source: String) throws {
         switch (key.kind, value) {
-        case (.string, .string(let s)), (.choice, .string(let s)):
+        case (.string, .string(let s)), (.optionalString, .string(let s)), (.choice, .string(let s)):
             try set(key, text: s, source: source)
         case (.integer, .integer(let i)):
             try set(key, text: String(i), source: source)
@@ -155,6 +166,8 @@ public struct Configuration: Sendable, Equatable {
         switch key.kind {
         case .string:
             guard !text.isEmpty else { throw Error(key: key.name, source: source, message: "must not be empty") }
+            self[keyPath: key.path!] = text
+        case .optionalString:
             self[keyPath: key.path!] = text
         case let .choice(options):
             guard options.contains(text) else {

@@ -42,3 +42,23 @@ import Model
         #expect(s.sample([-2, -0.9, -0.5], history: [2]) == 1)
     }
 }
+
+/// OpenAI's presence and frequency penalties, on hand-worked logits.
+@Suite struct PenaltyTests {
+    @Test func presenceAndFrequencyPenaltiesSubtractPerTokenSeen() {
+        var p = SamplingParameters()
+        p.temperature = 0
+        // Token 0 leads by 1.0; seen twice, it loses 0.3 + 2 * 0.4 = 1.1 and token 1 wins.
+        p.presencePenalty = 0.3
+        p.frequencyPenalty = 0.4
+        var s = Sampler(p)
+        #expect(s.sample([2.0, 1.0, 0.5], history: [0, 0]) == 1)
+        // Seen once it loses only 0.7 and still leads.
+        #expect(s.sample([2.0, 1.0, 0.5], history: [0]) == 0)
+        // A negative penalty encourages repetition.
+        p.presencePenalty = -2
+        p.frequencyPenalty = 0
+        var t = Sampler(p)
+        #expect(t.sample([2.0, 1.0, 0.5], history: [2]) == 2)
+    }
+}

@@ -97,7 +97,7 @@ import Model
         func absorb(_ events: [EngineEvent]) {
             for event in events {
                 switch event {
-                case let .token(id, index, token):
+                case let .token(id, index, token, _):
                     #expect(inFlight[id] != nil, "token for unknown request \(id)")
                     #expect(index == inFlight[id]?.streamed.count)
                     inFlight[id]?.streamed.append(token)

@@ -61,3 +61,29 @@ struct SessionStoreTests {
         #expect(try store.delete("a") && store.count == 0)
     }
 }
+
+/// Turns that keep only part of the history (a conversation resent and edited).
+struct SessionStoreRewindTests {
+    @Test func aTurnMayReplaceTheHistoryAfterWhatItKeeps() throws {
+        var store = SessionStore(maxSessions: 4, maxTokens: 10, timeToLive: 60)
+        _ = try store.begin("a", adding: 6, now: 0)
+        store.end("a", tokens: [1, 2, 3, 4, 5, 6], chainHashes: [], now: 1)
+        // Keeping 2 tokens, 8 more fit the limit of 10; keeping all 6 they would not.
+        #expect(throws: SessionStore.Refusal.tooLong(session: "a", history: 6, adding: 8, limit: 10)) {
+            try store.begin("a", adding: 8, now: 2)
+        }
+        let during = try store.begin("a", keeping: 2, adding: 8, now: 2)
+        #expect(during.tokens == [1, 2, 3, 4, 5, 6] && during.busy)
+        store.end("a", tokens: [1, 2, 9, 9], chainHashes: [], now: 3)
+        #expect(store["a"]?.tokens == [1, 2, 9, 9] && store["a"]?.turns == 2)
+    }
+
+    @Test func aRolledBackRewindKeepsTheOldHistory() throws {
+        var store = SessionStore(maxSessions: 4, maxTokens: 10, timeToLive: 60)
+        _ = try store.begin("a", adding: 4, now: 0)
+        store.end("a", tokens: [1, 2, 3, 4], chainHashes: [], now: 1)
+        _ = try store.begin("a", keeping: 1, adding: 3, now: 2)
+        store.end("a", tokens: nil, chainHashes: [], now: 3)
+        #expect(store["a"]?.tokens == [1, 2, 3, 4] && store["a"]?.turns == 1)
+    }
+}

@@ -67,28 +67,43 @@ public enum ChatTemplate: Sendable, Equatable {
 
     /// The prompt text for `messages`, exactly as the template renders it.
     public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
+        prompt(messages, addGenerationPrompt: addGenerationPrompt).string
+    }
+
+    /// The same text, with each message's content kept apart from the
+    /// template's markup, so that only the markup is parsed for control tokens.
+    public func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> PromptText {
         switch self {
         case let .chatML(defaultSystemPrompt):
-            var text = ""
+            var prompt = PromptText()
             if let system = defaultSystemPrompt, let first = messages.first, first.role != "system" {
-                text += "<|im_start|>system\n\(system)<|im_end|>\n"
+                prompt.pieces.append(.markup("<|im_start|>system\n\(system)<|im_end|>\n"))
             }
-            for message in messages {
-                text += "<|im_start|>\(message.role)\n\(message.content)<|im_end|>\n"
+            for (i, message) in messages.enumerated() {
+                prompt.pieces += [.markup("<|im_start|>\(message.role)\n"), .content(message.content, message: i), .markup("<|im_end|>\n")]
             }
-            if addGenerationPrompt { text += "<|im_start|>assistant\n" }
-            return text
+            if addGenerationPrompt { prompt.pieces.append(.markup("<|im_start|>assistant\n")) }
+            return prompt
         }
     }
 
-    /// The text that continues a conversation already rendered (and answered
-    /// by the assistant, whose reply ended with the end-of-turn token): the
-    /// separator after that token, then `messages`, with no default system
-    /// prompt, since the conversation already began.
-    public func renderContinuation(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
+    /// What continues a conversation already rendered and answered: the end
+    /// of the assistant's turn (`closingTurn`: the reply did not end with the
+    /// end-of-turn token, being cut by a length limit or a stop string), the
+    /// separator after it, then `messages`, with no default system prompt,
+    /// since the conversation already began.
+    public func continuation(_ messages: [ChatMessage], closingTurn: Bool, addGenerationPrompt: Bool) -> PromptText {
         switch self {
         case .chatML:
-            return "\n" + ChatTemplate.chatML(defaultSystemPrompt: nil).render(messages, addGenerationPrompt: addGenerationPrompt)
+            let rest = ChatTemplate.chatML(defaultSystemPrompt: nil).prompt(messages, addGenerationPrompt: addGenerationPrompt)
+            return PromptText([.markup((closingTurn ? endOfTurn : "") + "\n")]) + rest
+        }
+    }
+
+    /// The markup that ends a message, as the model generates it to end its reply.
+    public var endOfTurn: String {
+        switch self {
+        case .chatML: "<|im_end|>"
         }
     }
 

@@ -59,13 +59,21 @@ public struct Tokenizer: Sendable {
     /// - parseSpecial: let control tokens written in the text (such as
     ///   `<|im_start|>`) become their ids; otherwise they are plain text.
     public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = false) -> [TokenID] {
+        encode(PromptText([parseSpecial ? .markup(text) : .text(text)]), addSpecial: addSpecial)
+    }
+
+    /// Token ids for a rendered prompt: control tokens are parsed in its
+    /// markup only, and known ids are taken as they are. Text on both sides
+    /// of a piece boundary is tokenized as one run, so the ids are those of
+    /// the whole text whenever its messages spell no control token.
+    public func encode(_ prompt: PromptText, addSpecial: Bool = false) -> [TokenID] {
         var output: [TokenID] = []
         if addSpecial, vocabulary.addBOS, let bos = vocabulary.bos { output.append(bos) }
         var previousWasSpecial = true
-        for fragment in fragments(of: Array(text.utf8), parseSpecial: parseSpecial) {
+        for fragment in fragments(of: prompt) {
             switch fragment {
-            case let .special(id):
-                output.append(id)
+            case let .special(ids):
+                output.append(contentsOf: ids)
                 previousWasSpecial = true
             case let .text(bytes):
                 switch encoder {
@@ -88,12 +96,33 @@ public struct Tokenizer: Sendable {
         return output
     }
 
+    /// The prompt's pieces cut at control tokens, with neighbouring text joined.
+    private func fragments(of prompt: PromptText) -> [Fragment] {
+        var joined: [Fragment] = []
+        func add(_ fragment: Fragment) {
+            if case let .text(bytes) = fragment, case let .text(before)? = joined.last {
+                joined[joined.count - 1] = .text((Array(before) + bytes)[...])
+            } else {
+                joined.append(fragment)
+            }
+        }
+        for piece in prompt.pieces {
+            switch piece {
+            case .markup(let s): fragments(of: Array(s.utf8), parseSpecial: true).forEach(add)
+            case .content(let s, _), .text(let s): fragments(of: Array(s.utf8), parseSpecial: false).forEach(add)
+            case .tokens(let ids): if !ids.isEmpty { add(.special(ids)) }
+            }
+        }
+        return joined
+    }
+
     /// SentencePiece writes spaces as U+2581 LOWER ONE EIGHTH BLOCK.
     static let escapedSpace: [UInt8] = [0xE2, 0x96, 0x81]
 
     private enum Fragment {
         case text(ArraySlice<UInt8>)
-        case special(TokenID)
+        /// Control tokens, or ids known beforehand.
+        case special([TokenID])
     }
 
     /// Cuts special tokens out of the text, longest token first, each one
@@ -108,7 +137,7 @@ public struct Tokenizer: Sendable {
                 guard case var .text(rest) = fragment else { next.append(fragment); continue }
                 while let match = Self.firstRange(of: token.text, in: rest) {
                     if match.lowerBound > rest.startIndex { next.append(.text(rest[..<match.lowerBound])) }
-                    next.append(.special(token.id))
+                    next.append(.special([token.id]))
                     rest = rest[match.upperBound...]
                 }
                 if !rest.isEmpty { next.append(.text(rest)) }

@@ -132,7 +132,7 @@ struct SessionBenchCommand: ParsableCommand {
         var elapsed: Double?
         while engine.hasWork {
             for event in engine.step() {
-                if case .token(id, _, _) = event, elapsed == nil {
+                if case .token(id, _, _, _) = event, elapsed == nil {
                     elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
                 }
                 if case let .finished(id2, completion) = event, id2 == id { return (elapsed ?? .nan, completion.cachedTokens) }

@@ -66,7 +66,7 @@ public struct GenerateParameters: Sendable, Equatable {
 
         if let v = o["session_id"] {
             guard case let .string(id) = v else { throw Invalid(message: "session_id must be a string, not \(v.kindName)") }
-            guard Self.isValidSessionID(id) else {
+            guard SessionKey.isValid(id) else {
                 throw Invalid(message: "session_id must be 1 to 128 characters of A-Z, a-z, 0-9, '_', '.' and '-'")
             }
             sessionID = id
@@ -88,12 +88,6 @@ public struct GenerateParameters: Sendable, Equatable {
         }
         stream = try Self.bool(o, "stream") ?? stream
         ignoreEOS = try Self.bool(o, "ignore_eos") ?? ignoreEOS
-    }
-
-    static func isValidSessionID(_ id: String) -> Bool {
-        (1...128).contains(id.utf8.count) && id.utf8.allSatisfy {
-            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2E || $0 == 0x2D
-        }
     }
 
     private static func integer(_ o: [String: JSONValue], _ key: String, _ range: ClosedRange<Int>) throws(Invalid) -> Int? {

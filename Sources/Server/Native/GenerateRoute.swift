@@ -1,0 +1,103 @@
+import Engine
+import Foundation
+import HTTPServer
+import Model
+
+/// `POST /v1/generate`: validates, tokenizes, submits to the engine and
+/// streams its events back as server-sent events (or one JSON object). A
+/// session's later turns send only what is new.
+struct GenerateRoute: Sendable {
+    let serving: Serving
+
+    func handle(_ request: HTTPRequest, _ responder: Responder, tenant: Tenant) {
+        var parameters: GenerateParameters
+        do {
+            parameters = try GenerateParameters(json: request.body)
+            parameters.sessionID = try SessionKey.resolve(header: request.headers["X-Session-Id"], body: parameters.sessionID)
+        } catch let error as GenerateParameters.Invalid {
+            serving.metrics.countRequest(status: 400)
+            return responder.send(.error(400, error.message))
+        } catch {
+            serving.metrics.countRequest(status: 400)
+            return responder.send(.error(400, (error as? SessionKey.Invalid)?.message ?? "\(error)"))
+        }
+        let key = parameters.sessionID.map(tenant.sessionKey)
+        let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant)
+        // The prompt depends on the history it follows; the engine refuses
+        // it (409) if another turn changes that history first.
+        let history = key.map { key in serving.service.perform { $0.sessions[key].map { ($0.tokens.count, $0.tokens.last) } } } ?? nil
+        let lastToken = history?.1
+        let prompt: [TokenID]
+        switch parameters.input {
+        case .prompt(let text): prompt = prompts.text(text, atStart: lastToken == nil)
+        case .messages(let messages): prompt = prompts.continuation(messages, after: lastToken)
+        }
+        var generation = GenerationRequest(prompt: prompt, sessionID: key, maxTokens: parameters.maxTokens,
+                                           sampling: parameters.sampling, ignoreEOS: parameters.ignoreEOS)
+        generation.history = .append(expecting: history?.0 ?? 0)
+        generation.cacheSalt = tenant.cacheSalt
+        let output = NativeOutput(responder: responder, stream: parameters.stream, sessionID: parameters.sessionID)
+        let turn = Turn(serving.turnContext(route: "generate", tenant: tenant, sessionID: parameters.sessionID,
+                                            stop: parameters.stop), output: output)
+        turn.run(generation, maxWaiting: serving.maxWaiting, responder: responder)
+    }
+
+    static func response(for error: AdmissionError) -> HTTPResponse {
+        switch error {
+        case .emptyPrompt: return .error(400, error.description)
+        case .beyondContext, .beyondPool, .session(.tooLong): return .error(422, error.description)
+        case .session(.busy), .session(.changed): return .error(409, error.description, type: "conflict")
+        case .session(.full), .queueFull:
+            var headers = HTTPHeaders()
+            headers.add(name: "Retry-After", value: "1")
+            return .error(503, error.description, headers: headers)
+        }
+    }
+}
+
+/// The native answer: `token` events and a `done` event, or the `done`
+/// object alone when not streaming (../shared/DESIGN.md).
+final class NativeOutput: TurnOutput {
+    let responder: Responder
+    let streaming: Bool
+    let sessionID: String?
+    private var stream: ResponseStream?
+
+    init(responder: Responder, stream: Bool, sessionID: String?) {
+        self.responder = responder
+        streaming = stream
+        self.sessionID = sessionID
+    }
+
+    func start() {
+        if streaming { stream = responder.eventStream() }
+    }
+
+    func token(index: Int, id: TokenID, text: String, logprobs: TokenLogprobs?) {
+        stream?.write(ServerSentEvent(event: "token", data: JSONText.encode(["index": index, "id": Int(id), "text": text])))
+    }
+
+    func finish(_ end: TurnEnd) {
+        let c = end.completion, t = end.timings
+        var done: [String: Any] = [
+            "finish_reason": c.reason.rawValue,
+            "text": end.text,
+            "usage": ["prompt_tokens": c.promptTokens, "cached_tokens": c.cachedTokens, "completion_tokens": c.tokens.count],
+            "timings": ["ttft_ms": t.ttftMilliseconds, "prefill_tokens_per_s": t.prefillTokensPerSecond,
+                        "decode_tokens_per_s": t.decodeTokensPerSecond],
+        ]
+        if let sessionID { done["session_id"] = sessionID }
+        if let stream {
+            stream.write(ServerSentEvent(event: "done", data: JSONText.encode(done)))
+            stream.finish()
+        } else {
+            responder.send(.json(Data((JSONText.encode(done) + "\n").utf8)))
+        }
+    }
+
+    func refuse(_ error: AdmissionError) -> Int {
+        let response = GenerateRoute.response(for: error)
+        responder.send(response)
+        return response.status
+    }
+}

@@ -1,0 +1,71 @@
+import Engine
+import Foundation
+import HTTPServer
+
+/// An error in OpenAI's shape, `{"error":{"message","type","param","code"}}`,
+/// with the same statuses as the native API: the official SDKs raise the
+/// exception class of the status and expose the rest.
+struct OpenAIError: Error {
+    let status: Int
+    let message: String
+    var param: String?
+    var code: String?
+    var type: String
+
+    init(status: Int, message: String, param: String? = nil, code: String? = nil, type: String? = nil) {
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.type = type ?? Self.type(status)
+    }
+
+    /// A 400 about the request field `param`.
+    static func invalid(_ message: String, param: String?, code: String? = nil) -> OpenAIError {
+        OpenAIError(status: 400, message: message, param: param, code: code)
+    }
+
+    static func type(_ status: Int) -> String {
+        switch status {
+        case 401: "authentication_error"
+        case 404: "not_found_error"
+        case 409: "conflict_error"
+        case 500...: "server_error"
+        default: "invalid_request_error"
+        }
+    }
+
+    var object: [String: Any] {
+        ["error": ["message": message, "type": type, "param": param ?? NSNull(), "code": code ?? NSNull()] as [String: Any]]
+    }
+
+    func response(headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var headers = headers
+        if status == 503 { headers.replaceOrAdd(name: "Retry-After", value: "1") }
+        return .json(Data((JSONText.encode(object) + "\n").utf8), status: status, headers: headers)
+    }
+
+    /// The engine's refusals, with the native API's statuses.
+    init(_ error: AdmissionError) {
+        switch error {
+        case .emptyPrompt: self.init(status: 400, message: error.description, param: "messages")
+        case .beyondContext, .beyondPool, .session(.tooLong):
+            self.init(status: 422, message: error.description, code: "context_length_exceeded")
+        case .session(.busy), .session(.changed): self.init(status: 409, message: error.description, code: "session_busy")
+        case .session(.full), .queueFull: self.init(status: 503, message: error.description, code: "overloaded")
+        }
+    }
+}
+
+/// An answer on the OpenAI routes, which refuse in OpenAI's shape.
+protocol OpenAIOutput: TurnOutput {
+    var responder: Responder { get }
+}
+
+extension OpenAIOutput {
+    func refuse(_ error: AdmissionError) -> Int {
+        let error = OpenAIError(error)
+        responder.send(error.response())
+        return error.status
+    }
+}

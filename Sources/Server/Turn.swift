@@ -1,0 +1,160 @@
+import Engine
+import Foundation
+import HTTPServer
+import Logging
+import Model
+
+/// How a route writes one turn's answer: the native events, OpenAI's chunks,
+/// or the Responses API's events. Called in order, never concurrently.
+protocol TurnOutput: AnyObject {
+    /// The engine accepted the request (a stream's head goes out now).
+    func start()
+    /// Token `index` was generated; `text` is what it released (empty while
+    /// text that may begin a stop string is held back).
+    func token(index: Int, id: TokenID, text: String, logprobs: TokenLogprobs?)
+    /// The turn ended: `text` is the whole reply.
+    func finish(_ end: TurnEnd)
+    /// The engine refused the request before it ran; returns the status sent.
+    func refuse(_ error: AdmissionError) -> Int
+}
+
+/// A finished turn, as every output format needs it.
+struct TurnEnd {
+    let completion: Completion
+    let text: String
+    let timings: Timings
+    /// Everything the model saw: the history kept and the prompt.
+    var inputTokens: Int { completion.historyTokens + completion.promptTokens }
+}
+
+/// One request's life in the engine, shared by every route: turns engine
+/// events into text (incremental detokenizer, stop strings), records the
+/// metrics and the log line, remembers the reply's exact ids for the next
+/// request that sends it back, and hands everything to the route's output.
+/// Its methods run on the engine thread (events) or once on the caller's.
+final class Turn: @unchecked Sendable {
+    struct Context {
+        let route: String
+        let tenant: Tenant
+        let sessionID: String?
+        let stop: [String]
+        let model: ServedModel
+        let service: EngineService
+        let metrics: ServerMetrics
+        let logger: Logger
+        let replies: GeneratedReplies
+    }
+
+    private let context: Context
+    private let output: TurnOutput
+    private var detokenizer: IncrementalDetokenizer
+    private var filter: StopStringFilter
+    private var text = ""
+    private var stopped = false
+    private let started = DispatchTime.now().uptimeNanoseconds
+    private var firstToken: UInt64?
+    private var lastToken: UInt64?
+    private var id: RequestID?
+    /// Events that came before `begin` (the engine can be quicker than the caller).
+    private var early: [EngineEvent] = []
+    private let lock = NSLock()
+
+    init(_ context: Context, output: TurnOutput) {
+        self.context = context
+        self.output = output
+        detokenizer = IncrementalDetokenizer(tokenizer: context.model.tokenizer)
+        filter = StopStringFilter(stops: context.stop)
+    }
+
+    /// Submits `request` and answers through the output: its refusal, or
+    /// its stream. A client that goes away cancels the request.
+    func run(_ request: GenerationRequest, maxWaiting: Int, responder: Responder) {
+        switch context.service.submit(request, maxWaiting: maxWaiting, sink: receive) {
+        case .failure(let error):
+            context.metrics.countRequest(status: output.refuse(error))
+        case .success(let id):
+            context.metrics.countRequest(status: 200)
+            lock.lock()
+            self.id = id
+            output.start()
+            for event in early { handle(event) }
+            early = []
+            lock.unlock()
+            responder.onClose { [service = context.service] in service.cancel(id) }
+        }
+    }
+
+    private func receive(_ event: EngineEvent) {
+        lock.lock(); defer { lock.unlock() }
+        if id == nil { early.append(event) } else { handle(event) }
+    }
+
+    private func handle(_ event: EngineEvent) {
+        switch event {
+        case let .token(id, index, token, logprobs):
+            let now = DispatchTime.now().uptimeNanoseconds
+            if firstToken == nil {
+                firstToken = now
+                context.metrics.timeToFirstToken.recordNanoseconds(Int64(now - started))
+            } else if let lastToken {
+                context.metrics.interTokenLatency.recordNanoseconds(Int64(now - lastToken))
+            }
+            lastToken = now
+            guard !stopped else { return }
+            let piece: String
+            switch filter.append(detokenizer.append(token)) {
+            case .text(let t): piece = t
+            case .stopped(let t):
+                piece = t
+                stopped = true
+                context.service.stop(id)
+            }
+            text += piece
+            output.token(index: index, id: token, text: piece, logprobs: logprobs)
+        case let .finished(_, completion):
+            if !stopped {
+                switch filter.append(detokenizer.finish()) {
+                case .text(let t): text += t + filter.finish()
+                case .stopped(let t): text += t; stopped = true
+                }
+            }
+            let metrics = context.metrics
+            metrics.generatedTokens.increment(by: completion.tokens.count)
+            metrics.cachedTokens.increment(by: completion.cachedTokens)
+            metrics.prefillTokens.increment(by: max(0, completion.historyTokens + completion.promptTokens - completion.cachedTokens))
+            // Only a reply whose text is exactly its ids can stand in for them.
+            if completion.reason != .cancelled, context.model.tokenizer.decode(completion.tokens, special: false) == text {
+                context.replies.record(text, ids: completion.tokens, tenant: context.tenant)
+            }
+            let timings = Timings(completion, started: started, firstToken: firstToken)
+            context.logger.info("generate", metadata: [
+                "route": "\(context.route)",
+                "session": "\(context.sessionID ?? "-")", "history_tokens": "\(completion.historyTokens)",
+                "prompt_tokens": "\(completion.promptTokens)", "cached_tokens": "\(completion.cachedTokens)",
+                "generated_tokens": "\(completion.tokens.count)", "finish": "\(completion.reason.rawValue)",
+                "ttft_ms": "\(String(format: "%.1f", timings.ttftMilliseconds))",
+                "decode_tokens_per_s": "\(String(format: "%.1f", timings.decodeTokensPerSecond))",
+                "total_ms": "\(String(format: "%.1f", timings.totalMilliseconds))",
+            ])
+            output.finish(TurnEnd(completion: completion, text: text, timings: timings))
+        }
+    }
+}
+
+/// A finished turn's timings, for its answer and its log line.
+struct Timings {
+    let ttftMilliseconds: Double
+    let prefillTokensPerSecond: Double
+    let decodeTokensPerSecond: Double
+    let totalMilliseconds: Double
+
+    /// `started` and `firstToken` in uptime nanoseconds; now is the end.
+    init(_ completion: Completion, started: UInt64, firstToken: UInt64?) {
+        let end = DispatchTime.now().uptimeNanoseconds
+        ttftMilliseconds = Double((firstToken ?? end) - started) / 1e6
+        let decodeSeconds = Double(end - (firstToken ?? end)) / 1e9
+        prefillTokensPerSecond = ttftMilliseconds > 0 ? Double(completion.promptTokens) / (ttftMilliseconds / 1000) : 0
+        decodeTokensPerSecond = decodeSeconds > 0 ? Double(max(0, completion.tokens.count - 1)) / decodeSeconds : 0
+        totalMilliseconds = Double(end - started) / 1e6
+    }
+}
