@@ -19,7 +19,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
@@ -30,7 +29,6 @@ let package = Package(
         .target(name: "HTTPServer", swiftSettings: cpuFlags),
         .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer",
                                         .product(name: "Logging", package: "swift-log"),
-                                        .product(name: "Metrics", package: "swift-metrics"),
                                         .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: cpuFlags),
         .target(name: "Plotting"),
         // libFuzzer target for RequestParser; see scripts/fuzz-parser. Built

@@ -112,6 +112,11 @@ public final class DecodeEngine {
     /// cached) and its session is left as it was before the turn.
     public func cancel(_ id: RequestID) -> EngineEvent? { endEarly(id, .cancelled) }
 
+    /// Cancels every request, waiting and running.
+    public func cancelAll() -> [EngineEvent] {
+        (waiting.map(\.id) + running.map(\.id)).compactMap(cancel)
+    }
+
     /// Ends a running or waiting request as finished (`stop`): the caller
     /// found a stop string. Unlike `cancel`, the turn is kept in its session,
     /// with every token generated so far.

@@ -51,6 +51,12 @@ public final class EngineService: @unchecked Sendable {
         post { [self] in deliver(engine.cancel(id).map { [$0] } ?? []) }
     }
 
+    /// Cancels every running and waiting request (the server is stopping);
+    /// each turn rolls back like any cancelled one. Does not wait.
+    public func cancelAll() {
+        post { [self] in deliver(engine.cancelAll()) }
+    }
+
     /// Ends a request as finished (a stop string was found); does not wait.
     public func stop(_ id: RequestID) {
         post { [self] in deliver(engine.stop(id).map { [$0] } ?? []) }

@@ -19,7 +19,7 @@ final class Connection {
 
     let id: Int
     private let fd: Int32
-    private unowned let server: HTTPServer
+    unowned let server: HTTPServer
     private var configuration: HTTPServerConfiguration { server.configuration }
     private var parser: RequestParser
     private let readSource: DispatchSourceRead
@@ -196,7 +196,12 @@ final class Connection {
         }
         output.append(HTTPStatus.head(status: response.status, headers: response.headers))
         if request?.method != "HEAD" { output.append(response.body) }
-        if let exchange { finish(exchange, close: close) }
+        if let exchange {
+            exchange.status = response.status
+            finish(exchange, close: close)
+        } else {
+            server.report(ExchangeRecord(method: "-", route: "-", status: response.status, completed: true, seconds: 0))
+        }
         flush()
     }
 
@@ -210,6 +215,7 @@ final class Connection {
         prepareHead(&headers, for: exchange.request, close: exchange.mustClose || !exchange.request.keepAlive)
         if chunked { headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked") }
         exchange.chunked = chunked
+        exchange.status = status
         exchange.lastWrite = server.now()
         output.append(HTTPStatus.head(status: status, headers: headers))
         if exchange.request.method == "HEAD" {
@@ -246,6 +252,7 @@ final class Connection {
     }
 
     private func finish(_ exchange: Exchange, close: Bool) {
+        exchange.report(completed: true)
         exchange.finished = true
         exchange.openFlag.withLock { $0 = false }
         current = nil

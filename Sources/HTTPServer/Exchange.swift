@@ -14,6 +14,12 @@ final class Exchange: @unchecked Sendable {
     var isStream = false
     var isEventStream = false
     var lastWrite: Double = 0
+    /// The route pattern that matched; "unmatched" for 404s and 405s.
+    var route = "unmatched"
+    /// The status sent (0 until the head is written).
+    var status = 0
+    let started = DispatchTime.now().uptimeNanoseconds
+    private var reported = false
     private var closeHandlers: [@Sendable () -> Void] = []
     private var wentAway = false
 
@@ -22,9 +28,18 @@ final class Exchange: @unchecked Sendable {
         self.connection = connection
     }
 
+    /// Tells the server's observer how the exchange ended, once.
+    func report(completed: Bool) {
+        guard !reported, let server = connection?.server else { return }
+        reported = true
+        server.report(ExchangeRecord(method: request.method, route: route, status: status, completed: completed,
+                                     seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
+    }
+
     /// The client disconnected before the answer was complete.
     func clientWentAway() {
         guard !wentAway else { return }
+        report(completed: false)
         wentAway = true
         finished = true
         openFlag.withLock { $0 = false }
@@ -150,4 +165,19 @@ public final class ResponseStream: @unchecked Sendable {
             exchange.connection?.finishStream(exchange)
         }
     }
+}
+
+/// How one request was answered, for metrics and the request log.
+public struct ExchangeRecord: Sendable, Equatable {
+    public let method: String
+    /// The route pattern (`/v1/sessions/{id}`), never the path's values;
+    /// "unmatched" when no route matched, "-" when the request was refused
+    /// before it was parsed.
+    public let route: String
+    /// The status sent; 0 if the client left before anything was.
+    public let status: Int
+    /// False when the client went away before the answer ended.
+    public let completed: Bool
+    /// From the request's dispatch to the end of its answer.
+    public let seconds: Double
 }

@@ -22,10 +22,16 @@ public final class HTTPServer: @unchecked Sendable {
     private var readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
     private var cachedDate: (second: Int, text: String) = (-1, "")
 
-    public init(configuration: HTTPServerConfiguration, router: Router) {
+    /// Told of every answered request, refusals included (on the I/O queue).
+    private let observer: (@Sendable (ExchangeRecord) -> Void)?
+
+    public init(configuration: HTTPServerConfiguration, router: Router, observer: (@Sendable (ExchangeRecord) -> Void)? = nil) {
         self.configuration = configuration
         self.router = router
+        self.observer = observer
     }
+
+    func report(_ record: ExchangeRecord) { observer?(record) }
 
     deinit { readBuffer.deallocate() }
 
@@ -78,12 +84,14 @@ public final class HTTPServer: @unchecked Sendable {
         let bytes = HTTPStatus.head(status: 503, headers: response.headers) + response.body
         _ = bytes.withUnsafeBytes { Socket.write(fd, $0) }
         close(fd)
+        report(ExchangeRecord(method: "-", route: "-", status: 503, completed: true, seconds: 0))
     }
 
     func dispatch(_ exchange: Exchange) {
         let request = exchange.request
         switch router.match(method: request.method, path: request.path) {
-        case let .handler(handler, parameters):
+        case let .handler(handler, parameters, pattern):
+            exchange.route = pattern
             handler(request, Responder(exchange: exchange, parameters: parameters, queue: queue))
         case .notFound:
             exchange.connection?.write(HTTPResponse.error(404, "no route for \(request.path)"), to: exchange)
@@ -139,8 +147,9 @@ public final class HTTPServer: @unchecked Sendable {
     /// A C handler writes the signal's number to a pipe that the I/O queue
     /// reads: Dispatch's own signal sources miss signals that another thread
     /// of the process receives first.
+    /// `beginning` runs first, when the signal arrives.
     public func shutdownOnSignals(_ signals: [Int32] = [SIGTERM, SIGINT], log: @escaping @Sendable (String) -> Void = { _ in },
-                                  finished: @escaping @Sendable () -> Void) {
+                                  beginning: @escaping @Sendable () -> Void = {}, finished: @escaping @Sendable () -> Void) {
         var ends: [Int32] = [0, 0]
         guard pipe(&ends) == 0 else { return }
         SignalPipe.writeEnd = ends[1]
@@ -149,6 +158,7 @@ public final class HTTPServer: @unchecked Sendable {
             var number: UInt8 = 0
             guard read(ends[0], &number, 1) == 1 else { return }
             log("signal \(number): no new connections; in-flight responses get up to \(Int(configuration.shutdownGrace)) s")
+            beginning()
             shutdown(completion: finished)
         }
         source.resume()

@@ -12,6 +12,7 @@ public typealias HTTPHandler = @Sendable (HTTPRequest, Responder) -> Void
 public struct Router: Sendable {
     private struct Route: Sendable {
         let method: String
+        let pattern: String
         let segments: [Substring]
         let handler: HTTPHandler
     }
@@ -22,11 +23,12 @@ public struct Router: Sendable {
 
     public mutating func add(_ method: String, _ pattern: String, _ handler: @escaping HTTPHandler) {
         precondition(pattern.hasPrefix("/"), "a route pattern starts with /")
-        routes.append(Route(method: method, segments: Self.segments(pattern), handler: handler))
+        routes.append(Route(method: method, pattern: pattern, segments: Self.segments(pattern), handler: handler))
     }
 
     public enum Match {
-        case handler(HTTPHandler, parameters: [String: String])
+        /// `pattern` names the route (for metrics and logs), never the path's values.
+        case handler(HTTPHandler, parameters: [String: String], pattern: String)
         case notFound
         case methodNotAllowed(allow: [String])
     }
@@ -37,7 +39,7 @@ public struct Router: Sendable {
         for route in routes {
             guard let parameters = Self.bind(route.segments, to: segments) else { continue }
             if route.method == method || (method == "HEAD" && route.method == "GET") {
-                return .handler(route.handler, parameters: parameters)
+                return .handler(route.handler, parameters: parameters, pattern: route.pattern)
             }
             allowed.append(route.method)
             if route.method == "GET" { allowed.append("HEAD") }

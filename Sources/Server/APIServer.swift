@@ -27,6 +27,15 @@ public struct ServedModel: Sendable {
     }
 }
 
+/// The configured model file is not there.
+public struct ModelMissing: Error, CustomStringConvertible {
+    public let path: String
+    public var description: String {
+        "the model file '\(path)' does not exist: run scripts/fetch-model to download the default model "
+            + "(SmolLM2-135M-Instruct Q4_1) into models/, or pass --model PATH"
+    }
+}
+
 /// Everything a route needs to serve a turn.
 struct Serving: Sendable {
     let model: ServedModel
@@ -36,10 +45,11 @@ struct Serving: Sendable {
     let replies: GeneratedReplies
     let responses: StoredResponses
     let maxWaiting: Int
+    let shutdown: ShutdownState
 
     func turnContext(route: String, tenant: Tenant, sessionID: String?, stop: [String]) -> Turn.Context {
         Turn.Context(route: route, tenant: tenant, sessionID: sessionID, stop: stop, model: model, service: service,
-                     metrics: metrics, logger: logger, replies: replies)
+                     metrics: metrics, logger: logger, replies: replies, shutdown: shutdown)
     }
 }
 
@@ -50,13 +60,18 @@ public final class APIServer: Sendable {
     public let service: EngineService
     public let model: ServedModel
     public let metrics = ServerMetrics()
+    private let stopping = ShutdownState()
+    private let shutdownGrace: Double
 
     /// Loads the model, sizes the KV pool from the configuration, starts the
     /// engine thread and the listener.
     public init(configuration c: Configuration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        shutdownGrace = Double(c.shutdownGraceSeconds)
         let keys = APIKeys(try APIKeys.load(keys: c.apiKeys, file: c.apiKeysFile), shareCache: c.sharePrefixCache == "all")
+        guard FileManager.default.fileExists(atPath: c.model) else { throw ModelMissing(path: c.model) }
         let file = try ModelFile(path: c.model)
         if c.threads > 0 { setenv("KVSERVE_THREADS", String(c.threads), 1) }
+        log("compute threads: " + (c.threads > 0 ? "\(c.threads) (threads)" : ProcessInfo.processInfo.environment["KVSERVE_THREADS"].map { "\($0) (KVSERVE_THREADS)" } ?? "\(UsableCPUs.detect())"))
         let llama = try LlamaModel(file: file)
         let paged = try LlamaPagedModel(model: llama, kvCacheBytes: c.kvCacheBytes, blockSize: c.blockSize,
                                         elementType: c.kvType == "f32" ? .f32 : .f16)
@@ -79,10 +94,34 @@ public final class APIServer: Sendable {
         let serving = Serving(model: model, service: service, metrics: metrics, logger: Logger(label: "kvserve.requests"),
                               replies: GeneratedReplies(),
                               responses: StoredResponses(maxCount: c.maxStoredResponses, timeToLive: Double(c.responseTTLSeconds)),
-                              maxWaiting: c.maxWaiting)
-        http = HTTPServer(configuration: c.httpServer, router: Self.routes(serving, keys: keys))
+                              maxWaiting: c.maxWaiting, shutdown: stopping)
+        let metrics = metrics, requestLog = Logger(label: "kvserve.http")
+        http = HTTPServer(configuration: c.httpServer, router: Self.routes(serving, keys: keys)) { exchange in
+            metrics.record(exchange)
+            requestLog.info("request", metadata: [
+                "method": "\(exchange.method)", "route": "\(exchange.route)", "status": "\(exchange.status)",
+                "ms": "\(String(format: "%.1f", exchange.seconds * 1000))", "completed": "\(exchange.completed)",
+            ])
+        }
         service.start()
         try http.start()
+    }
+
+    /// Begins a graceful stop (call it as the HTTP server starts draining):
+    /// turns get the grace period to finish; those still running a moment
+    /// before it ends are cancelled, rolled back like any cancelled turn,
+    /// and their clients told so (`shutting_down`) before connections close.
+    public func beginShutdown() {
+        stopping.begin()
+        let service = service
+        DispatchQueue.global().asyncAfter(deadline: .now() + max(0, shutdownGrace - 0.25)) { service.cancelAll() }
+    }
+
+    /// Stops gracefully (`beginShutdown`, then the HTTP server's drain);
+    /// `finished` runs when every connection has closed.
+    public func shutdown(finished: @escaping @Sendable () -> Void = {}) {
+        beginShutdown()
+        http.shutdown(completion: finished)
     }
 
     /// A handler that knows whose request it serves.
@@ -96,7 +135,6 @@ public final class APIServer: Sendable {
         func route(_ method: String, _ path: String, openAI: Bool = false, _ handler: @escaping TenantHandler) {
             router.add(method, path) { request, responder in
                 guard let tenant = keys.tenant(authorization: request.headers["Authorization"]) else {
-                    metrics.countRequest(status: 401)
                     var headers = HTTPHeaders()
                     headers.add(name: "WWW-Authenticate", value: #"Bearer realm="kvserve""#)
                     let message = request.headers["Authorization"] == nil

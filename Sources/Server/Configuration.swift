@@ -48,7 +48,13 @@ public struct Configuration: Sendable, Equatable {
         public var description: String { "configuration key '\(key)' (from \(source)): \(message)" }
     }
 
-    private enum Kind { case string, optionalString, integer(ClosedRange<Int>, multipleOf: Int), stringList, choice([String]) }
+    private enum Kind {
+        case string, optionalString, integer(ClosedRange<Int>, multipleOf: Int), stringList, choice([String])
+        /// A file's path: relative to the configuration file that names it,
+        /// or to the working directory when it comes from the environment or
+        /// the command line.
+        case path(optional: Bool)
+    }
 
     private struct Key {
         let name: String
@@ -73,7 +79,7 @@ public struct Configuration: Sendable, Equatable {
     nonisolated(unsafe) private static let keys: [Key] = [
         .string("host", \.host),
         .int("port", \.port, 0...65535),
-        .string("model", \.model),
+        .string("model", \.model, .path(optional: false)),
         .int("kv_cache_bytes", \.kvCacheBytes, (1 << 20)...(1 << 40)),
         // The attention kernel scores 8 positions of a block at a time.
         .int("block_size", \.blockSize, 8...1024, multipleOf: 8),
@@ -95,13 +101,17 @@ public struct Configuration: Sendable, Equatable {
         .int("shutdown_grace_seconds", \.shutdownGraceSeconds, 0...3600),
         .int("threads", \.threads, 0...1024),
         .list("api_keys", \.apiKeys),
-        .string("api_keys_file", \.apiKeysFile, .optionalString),
+        .string("api_keys_file", \.apiKeysFile, .path(optional: true)),
         .string("share_prefix_cache", \.sharePrefixCache, .choice(["tenant", "all"])),
         .int("max_stored_responses", \.maxStoredResponses, 0...1_000_000),
         .int("response_ttl_seconds", \.responseTTLSeconds, 1...(365 * 86400)),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
+
+    /// `KVSERVE_` variables that are not configuration keys: where the tests
+    /// find the model.
+    static let otherVariables: Set<String> = ["KVSERVE_TEST_MODEL"]
 
     /// Defaults, then the JSON file (if any), then `KVSERVE_*` variables,
     /// then `overrides` (command-line flags, by key name).
@@ -131,6 +141,11 @@ public struct Configuration: Sendable, Equatable {
             let variable = "KVSERVE_" + key.name.uppercased()
             if let value = environment[variable] { try config.set(key, text: value, source: variable) }
         }
+        // A misspelt variable would otherwise be silently ignored.
+        let known = Set(keys.map { "KVSERVE_" + $0.name.uppercased() }).union(otherVariables)
+        if let unknown = environment.keys.filter({ $0.hasPrefix("KVSERVE_") && !known.contains($0) }).sorted().first {
+            throw Error(key: unknown, source: "environment", message: "unknown variable (configuration keys are KVSERVE_ + a key in upper case: \(keyNames.map { "KVSERVE_" + $0.uppercased() }.joined(separator: ", ")))")
+        }
         for (name, value) in overrides.sorted(by: { $0.key < $1.key }) {
             guard let key = keys.first(where: { $0.name == name }) else {
                 throw Error(key: name, source: "command line", message: "unknown key")
@@ -142,7 +157,11 @@ public struct Configuration: Sendable, Equatable {
 
     private mutating func set(_ key: Key, json value: JSONValue, source: String) throws {
         switch (key.kind, value) {
-        case (.string, .string(let s)), (.optionalString, .string(let s)), (.choice, .string(let s)):
+        case (.path, .string(let s)) where !s.isEmpty && !s.hasPrefix("/"):
+            // Relative to the file's directory, wherever kvserve was started.
+            let directory = URL(fileURLWithPath: source).deletingLastPathComponent()
+            try set(key, text: directory.appendingPathComponent(s).standardizedFileURL.path, source: source)
+        case (.string, .string(let s)), (.optionalString, .string(let s)), (.choice, .string(let s)), (.path, .string(let s)):
             try set(key, text: s, source: source)
         case (.integer, .integer(let i)):
             try set(key, text: String(i), source: source)
@@ -167,7 +186,10 @@ public struct Configuration: Sendable, Equatable {
         case .string:
             guard !text.isEmpty else { throw Error(key: key.name, source: source, message: "must not be empty") }
             self[keyPath: key.path!] = text
-        case .optionalString:
+        case .optionalString, .path(optional: true):
+            self[keyPath: key.path!] = text
+        case .path(optional: false):
+            guard !text.isEmpty else { throw Error(key: key.name, source: source, message: "must not be empty") }
             self[keyPath: key.path!] = text
         case let .choice(options):
             guard options.contains(text) else {

@@ -1,55 +1,76 @@
-import CoreMetrics
 import Engine
 import Foundation
+import HTTPServer
 import KVCache
 import Prometheus
 
-/// The server's metrics (swift-metrics, exported by swift-prometheus as
-/// Prometheus text at `GET /metrics`). Each server has its own registry.
-/// Request metrics are recorded as requests end; engine and KV figures are
-/// read from the engine at scrape time.
+/// The server's metrics, exported by swift-prometheus as Prometheus text at
+/// `GET /metrics`, each with its `# HELP` line. Each server has its own
+/// registry. Request metrics are recorded as requests end; engine and KV
+/// figures are read from the engine at scrape time.
 public final class ServerMetrics: @unchecked Sendable {
     let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
-    let timeToFirstToken: CoreMetrics.Timer
-    let interTokenLatency: CoreMetrics.Timer
-    let generatedTokens: CoreMetrics.Counter
-    let prefillTokens: CoreMetrics.Counter
-    let cachedTokens: CoreMetrics.Counter
-    private let gauges: [String: CoreMetrics.Gauge]
-    private let totals: [String: CoreMetrics.Counter]
+    let timeToFirstToken: DurationHistogram
+    let interTokenLatency: DurationHistogram
+    let generatedTokens: Counter
+    let prefillTokens: Counter
+    let cachedTokens: Counter
+    private let gauges: [String: Gauge]
+    private let totals: [String: Counter]
     /// What the engine's cumulative counts were at the last scrape (under `lock`).
     private var lastTotals: [String: Int] = [:]
     private let lock = NSLock()
 
-    public init() {
-        var factory = PrometheusMetricsFactory(registry: registry)
-        let latency: [Duration] = [.milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20), .milliseconds(50),
-                                   .milliseconds(100), .milliseconds(200), .milliseconds(500), .seconds(1), .seconds(2),
-                                   .seconds(5), .seconds(10), .seconds(30)]
-        factory.defaultDurationHistogramBuckets = latency
-        self.factory = factory
-        timeToFirstToken = CoreMetrics.Timer(label: "kvserve_time_to_first_token_seconds", factory: factory)
-        interTokenLatency = CoreMetrics.Timer(label: "kvserve_inter_token_latency_seconds", factory: factory)
-        generatedTokens = CoreMetrics.Counter(label: "kvserve_generated_tokens_total", factory: factory)
-        prefillTokens = CoreMetrics.Counter(label: "kvserve_prefill_tokens_total", factory: factory)
-        cachedTokens = CoreMetrics.Counter(label: "kvserve_cached_tokens_total", factory: factory)
-        var gauges: [String: CoreMetrics.Gauge] = [:]
-        for name in ["kvserve_kv_usage_ratio", "kvserve_prefix_hit_ratio", "kvserve_running_sequences",
-                     "kvserve_waiting_sequences", "kvserve_resident_sessions"] {
-            gauges[name] = CoreMetrics.Gauge(label: name, factory: factory)
-        }
-        for state in ["total", "used", "cached", "free"] {
-            gauges["blocks_\(state)"] = CoreMetrics.Gauge(label: "kvserve_kv_blocks", dimensions: [("state", state)], factory: factory)
-        }
-        self.gauges = gauges
-        totals = ["evictions": CoreMetrics.Counter(label: "kvserve_kv_evictions_total", factory: factory),
-                  "preemptions": CoreMetrics.Counter(label: "kvserve_preemptions_total", factory: factory)]
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "kvserve", metricName: metric, unitName: unit, helpText: help)
     }
 
-    /// Counts an answer to `POST /v1/generate` by its status.
-    func countRequest(status: Int) {
-        CoreMetrics.Counter(label: "kvserve_requests_total", dimensions: [("status", String(status))], factory: factory).increment()
+    /// Buckets from milliseconds to ten minutes: a long prompt's prefill on
+    /// a CPU takes minutes, and a histogram that stops at seconds hides it.
+    static let longLatencyBuckets: [Duration] = [5, 10, 25, 50, 100, 250, 500].map { .milliseconds($0) }
+        + [1, 2, 5, 10, 30, 60, 120, 300, 600].map { .seconds($0) }
+    static let tokenLatencyBuckets: [Duration] = [2, 5, 10, 20, 50, 100, 200, 500].map { .milliseconds($0) }
+        + [1, 2, 5].map { .seconds($0) }
+
+    public init() {
+        timeToFirstToken = registry.makeDurationHistogram(
+            descriptor: Self.name("time_to_first_token", "seconds", "From a generation request's arrival to its first token."),
+            labels: [], buckets: Self.longLatencyBuckets)
+        interTokenLatency = registry.makeDurationHistogram(
+            descriptor: Self.name("inter_token_latency", "seconds", "Between consecutive tokens of one reply."),
+            labels: [], buckets: Self.tokenLatencyBuckets)
+        generatedTokens = registry.makeCounter(descriptor: Self.name("generated_tokens", "total", "Tokens generated."))
+        prefillTokens = registry.makeCounter(descriptor: Self.name("prefill_tokens", "total",
+                                                                   "Input tokens computed (not found in the cache)."))
+        cachedTokens = registry.makeCounter(descriptor: Self.name("cached_tokens", "total",
+                                                                  "Input tokens whose keys and values were found in the cache."))
+        var gauges: [String: Gauge] = [:]
+        for (metric, unit, help) in [("kv_usage", "ratio", "Fraction of KV blocks held by running sequences."),
+                                     ("prefix_hit", "ratio", "Fraction of looked-up input tokens found cached."),
+                                     ("running", "sequences", "Sequences in the running batch."),
+                                     ("waiting", "sequences", "Requests waiting to be admitted."),
+                                     ("resident", "sessions", "Sessions the server holds.")] {
+            gauges["kvserve_\(metric)_\(unit)"] = registry.makeGauge(descriptor: Self.name(metric, unit, help))
+        }
+        for state in ["total", "used", "cached", "free"] {
+            gauges["blocks_\(state)"] = registry.makeGauge(
+                descriptor: Self.name("kv", "blocks", "KV blocks by state: total, used (by running sequences), cached (idle, evictable), free."),
+                labels: [("state", state)])
+        }
+        self.gauges = gauges
+        totals = ["evictions": registry.makeCounter(descriptor: Self.name("kv_evictions", "total", "Cached KV blocks evicted for reuse.")),
+                  "preemptions": registry.makeCounter(descriptor: Self.name("preemptions", "total",
+                                                                           "Running sequences preempted for lack of blocks."))]
+    }
+
+    /// Counts one answered request by route and status and times it end to end.
+    func record(_ exchange: ExchangeRecord) {
+        registry.makeCounter(descriptor: Self.name("requests", "total", "Requests answered, by route pattern and status."),
+                             labels: [("route", exchange.route), ("status", String(exchange.status))]).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.name("request_duration", "seconds", "From a request's dispatch to the end of its answer, by route."),
+            labels: [("route", exchange.route)], buckets: Self.longLatencyBuckets)
+            .record(.nanoseconds(Int64(exchange.seconds * 1e9)))
     }
 
     /// What the engine holds right now, read on its thread.
@@ -66,23 +87,25 @@ public final class ServerMetrics: @unchecked Sendable {
     /// The Prometheus text, with the engine's figures as of `snapshot`.
     func exposition(_ snapshot: EngineSnapshot) -> String {
         let u = snapshot.usage
-        gauges["kvserve_kv_usage_ratio"]!.record(u.usageRatio)
-        gauges["kvserve_prefix_hit_ratio"]!.record(u.prefixHitRatio)
-        gauges["kvserve_running_sequences"]!.record(snapshot.running)
-        gauges["kvserve_waiting_sequences"]!.record(snapshot.waiting)
-        gauges["kvserve_resident_sessions"]!.record(snapshot.sessions)
-        gauges["blocks_total"]!.record(u.total)
-        gauges["blocks_used"]!.record(u.used)
-        gauges["blocks_cached"]!.record(u.cached)
-        gauges["blocks_free"]!.record(u.free)
+        gauges["kvserve_kv_usage_ratio"]!.set(u.usageRatio)
+        gauges["kvserve_prefix_hit_ratio"]!.set(u.prefixHitRatio)
+        gauges["kvserve_running_sequences"]!.set(Double(snapshot.running))
+        gauges["kvserve_waiting_sequences"]!.set(Double(snapshot.waiting))
+        gauges["kvserve_resident_sessions"]!.set(Double(snapshot.sessions))
+        gauges["blocks_total"]!.set(Double(u.total))
+        gauges["blocks_used"]!.set(Double(u.used))
+        gauges["blocks_cached"]!.set(Double(u.cached))
+        gauges["blocks_free"]!.set(Double(u.free))
         // The engine's counts only grow; the counters take the difference.
         lock.withLock {
             for (name, now) in [("evictions", u.evictions), ("preemptions", u.counters.preemptions)] {
                 let delta = now - (lastTotals[name] ?? 0)
-                if delta > 0 { totals[name]!.increment(by: delta) }
+                if delta > 0 { totals[name]!.increment(by: Int64(delta)) }
                 lastTotals[name] = now
             }
         }
-        return registry.emitToString()
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -14,8 +14,11 @@ protocol TurnOutput: AnyObject {
     func token(index: Int, id: TokenID, text: String, logprobs: TokenLogprobs?)
     /// The turn ended: `text` is the whole reply.
     func finish(_ end: TurnEnd)
-    /// The engine refused the request before it ran; returns the status sent.
-    func refuse(_ error: AdmissionError) -> Int
+    /// The engine refused the request before it ran.
+    func refuse(_ error: AdmissionError)
+    /// The server ended the turn before it finished (it is shutting down);
+    /// nothing of it was kept. The client must be told, not cut off.
+    func cut(_ message: String)
 }
 
 /// A finished turn, as every output format needs it.
@@ -43,6 +46,7 @@ final class Turn: @unchecked Sendable {
         let metrics: ServerMetrics
         let logger: Logger
         let replies: GeneratedReplies
+        let shutdown: ShutdownState
     }
 
     private let context: Context
@@ -71,9 +75,8 @@ final class Turn: @unchecked Sendable {
     func run(_ request: GenerationRequest, maxWaiting: Int, responder: Responder) {
         switch context.service.submit(request, maxWaiting: maxWaiting, sink: receive) {
         case .failure(let error):
-            context.metrics.countRequest(status: output.refuse(error))
+            output.refuse(error)
         case .success(let id):
-            context.metrics.countRequest(status: 200)
             lock.lock()
             self.id = id
             output.start()
@@ -119,9 +122,9 @@ final class Turn: @unchecked Sendable {
                 }
             }
             let metrics = context.metrics
-            metrics.generatedTokens.increment(by: completion.tokens.count)
-            metrics.cachedTokens.increment(by: completion.cachedTokens)
-            metrics.prefillTokens.increment(by: max(0, completion.historyTokens + completion.promptTokens - completion.cachedTokens))
+            metrics.generatedTokens.increment(by: Int64(completion.tokens.count))
+            metrics.cachedTokens.increment(by: Int64(completion.cachedTokens))
+            metrics.prefillTokens.increment(by: Int64(max(0, completion.historyTokens + completion.promptTokens - completion.cachedTokens)))
             // Only a reply whose text is exactly its ids can stand in for them.
             if completion.reason != .cancelled, context.model.tokenizer.decode(completion.tokens, special: false) == text {
                 context.replies.record(text, ids: completion.tokens, tenant: context.tenant)
@@ -136,7 +139,16 @@ final class Turn: @unchecked Sendable {
                 "decode_tokens_per_s": "\(String(format: "%.1f", timings.decodeTokensPerSecond))",
                 "total_ms": "\(String(format: "%.1f", timings.totalMilliseconds))",
             ])
-            output.finish(TurnEnd(completion: completion, text: text, timings: timings))
+            if completion.reason == .cancelled && context.shutdown.isStopping {
+                context.logger.warning("turn cut by shutdown", metadata: [
+                    "route": "\(context.route)", "session": "\(context.sessionID ?? "-")",
+                    "generated_tokens": "\(completion.tokens.count)",
+                ])
+                output.cut("the server is shutting down and ended this turn after \(completion.tokens.count) tokens; "
+                    + "nothing of it was kept: send it again")
+            } else {
+                output.finish(TurnEnd(completion: completion, text: text, timings: timings))
+            }
         }
     }
 }
@@ -157,4 +169,14 @@ struct Timings {
         decodeTokensPerSecond = decodeSeconds > 0 ? Double(max(0, completion.tokens.count - 1)) / decodeSeconds : 0
         totalMilliseconds = Double(end - started) / 1e6
     }
+}
+
+/// Whether the server is stopping: turns cancelled from then on were cut by
+/// the shutdown, not by their clients.
+final class ShutdownState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopping = false
+
+    var isStopping: Bool { lock.withLock { stopping } }
+    func begin() { lock.withLock { stopping = true } }
 }

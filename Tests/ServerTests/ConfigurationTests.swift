@@ -18,7 +18,28 @@ private func writeTemporary(_ text: String) throws -> String {
         let data = try Data(contentsOf: URL(fileURLWithPath: defaultsFile))
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(Set(object.keys) == Set(Configuration.keyNames))
-        #expect(try Configuration.load(file: defaultsFile, environment: [:]) == Configuration())
+        // The defaults, the model's path taken relative to the file.
+        var defaults = Configuration()
+        defaults.model = repositoryRoot.appendingPathComponent(defaults.model).standardizedFileURL.path
+        #expect(try Configuration.load(file: defaultsFile, environment: [:]) == defaults)
+    }
+
+    @Test func pathsResolveWhereTheyWereWritten() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvserve-\(UUID().uuidString)/conf")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("k.json").path
+        try #"{"model": "../m/a.gguf", "api_keys_file": "keys.txt"}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        let config = try Configuration.load(file: file, environment: [:])
+        #expect(config.model == directory.deletingLastPathComponent().appendingPathComponent("m/a.gguf").path)
+        #expect(config.apiKeysFile == directory.appendingPathComponent("keys.txt").path)
+        // From the environment or the command line, a path is the working directory's.
+        #expect(try Configuration.load(file: file, environment: ["KVSERVE_MODEL": "x.gguf"]).model == "x.gguf")
+        #expect(try Configuration.load(file: file, environment: [:], overrides: ["model": "/abs.gguf"]).model == "/abs.gguf")
+    }
+
+    @Test func anUnknownVariableIsAnError() throws {
+        #expect(throws: Configuration.Error.self) { try Configuration.load(file: nil, environment: ["KVSERVE_PROT": "80"]) }
+        #expect(try Configuration.load(file: nil, environment: ["KVSERVE_TEST_MODEL": "x", "OTHER_PORT": "1"]).port == 8080)
     }
 
     @Test func environmentThenFlagsOverride() throws {

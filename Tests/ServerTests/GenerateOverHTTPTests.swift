@@ -91,10 +91,28 @@ struct GenerateOverHTTPTests {
 
     @Test func metricsCountWhatARequestDid() throws {
         let generatedBefore = try metric("kvserve_generated_tokens_total") ?? 0
-        let okBefore = try metric(#"kvserve_requests_total{status="200"}"#) ?? 0
+        let ok = #"kvserve_requests_total{route="/v1/generate",status="200"}"#
+        let okBefore = try metric(ok) ?? 0
         _ = try post(#"{"prompt":"Count to ten:","max_tokens":7,"temperature":0,"ignore_eos":true,"stream":false}"#)
         #expect(try metric("kvserve_generated_tokens_total") == generatedBefore + 7)
-        #expect(try metric(#"kvserve_requests_total{status="200"}"#) == okBefore + 1)
+        #expect(try metric(ok) == okBefore + 1)
+        // Refused requests are counted too, by the route they reached and their status.
+        let large = FileManager.default.temporaryDirectory.appendingPathComponent("kvserve-large-\(UUID().uuidString)")
+        try Data(count: 2 << 20).write(to: large)
+        defer { try? FileManager.default.removeItem(at: large) }
+        let refusals = [(#"{route="/v1/generate",status="400"}"#, ["\(try url)/v1/generate", "-d", "{}"]),
+                        (#"{route="unmatched",status="404"}"#, ["\(try url)/nowhere"]),
+                        (#"{route="unmatched",status="405"}"#, ["-X", "PUT", "\(try url)/v1/generate"]),
+                        (#"{route="-",status="413"}"#, ["\(try url)/v1/generate", "--data-binary", "@\(large.path)"])]
+        for (labels, arguments) in refusals {
+            let before = try metric("kvserve_requests_total" + labels) ?? 0
+            _ = try runCurl(["-sS"] + arguments)
+            #expect(try metric("kvserve_requests_total" + labels) == before + 1, "\(labels)")
+        }
+        let text = try runCurl(["-sS", "\(try url)/metrics"]).output
+        #expect(text.contains("# HELP kvserve_requests_total ") && text.contains("# HELP kvserve_time_to_first_token_seconds "))
+        #expect(text.contains(#"kvserve_time_to_first_token_seconds_bucket{le="600.0"}"#))
+        #expect(try (metric(#"kvserve_request_duration_seconds_count{route="/v1/generate"}"#) ?? 0) >= 2)
         #expect(try metric("kvserve_running_sequences") == 0)
         #expect(try metric(#"kvserve_kv_blocks{state="total"}"#) == Double(try Self.server.get().service.perform { $0.cache.pool.blockCount }))
         #expect(try (metric("kvserve_time_to_first_token_seconds_count") ?? 0) >= 1)
@@ -108,15 +126,7 @@ struct GenerateOverHTTPTests {
     }
 
     func runCurl(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try Subprocess.run("/usr/bin/curl", arguments)
     }
 
     func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {

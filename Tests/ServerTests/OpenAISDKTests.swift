@@ -53,18 +53,8 @@ enum PythonOpenAISDK {
 
     static let missingNote = "the openai Python SDK is not installed: pip install openai==3.57.0"
 
-    /// Runs `/usr/bin/env ARGUMENTS` and returns its exit status and its
-    /// standard output and error together (a traceback belongs in the failure).
+    /// Runs `/usr/bin/env ARGUMENTS`; standard error joins the output.
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try Subprocess.run("/usr/bin/env", arguments, includeErrors: true)
     }
 }

@@ -27,10 +27,13 @@ public final class WorkerPool: @unchecked Sendable {
     /// calls of one step.
     private static let spinsBeforeParking = 20_000
 
-    /// The default pool: KVSERVE_THREADS threads, or one per core.
-    public static let shared = WorkerPool(threadCount:
-        ProcessInfo.processInfo.environment["KVSERVE_THREADS"].flatMap { Int($0) }
-        ?? ProcessInfo.processInfo.activeProcessorCount)
+    /// The default pool: KVSERVE_THREADS threads, or one per CPU the
+    /// process may use (its affinity mask and cgroup quota).
+    public static let shared = WorkerPool(threadCount: defaultThreadCount)
+
+    public static var defaultThreadCount: Int {
+        ProcessInfo.processInfo.environment["KVSERVE_THREADS"].flatMap { Int($0) } ?? UsableCPUs.detect().count
+    }
 
     public init(threadCount: Int) {
         self.threadCount = max(1, threadCount)

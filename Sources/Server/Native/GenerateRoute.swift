@@ -15,10 +15,8 @@ struct GenerateRoute: Sendable {
             parameters = try GenerateParameters(json: request.body)
             parameters.sessionID = try SessionKey.resolve(header: request.headers["X-Session-Id"], body: parameters.sessionID)
         } catch let error as GenerateParameters.Invalid {
-            serving.metrics.countRequest(status: 400)
             return responder.send(.error(400, error.message))
         } catch {
-            serving.metrics.countRequest(status: 400)
             return responder.send(.error(400, (error as? SessionKey.Invalid)?.message ?? "\(error)"))
         }
         let key = parameters.sessionID.map(tenant.sessionKey)
@@ -61,7 +59,7 @@ final class NativeOutput: TurnOutput {
     let responder: Responder
     let streaming: Bool
     let sessionID: String?
-    private var stream: ResponseStream?
+    private(set) var stream: ResponseStream?
 
     init(responder: Responder, stream: Bool, sessionID: String?) {
         self.responder = responder
@@ -95,9 +93,16 @@ final class NativeOutput: TurnOutput {
         }
     }
 
-    func refuse(_ error: AdmissionError) -> Int {
-        let response = GenerateRoute.response(for: error)
-        responder.send(response)
-        return response.status
+    func refuse(_ error: AdmissionError) {
+        responder.send(GenerateRoute.response(for: error))
+    }
+
+    func cut(_ message: String) {
+        if let stream {
+            stream.write(ServerSentEvent(event: "error", data: JSONText.encode(["error": ["type": "shutting_down", "message": message]])))
+            stream.finish()
+        } else {
+            responder.send(.error(503, message, type: "shutting_down"))
+        }
     }
 }

@@ -29,7 +29,6 @@ struct ChatCompletionsRoute: Sendable {
             Turn(serving.turnContext(route: "chat.completions", tenant: tenant, sessionID: sessionID, stop: try fields.stop()),
                  output: output).run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
-            serving.metrics.countRequest(status: error.status)
             responder.send(error.response())
         }
     }
@@ -45,7 +44,7 @@ final class ChatCompletionOutput: OpenAIOutput {
     let logprobs: LogprobWriter?
     private let id = OpenAIID.make("chatcmpl-")
     private let created = OpenAIID.now
-    private var stream: ResponseStream?
+    private(set) var stream: ResponseStream?
     private var entries: [[String: Any]] = []
 
     init(responder: Responder, model: ServedModel, stream: Bool, includeUsage: Bool, logprobs: Bool) {

@@ -26,7 +26,6 @@ struct CompletionsRoute: Sendable {
             Turn(serving.turnContext(route: "completions", tenant: tenant, sessionID: sessionID, stop: try fields.stop()),
                  output: output).run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
-            serving.metrics.countRequest(status: error.status)
             responder.send(error.response())
         }
     }
@@ -67,7 +66,7 @@ final class CompletionOutput: OpenAIOutput {
     let logprobs: LogprobWriter?
     private let id = OpenAIID.make("cmpl-")
     private let created = OpenAIID.now
-    private var stream: ResponseStream?
+    private(set) var stream: ResponseStream?
     private var tokens: [(TokenID, TokenLogprobs)] = []
     private var textOffset = 0
 

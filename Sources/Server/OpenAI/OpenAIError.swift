@@ -60,12 +60,23 @@ struct OpenAIError: Error {
 /// An answer on the OpenAI routes, which refuse in OpenAI's shape.
 protocol OpenAIOutput: TurnOutput {
     var responder: Responder { get }
+    /// The event stream, once started (nil when not streaming).
+    var stream: ResponseStream? { get }
 }
 
 extension OpenAIOutput {
-    func refuse(_ error: AdmissionError) -> Int {
-        let error = OpenAIError(error)
-        responder.send(error.response())
-        return error.status
+    func refuse(_ error: AdmissionError) {
+        responder.send(OpenAIError(error).response())
+    }
+
+    /// A stream gets an error event, which the SDKs raise as an APIError.
+    func cut(_ message: String) {
+        let error = OpenAIError(status: 503, message: message, code: "shutting_down")
+        if let stream {
+            stream.write(ServerSentEvent(data: JSONText.encode(error.object)))
+            stream.finish()
+        } else {
+            responder.send(error.response())
+        }
     }
 }

@@ -55,7 +55,6 @@ struct ResponsesRoute: Sendable {
             Turn(serving.turnContext(route: "responses", tenant: tenant, sessionID: nil, stop: []), output: output)
                 .run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
-            serving.metrics.countRequest(status: error.status)
             responder.send(error.response())
         }
     }
@@ -142,7 +141,7 @@ final class ResponseOutput: OpenAIOutput {
     let endOfSequence: TokenID?
     let responses: StoredResponses
     let tenant: Tenant
-    private var stream: ResponseStream?
+    private(set) var stream: ResponseStream?
     private var sequence = 0
 
     init(responder: Responder, shape: ResponseShape, stream: Bool, prompt: [TokenID], endOfSequence: TokenID?,
