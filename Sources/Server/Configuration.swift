@@ -26,7 +26,7 @@ public struct Configuration: Sendable, Equatable {
     public var bodyTimeoutSeconds = 30
     public var idleTimeoutSeconds = 60
     public var writeTimeoutSeconds = 30
-    public var shutdownGraceSeconds = 10
+    public var shutdownGraceSeconds = 8
     /// 0 = one per core.
     public var threads = 0
     /// Empty (and no `apiKeysFile`) = no authentication.

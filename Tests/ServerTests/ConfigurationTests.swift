@@ -24,6 +24,27 @@ private func writeTemporary(_ text: String) throws -> String {
         #expect(try Configuration.load(file: defaultsFile, environment: [:]) == defaults)
     }
 
+    /// README's configuration table lists every key with the shipped
+    /// default and its variable.
+    @Test func readmeTableAgreesWithTheShippedDefaults() throws {
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "\n## Configuration\n").dropFirst().first)
+        var rows: [String: (defaultValue: String, variable: String)] = [:]
+        for line in section.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "`")) }
+            rows[cells[0]] = (cells[1], cells[2])
+        }
+        #expect(Set(rows.keys) == Set(Configuration.keyNames))
+        let data = try Data(contentsOf: URL(fileURLWithPath: defaultsFile))
+        let shipped = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        for (key, row) in rows {
+            #expect(row.variable == "KVSERVE_" + key.uppercased(), "\(key)")
+            let value = try #require(shipped[key], "\(key) is not in config/kvserve.json")
+            let written = String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes]), as: UTF8.self)
+            #expect(row.defaultValue == written, "\(key): README says \(row.defaultValue), config/kvserve.json \(written)")
+        }
+    }
+
     @Test func pathsResolveWhereTheyWereWritten() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvserve-\(UUID().uuidString)/conf")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
