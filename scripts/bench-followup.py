@@ -22,6 +22,8 @@ Only the Python standard library is used.
 """
 import argparse, http.client, json, os, secrets, signal, socket, statistics, subprocess, sys, tempfile, time
 
+from sse import sse_events
+
 TOPICS = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music",
           "glaciers", "owls", "bridges", "tea", "comets", "maps", "forests", "clocks"]
 FOLLOW_UPS = ["Why is that?", "Give me one example.", "Say it in one sentence.", "What else?", "Tell me more."]
@@ -66,24 +68,6 @@ def stop_server(process):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-
-
-def sse_events(response):
-    """Yields (event, data) from a server-sent event stream; data is parsed JSON."""
-    event, data = None, []
-    while True:
-        line = response.readline()
-        if not line:
-            return
-        line = line.decode().rstrip("\r\n")
-        if line == "":
-            if data:
-                yield event, json.loads("\n".join(data))
-            event, data = None, []
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
 
 
 def stream(port, key, path, body, first_event, final_events):

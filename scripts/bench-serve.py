@@ -18,6 +18,8 @@ Only the Python standard library is used.
 """
 import argparse, http.client, json, os, signal, socket, statistics, subprocess, sys, threading, time
 
+from sse import sse_events
+
 TOPICS = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music",
           "glaciers", "owls", "bridges", "tea", "comets", "maps", "forests", "clocks"]
 FOLLOW_UPS = ["Why is that?", "Give me one example.", "Say it in one sentence.", "What else?", "Tell me more."]
@@ -42,24 +44,6 @@ def wait_ready(port, path, timeout=120):
             pass
         time.sleep(0.2)
     raise RuntimeError(f"server on port {port} not ready")
-
-
-def sse_events(response):
-    """Yields (event, data) from a server-sent event stream; data is parsed JSON."""
-    event, data = None, []
-    while True:
-        line = response.readline()
-        if not line:
-            return
-        line = line.decode().rstrip("\r\n")
-        if line == "":
-            if data:
-                yield event, json.loads("\n".join(data))
-            event, data = None, []
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].strip())
 
 
 class Client(threading.Thread):
