@@ -25,6 +25,9 @@ FROM swift:6.3-bookworm AS build
 WORKDIR /src
 # Dependencies first, in their own layer: it is rebuilt only when Package.swift changes.
 # (Package.resolved is not part of the repository, so the versions resolve from Package.swift.)
+# The session store links the system's SQLite.
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsqlite3-dev >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
 COPY Package.swift ./
 RUN swift package resolve
 # The manifest names the test targets too, so their directories must exist for the package to load.
@@ -32,7 +35,7 @@ COPY Sources ./Sources
 COPY Tests ./Tests
 # strip: the symbol table and debug information (75 MB -> 62 MB; the image has no Swift backtracer to use them).
 # The unstripped binary stays in this stage: docker build --target build, then .build/release/kvserve in /src.
-# ldd: what the binary still loads dynamically (glibc, libstdc++, libgcc_s), printed in the build log.
+# ldd: what the binary still loads dynamically (glibc, libstdc++, libgcc_s, libsqlite3), printed in the build log.
 RUN swift build -c release --static-swift-stdlib --product kvserve \
  && mkdir -p /out \
  && cp "$(swift build -c release --static-swift-stdlib --show-bin-path)/kvserve" /out/kvserve \
@@ -53,9 +56,11 @@ RUN mkdir -p models \
 
 # ---- runtime
 FROM debian:bookworm-slim
-# Nothing to install: the libraries the binary loads (glibc, libstdc++6, libgcc-s1) are part of bookworm-slim
-# (apt needs them), and the HEALTHCHECK uses bash rather than curl (curl and its libraries would add 10 MB).
-RUN groupadd --system --gid 10001 kvserve \
+# The libraries the binary loads are glibc, libstdc++6 and libgcc-s1, part of bookworm-slim (apt needs them), and
+# libsqlite3-0 (the session store). The HEALTHCHECK uses bash rather than curl (curl would add 10 MB).
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsqlite3-0 >/dev/null \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log \
+ && groupadd --system --gid 10001 kvserve \
  && useradd --system --uid 10001 --gid kvserve --home-dir /data --no-create-home --shell /usr/sbin/nologin kvserve \
  && mkdir -p /models /data \
  && chown kvserve:kvserve /data
@@ -68,7 +73,8 @@ COPY config/kvserve.json /etc/kvserve/kvserve.json
 COPY --from=model /src/models/ /models/
 ENV KVSERVE_HOST=0.0.0.0 \
     KVSERVE_PORT=8080 \
-    KVSERVE_MODEL=/models/SmolLM2-135M-Instruct.Q4_1.gguf
+    KVSERVE_MODEL=/models/SmolLM2-135M-Instruct.Q4_1.gguf \
+    KVSERVE_DATA_DIR=/data
 VOLUME ["/data"]
 WORKDIR /data
 USER 10001:10001

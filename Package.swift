@@ -25,9 +25,12 @@ let package = Package(
     targets: [
         .target(name: "Model", swiftSettings: cpuFlags),
         .target(name: "KVCache", swiftSettings: cpuFlags),
+        // The system's SQLite (Debian: libsqlite3-dev to build, libsqlite3-0 to run).
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .target(name: "Storage", dependencies: ["KVCache", "CSQLite"], swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["Model", "KVCache"], swiftSettings: cpuFlags),
         .target(name: "HTTPServer", swiftSettings: cpuFlags),
-        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer",
+        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer", "Storage",
                                         .product(name: "Logging", package: "swift-log"),
                                         .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: cpuFlags),
         .target(name: "Plotting"),
@@ -44,8 +47,9 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer", "Engine", "Model", "TestSupport"], exclude: ["OpenAI"], swiftSettings: cpuFlags),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer", "Engine", "Model", "Storage", "TestSupport"], exclude: ["OpenAI"], swiftSettings: cpuFlags),
     ]
 )

@@ -50,6 +50,8 @@ public final class DecodeEngine {
     private var running: [Sequence] = []
     private var nextID: RequestID = 0
     private var lastExpiry: Double = -.infinity
+    /// Told of the sessions that expired (on the engine thread; must be quick).
+    public var sessionsExpired: ([String]) -> Void = { _ in }
 
     public init(model: any PagedModel, endOfSequence: TokenID?, limits: Limits = Limits(),
                 clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
@@ -132,6 +134,12 @@ public final class DecodeEngine {
             return end(running.remove(at: i), reason, table: table)
         }
         return nil
+    }
+
+    /// Puts back a session of an earlier run (`lastUsed` on this engine's
+    /// clock); false when it cannot be held (full, or too long).
+    public func restoreSession(_ id: String, tokens: [TokenID], chainHashes: [UInt64], turns: Int, lastUsed: Double) -> Bool {
+        sessions.restore(id, tokens: tokens, chainHashes: chainHashes, turns: turns, lastUsed: lastUsed)
     }
 
     /// Forgets an idle session. Its blocks stay cached like any others until
@@ -220,15 +228,18 @@ public final class DecodeEngine {
     }
 
     private func end(_ sequence: Sequence, _ reason: FinishReason, table: BlockTable?) -> EngineEvent {
+        var session: SessionStore.Session?
         if let sessionID = sequence.request.sessionID {
             let keep = reason != .cancelled
             sessions.end(sessionID, tokens: keep ? sequence.tokens : nil,
                          chainHashes: keep ? table?.chainHashes ?? [] : [], now: clock())
+            if keep { session = sessions[sessionID] }
         }
         var generated = sequence.generated
         if reason == .stop, generated.last == endOfSequence { generated.removeLast() }
         return .finished(sequence.id, Completion(reason: reason, tokens: generated, historyTokens: sequence.history.count,
-                                                 promptTokens: sequence.prompt.count, cachedTokens: sequence.cachedTokens ?? 0))
+                                                 promptTokens: sequence.prompt.count, cachedTokens: sequence.cachedTokens ?? 0,
+                                                 session: session))
     }
 
     /// Drops sessions idle past their time to live, at most once a second.
@@ -236,6 +247,7 @@ public final class DecodeEngine {
         let now = clock()
         guard now - lastExpiry >= 1 else { return }
         lastExpiry = now
-        _ = sessions.expire(now: now)
+        let expired = sessions.expire(now: now)
+        if !expired.isEmpty { sessionsExpired(expired) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KVCache
 import Model
 
 public typealias RequestID = Int
@@ -68,4 +69,7 @@ public struct Completion: Sendable, Equatable {
     public var promptTokens: Int
     /// Tokens of history and prompt whose keys and values were found resident.
     public var cachedTokens: Int
+    /// The session as the turn left it, when the turn was kept in one (what
+    /// must be made durable).
+    public var session: SessionStore.Session?
 }

@@ -98,6 +98,15 @@ public struct SessionStore: Sendable {
         sessions[id] = session
     }
 
+    /// Puts back a session kept from an earlier run (its turns survived a
+    /// restart); false when the store is full or the history too long.
+    @discardableResult
+    public mutating func restore(_ id: String, tokens: [Int32], chainHashes: [UInt64], turns: Int, lastUsed: Double) -> Bool {
+        guard sessions[id] == nil ? sessions.count < maxSessions : !sessions[id]!.busy, tokens.count <= maxTokens else { return false }
+        sessions[id] = Session(tokens: tokens, chainHashes: chainHashes, turns: turns, lastUsed: lastUsed)
+        return true
+    }
+
     /// Removes an idle session; false if there is none by that id.
     public mutating func delete(_ id: String) throws(Refusal) -> Bool {
         guard let session = sessions[id] else { return false }

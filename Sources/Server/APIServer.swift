@@ -4,6 +4,7 @@ import HTTPServer
 import KVCache
 import Logging
 import Model
+import Storage
 
 /// What the API needs of the loaded model.
 public struct ServedModel: Sendable {
@@ -36,6 +37,13 @@ public struct ModelMissing: Error, CustomStringConvertible {
     }
 }
 
+/// `data_dir` cannot hold the server's state.
+public struct StateDirectoryUnusable: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "data_dir '\(path)': \(reason); set data_dir (KVSERVE_DATA_DIR) to a writable directory" }
+}
+
 /// Everything a route needs to serve a turn.
 struct Serving: Sendable {
     let model: ServedModel
@@ -46,10 +54,11 @@ struct Serving: Sendable {
     let responses: StoredResponses
     let maxWaiting: Int
     let shutdown: ShutdownState
+    let durability: Durability
 
     func turnContext(route: String, tenant: Tenant, sessionID: String?, stop: [String]) -> Turn.Context {
         Turn.Context(route: route, tenant: tenant, sessionID: sessionID, stop: stop, model: model, service: service,
-                     metrics: metrics, logger: logger, replies: replies, shutdown: shutdown)
+                     metrics: metrics, logger: logger, replies: replies, shutdown: shutdown, durability: durability)
     }
 }
 
@@ -82,6 +91,14 @@ public final class APIServer: Sendable {
         limits.maxSessionTokens = c.maxSessionTokens
         limits.sessionTimeToLive = Double(c.sessionTTLSeconds)
         let engine = DecodeEngine(model: paged, endOfSequence: file.tokenizer.vocabulary.eos, limits: limits)
+        let store = try Self.openStore(c, log: log)
+        let durability = Durability(store: store, logger: Logger(label: "kvserve.storage"),
+                                    failures: { [metrics] in metrics.durableWriteFailures.increment(by: Int64($0)) })
+        let responses = StoredResponses(maxCount: c.maxStoredResponses, timeToLive: Double(c.responseTTLSeconds), durability: durability)
+        if let store { try Self.restore(from: store, engine: engine, responses: responses, ttl: Double(c.sessionTTLSeconds), log: log) }
+        engine.sessionsExpired = { keys in
+            durability.write("forget expired sessions") { store in try keys.forEach { try store.deleteSession(key: $0) } }
+        }
         service = EngineService(engine: engine)
         let endOfTurn = file.tokenizer.encode(file.chatTemplate.endOfTurn, parseSpecial: true)
         model = ServedModel(name: (c.model as NSString).lastPathComponent, tokenizer: file.tokenizer,
@@ -92,9 +109,8 @@ public final class APIServer: Sendable {
         log("model \(model.name): \(paged.blockCount) KV blocks of \(c.blockSize) positions (\(paged.arena.byteCount >> 20) MiB)")
         if !keys.isEmpty { log("API keys required (\(c.sharePrefixCache == "all" ? "prefix cache shared by all keys" : "one prefix cache per key"))") }
         let serving = Serving(model: model, service: service, metrics: metrics, logger: Logger(label: "kvserve.requests"),
-                              replies: GeneratedReplies(),
-                              responses: StoredResponses(maxCount: c.maxStoredResponses, timeToLive: Double(c.responseTTLSeconds)),
-                              maxWaiting: c.maxWaiting, shutdown: stopping)
+                              replies: GeneratedReplies(), responses: responses,
+                              maxWaiting: c.maxWaiting, shutdown: stopping, durability: durability)
         let metrics = metrics, requestLog = Logger(label: "kvserve.http")
         http = HTTPServer(configuration: c.httpServer, router: Self.routes(serving, keys: keys)) { exchange in
             metrics.record(exchange)
@@ -122,6 +138,48 @@ public final class APIServer: Sendable {
     public func shutdown(finished: @escaping @Sendable () -> Void = {}) {
         beginShutdown()
         http.shutdown(completion: finished)
+    }
+
+    /// The durable store the configuration names, its directory made and
+    /// checked first; nil for `session_store: "memory"`.
+    static func openStore(_ c: Configuration, log: (String) -> Void) throws -> DurableStore? {
+        guard c.sessionStore != "memory" else { return nil }
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
+        } catch {
+            throw StateDirectoryUnusable(path: c.dataDir, reason: "it cannot be created (\(error.localizedDescription))")
+        }
+        let probe = (c.dataDir as NSString).appendingPathComponent(".kvserve-write-test-\(getpid())")
+        guard fm.createFile(atPath: probe, contents: Data("ok".utf8)) else {
+            throw StateDirectoryUnusable(path: c.dataDir, reason: "it is not writable by this user")
+        }
+        try? fm.removeItem(atPath: probe)
+        let path = c.sessionStore.isEmpty ? (c.dataDir as NSString).appendingPathComponent("kvserve.sqlite") : c.sessionStore
+        let store = try SQLiteStore(path: path)
+        store.warnings.forEach(log)
+        log("session store: \(path)")
+        return store
+    }
+
+    /// Puts back the sessions and stored responses of earlier runs; those
+    /// idle past their time to live are dropped (and deleted).
+    static func restore(from store: DurableStore, engine: DecodeEngine, responses: StoredResponses, ttl: Double,
+                        log: (String) -> Void) throws {
+        let now = Date().timeIntervalSince1970, engineNow = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        var restored = 0, expired = 0
+        for record in try store.loadSessions().sorted(by: { $0.lastUsed > $1.lastUsed }) {
+            let idle = now - record.lastUsed
+            if idle > ttl || !engine.restoreSession(record.key, tokens: record.tokens, chainHashes: record.chainHashes,
+                                                    turns: record.turns, lastUsed: engineNow - idle) {
+                try store.deleteSession(key: record.key)
+                expired += 1
+            } else {
+                restored += 1
+            }
+        }
+        let kept = responses.restore(try store.loadResponses())
+        log("restored \(restored) sessions and \(kept) stored responses\(expired > 0 ? " (\(expired) expired sessions dropped)" : "")")
     }
 
     /// A handler that knows whose request it serves.
@@ -169,7 +227,9 @@ public final class APIServer: Sendable {
                 Result { () throws(SessionStore.Refusal) -> Bool in try engine.deleteSession(tenant.sessionKey(id)) }
             }
             switch outcome {
-            case .success(true): responder.send(HTTPResponse(status: 204))
+            case .success(true):
+                serving.durability.write("delete session") { try $0.deleteSession(key: tenant.sessionKey(id)) }
+                responder.send(HTTPResponse(status: 204))
             case .success(false): responder.send(.error(404, "no session '\(id)'"))
             case .failure(let refusal): responder.send(.error(409, refusal.description, type: "conflict"))
             }

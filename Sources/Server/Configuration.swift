@@ -38,6 +38,11 @@ public struct Configuration: Sendable, Equatable {
     /// Stored responses (the Responses API) kept at most, and how long idle.
     public var maxStoredResponses = 1024
     public var responseTTLSeconds = 86400
+    /// Where the server keeps its state (the session store by default).
+    public var dataDir = "data"
+    /// The durable session store: "" for `kvserve.sqlite` in `dataDir`, a
+    /// path to a SQLite file, or "memory" for none (nothing survives a restart).
+    public var sessionStore = ""
 
     public init() {}
 
@@ -105,6 +110,8 @@ public struct Configuration: Sendable, Equatable {
         .string("share_prefix_cache", \.sharePrefixCache, .choice(["tenant", "all"])),
         .int("max_stored_responses", \.maxStoredResponses, 0...1_000_000),
         .int("response_ttl_seconds", \.responseTTLSeconds, 1...(365 * 86400)),
+        .string("data_dir", \.dataDir, .path(optional: false)),
+        .string("session_store", \.sessionStore, .path(optional: true)),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
@@ -157,7 +164,7 @@ public struct Configuration: Sendable, Equatable {
 
     private mutating func set(_ key: Key, json value: JSONValue, source: String) throws {
         switch (key.kind, value) {
-        case (.path, .string(let s)) where !s.isEmpty && !s.hasPrefix("/"):
+        case (.path, .string(let s)) where !s.isEmpty && !s.hasPrefix("/") && s != "memory":
             // Relative to the file's directory, wherever kvserve was started.
             let directory = URL(fileURLWithPath: source).deletingLastPathComponent()
             try set(key, text: directory.appendingPathComponent(s).standardizedFileURL.path, source: source)

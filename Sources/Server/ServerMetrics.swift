@@ -15,6 +15,7 @@ public final class ServerMetrics: @unchecked Sendable {
     let generatedTokens: Counter
     let prefillTokens: Counter
     let cachedTokens: Counter
+    let durableWriteFailures: Counter
     private let gauges: [String: Gauge]
     private let totals: [String: Counter]
     /// What the engine's cumulative counts were at the last scrape (under `lock`).
@@ -44,6 +45,8 @@ public final class ServerMetrics: @unchecked Sendable {
                                                                    "Input tokens computed (not found in the cache)."))
         cachedTokens = registry.makeCounter(descriptor: Self.name("cached_tokens", "total",
                                                                   "Input tokens whose keys and values were found in the cache."))
+        durableWriteFailures = registry.makeCounter(descriptor: Self.name("durable_write_failures", "total",
+                                                                          "Writes to the session store that failed (turns not made durable)."))
         var gauges: [String: Gauge] = [:]
         for (metric, unit, help) in [("kv_usage", "ratio", "Fraction of KV blocks held by running sequences."),
                                      ("prefix_hit", "ratio", "Fraction of looked-up input tokens found cached."),

@@ -40,6 +40,8 @@ final class Turn: @unchecked Sendable {
         let route: String
         let tenant: Tenant
         let sessionID: String?
+        /// The engine's (tenant-qualified) name of the session.
+        var sessionKey: String? { sessionID.map(tenant.sessionKey) }
         let stop: [String]
         let model: ServedModel
         let service: EngineService
@@ -47,6 +49,7 @@ final class Turn: @unchecked Sendable {
         let logger: Logger
         let replies: GeneratedReplies
         let shutdown: ShutdownState
+        let durability: Durability
     }
 
     private let context: Context
@@ -139,15 +142,23 @@ final class Turn: @unchecked Sendable {
                 "decode_tokens_per_s": "\(String(format: "%.1f", timings.decodeTokensPerSecond))",
                 "total_ms": "\(String(format: "%.1f", timings.totalMilliseconds))",
             ])
-            if completion.reason == .cancelled && context.shutdown.isStopping {
+            let cutByShutdown = completion.reason == .cancelled && context.shutdown.isStopping
+            if cutByShutdown {
                 context.logger.warning("turn cut by shutdown", metadata: [
                     "route": "\(context.route)", "session": "\(context.sessionID ?? "-")",
                     "generated_tokens": "\(completion.tokens.count)",
                 ])
-                output.cut("the server is shutting down and ended this turn after \(completion.tokens.count) tokens; "
-                    + "nothing of it was kept: send it again")
-            } else {
-                output.finish(TurnEnd(completion: completion, text: text, timings: timings))
+            }
+            // The answer's end goes out once the turn is durable.
+            let end = TurnEnd(completion: completion, text: text, timings: timings)
+            context.durability.afterSaving(session: context.sessionKey, completion.session) { [self] in
+                lock.lock(); defer { lock.unlock() }
+                if cutByShutdown {
+                    output.cut("the server is shutting down and ended this turn after \(completion.tokens.count) tokens; "
+                        + "nothing of it was kept: send it again")
+                } else {
+                    output.finish(end)
+                }
             }
         }
     }

@@ -107,10 +107,7 @@ print(json.dumps({"status": r.status, "type": r.getheader("Content-Type"), "even
     /// that keeps everything gives (the KV cache issue's test, end to end).
     @Test func conversationsUnderEvictionGetTheRepliesOfARoomyServer() throws {
         func serve(blocks: Int) throws -> APIServer {
-            var c = Configuration()
-            c.model = DefaultModel.path
-            c.port = 0
-            c.kvCacheBytes = blocks * 368_640  // SmolLM2, f16, 16 positions a block
+            let c = Configuration.forTests(kvCacheBytes: blocks * 368_640)  // SmolLM2, f16, 16 positions a block
             return try APIServer(configuration: c)
         }
         let topics = ["the moon", "bread", "rivers", "chess", "bees", "trains", "owls", "maps"]

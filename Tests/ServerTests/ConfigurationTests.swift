@@ -21,6 +21,7 @@ private func writeTemporary(_ text: String) throws -> String {
         // The defaults, the model's path taken relative to the file.
         var defaults = Configuration()
         defaults.model = repositoryRoot.appendingPathComponent(defaults.model).standardizedFileURL.path
+        defaults.dataDir = repositoryRoot.appendingPathComponent(defaults.dataDir).standardizedFileURL.path
         #expect(try Configuration.load(file: defaultsFile, environment: [:]) == defaults)
     }
 

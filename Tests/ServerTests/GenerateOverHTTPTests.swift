@@ -10,10 +10,7 @@ import TestSupport
 @Suite(.serialized, .enabled(if: DefaultModel.testsEnabled, Comment(rawValue: DefaultModel.missingNote)))
 struct GenerateOverHTTPTests {
     static let server: Result<APIServer, Error> = Result {
-        var c = Configuration()
-        c.model = DefaultModel.path
-        c.port = 0
-        c.kvCacheBytes = 64 << 20
+        let c = Configuration.forTests(kvCacheBytes: 64 << 20)
         return try APIServer(configuration: c)
     }
 

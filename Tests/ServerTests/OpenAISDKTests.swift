@@ -22,10 +22,7 @@ struct OpenAISDKTests {
     static let keys = ["sdk-key-a", "sdk-key-b"]
 
     static let server: Result<APIServer, Error> = Result {
-        var c = Configuration()
-        c.model = DefaultModel.path
-        c.port = 0
-        c.kvCacheBytes = 256 << 20
+        var c = Configuration.forTests(kvCacheBytes: 256 << 20)
         c.apiKeys = keys
         return try APIServer(configuration: c)
     }

@@ -13,10 +13,7 @@ struct OperatingTests {
     /// ends (`event: error`, `shutting_down`) and its turn rolls back; a
     /// short one started beside it finishes normally.
     @Test func aStreamCutByShutdownIsToldSoAndRolledBack() throws {
-        var c = Configuration()
-        c.model = DefaultModel.path
-        c.port = 0
-        c.kvCacheBytes = 64 << 20
+        var c = Configuration.forTests(kvCacheBytes: 64 << 20)
         c.shutdownGraceSeconds = 2
         let server = try APIServer(configuration: c)
         let url = "http://127.0.0.1:\(server.http.port)/v1/generate"

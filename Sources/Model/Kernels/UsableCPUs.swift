@@ -35,7 +35,7 @@ public struct UsableCPUs: Sendable, Equatable, CustomStringConvertible {
     /// The number of CPUs in a list such as "0-3,8,10-11"; nil if malformed.
     static func cpuCount(list: String) -> Int? {
         var count = 0
-        for part in list.trimmingCharacters(in: .whitespaces).split(separator: ",") {
+        for part in list.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
             let bounds = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             switch bounds.count {
             case 1: guard bounds[0] != nil else { return nil }; count += 1

@@ -1,12 +1,14 @@
 import Foundation
 import Model
+import Storage
 
 /// Responses stored by the Responses API, each a point in a conversation:
 /// the exact token ids up to the end of its output (which a continuation
 /// extends, finding their blocks in the prefix cache by content) and the
 /// response object that `GET /v1/responses/{id}` returns. Kept per tenant;
 /// at most `maxCount`, least recently used forgotten first, and none idle
-/// for longer than `timeToLive` seconds.
+/// for longer than `timeToLive` seconds. Stored and deleted durably too
+/// (`store` runs on the durability queue, before the response is sent).
 final class StoredResponses: @unchecked Sendable {
     struct Entry {
         let tokens: [TokenID]
@@ -18,12 +20,26 @@ final class StoredResponses: @unchecked Sendable {
     let maxCount: Int
     let timeToLive: Double
     private let clock: () -> Double
+    private let durability: Durability?
     private let lock = NSLock()
 
-    init(maxCount: Int, timeToLive: Double, clock: @escaping () -> Double = { Date().timeIntervalSince1970 }) {
+    init(maxCount: Int, timeToLive: Double, durability: Durability? = nil,
+         clock: @escaping () -> Double = { Date().timeIntervalSince1970 }) {
         self.maxCount = maxCount
         self.timeToLive = timeToLive
+        self.durability = durability
         self.clock = clock
+    }
+
+    /// Puts back the responses of an earlier run (those still alive, most
+    /// recent first, up to `maxCount`); returns how many.
+    func restore(_ records: [ResponseRecord]) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        let now = clock()
+        for record in records.sorted(by: { $0.lastUsed > $1.lastUsed }).prefix(maxCount) where now - record.lastUsed <= timeToLive {
+            entries[record.key] = Entry(tokens: record.tokens, json: record.json, lastUsed: record.lastUsed)
+        }
+        return entries.count
     }
 
     private func key(_ id: String, _ tenant: Tenant) -> String { tenant.sessionKey(id) }
@@ -34,8 +50,13 @@ final class StoredResponses: @unchecked Sendable {
         let now = clock()
         expire(now: now)
         entries[key(id, tenant)] = Entry(tokens: tokens, json: json, lastUsed: now)
+        durability?.writeNow("save response") {
+            try $0.saveResponse(ResponseRecord(key: self.key(id, tenant), tokens: tokens, json: json, lastUsed: now))
+        }
         while entries.count > maxCount {
-            entries[entries.min { $0.value.lastUsed < $1.value.lastUsed }!.key] = nil
+            let oldest = entries.min { $0.value.lastUsed < $1.value.lastUsed }!.key
+            entries[oldest] = nil
+            durability?.write("forget response") { try $0.deleteResponse(key: oldest) }
         }
     }
 
@@ -54,7 +75,9 @@ final class StoredResponses: @unchecked Sendable {
     func delete(_ id: String, tenant: Tenant) -> Bool {
         lock.lock(); defer { lock.unlock() }
         expire(now: clock())
-        return entries.removeValue(forKey: key(id, tenant)) != nil
+        guard entries.removeValue(forKey: key(id, tenant)) != nil else { return false }
+        durability?.write("delete response") { try $0.deleteResponse(key: self.key(id, tenant)) }
+        return true
     }
 
     var count: Int {

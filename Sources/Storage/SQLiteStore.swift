@@ -1,0 +1,109 @@
+import Foundation
+
+/// The durable store in one SQLite file (WAL, synchronous FULL: a save has
+/// reached the disk when it returns). A file that is not a database or
+/// fails its integrity check is set aside (renamed `.corrupt-<time>`),
+/// reported, and replaced by an empty store: never a crash, never wrong ids.
+public final class SQLiteStore: DurableStore, @unchecked Sendable {
+    public let path: String
+    /// What happened at opening that an operator should know (a file set aside).
+    public private(set) var warnings: [String] = []
+    private let database: SQLiteDatabase
+    private let lock = NSLock()
+
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS sessions (key TEXT PRIMARY KEY, tokens BLOB NOT NULL, chain_hashes BLOB NOT NULL,
+                                             turns INTEGER NOT NULL, last_used REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, tokens BLOB NOT NULL, json TEXT NOT NULL,
+                                              last_used REAL NOT NULL);
+        """
+
+    public init(path: String) throws {
+        self.path = path
+        var warnings: [String] = []
+        func open() throws -> SQLiteDatabase {
+            let database = try SQLiteDatabase(path: path)
+            try database.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+            let check = try database.query("PRAGMA quick_check")
+            guard check.first?.first?.text == "ok" else {
+                throw SQLiteDatabase.Failure(path: path, message: "integrity check: \(check.compactMap { $0.first?.text }.joined(separator: "; "))")
+            }
+            try database.execute(Self.schema)
+            return database
+        }
+        do {
+            database = try open()
+        } catch {
+            guard FileManager.default.fileExists(atPath: path) else { throw error }
+            let aside = path + ".corrupt-\(Int(Date().timeIntervalSince1970))"
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
+            }
+            warnings.append("the session store \(path) could not be read (\(error)); it was moved to \(aside) and a new one started")
+            database = try open()
+        }
+        self.warnings = warnings
+    }
+
+    public func loadSessions() throws -> [SessionRecord] {
+        try lock.withLock {
+            try database.query("SELECT key, tokens, chain_hashes, turns, last_used FROM sessions").compactMap { row in
+                guard let key = row[0].text, let tokens = row[1].blob, let hashes = row[2].blob,
+                      let turns = row[3].integer, let lastUsed = row[4].real,
+                      let ids = Self.decode(tokens, as: Int32.self), let chain = Self.decode(hashes, as: UInt64.self)
+                else { return nil }
+                return SessionRecord(key: key, tokens: ids, chainHashes: chain, turns: Int(turns), lastUsed: lastUsed)
+            }
+        }
+    }
+
+    public func saveSession(_ r: SessionRecord) throws {
+        try lock.withLock {
+            try database.query("INSERT OR REPLACE INTO sessions (key, tokens, chain_hashes, turns, last_used) VALUES (?, ?, ?, ?, ?)",
+                               [.text(r.key), .blob(Self.encode(r.tokens)), .blob(Self.encode(r.chainHashes)),
+                                .integer(Int64(r.turns)), .real(r.lastUsed)])
+        }
+    }
+
+    public func deleteSession(key: String) throws {
+        try lock.withLock { try database.query("DELETE FROM sessions WHERE key = ?", [.text(key)]) }
+    }
+
+    public func loadResponses() throws -> [ResponseRecord] {
+        try lock.withLock {
+            try database.query("SELECT key, tokens, json, last_used FROM responses").compactMap { row in
+                guard let key = row[0].text, let tokens = row[1].blob, let json = row[2].text, let lastUsed = row[3].real,
+                      let ids = Self.decode(tokens, as: Int32.self) else { return nil }
+                return ResponseRecord(key: key, tokens: ids, json: json, lastUsed: lastUsed)
+            }
+        }
+    }
+
+    public func saveResponse(_ r: ResponseRecord) throws {
+        try lock.withLock {
+            try database.query("INSERT OR REPLACE INTO responses (key, tokens, json, last_used) VALUES (?, ?, ?, ?)",
+                               [.text(r.key), .blob(Self.encode(r.tokens)), .text(r.json), .real(r.lastUsed)])
+        }
+    }
+
+    public func deleteResponse(key: String) throws {
+        try lock.withLock { try database.query("DELETE FROM responses WHERE key = ?", [.text(key)]) }
+    }
+
+    /// Little-endian fixed-width integers, the same on every machine.
+    static func encode<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.count * MemoryLayout<T>.size)
+        for v in values { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+        return bytes
+    }
+
+    /// nil when the length is not a whole number of values (a damaged row).
+    static func decode<T: FixedWidthInteger>(_ bytes: [UInt8], as: T.Type) -> [T]? {
+        let size = MemoryLayout<T>.size
+        guard bytes.count % size == 0 else { return nil }
+        return stride(from: 0, to: bytes.count, by: size).map { i in
+            T(littleEndian: bytes[i..<(i + size)].withUnsafeBytes { $0.loadUnaligned(as: T.self) })
+        }
+    }
+}
