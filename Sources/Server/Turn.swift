@@ -62,7 +62,7 @@ final class Turn: @unchecked Sendable {
     private var firstToken: UInt64?
     private var lastToken: UInt64?
     private var id: RequestID?
-    /// Events that came before `begin` (the engine can be quicker than the caller).
+    /// Events that came before `run` learnt the request id (the engine can be quicker than `submit` returns).
     private var early: [EngineEvent] = []
     private let lock = NSLock()
 
