@@ -59,7 +59,7 @@ FROM debian:bookworm-slim
 # The libraries the binary loads are glibc, libstdc++6 and libgcc-s1, part of bookworm-slim (apt needs them), and
 # libsqlite3-0 (the session store). The HEALTHCHECK uses bash rather than curl (curl would add 10 MB).
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsqlite3-0 >/dev/null \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && groupadd --system --gid 10001 kvserve \
  && useradd --system --uid 10001 --gid kvserve --home-dir /data --no-create-home --shell /usr/sbin/nologin kvserve \
  && mkdir -p /models /data \
