@@ -24,11 +24,21 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Told of every answered request, refusals included (on the I/O queue).
     private let observer: (@Sendable (ExchangeRecord) -> Void)?
+    /// Called when a shutdown's grace period ends with responses still
+    /// running, so that the application can end them itself (tell their
+    /// clients why) before the connections are closed.
+    private let graceEnding: (@Sendable () -> Void)?
 
-    public init(configuration: HTTPServerConfiguration, router: Router, observer: (@Sendable (ExchangeRecord) -> Void)? = nil) {
+    /// How long the application has, after `graceEnding`, to end what still
+    /// runs before connections are closed under it.
+    static let endingAllowance = 1.0
+
+    public init(configuration: HTTPServerConfiguration, router: Router, observer: (@Sendable (ExchangeRecord) -> Void)? = nil,
+                graceEnding: (@Sendable () -> Void)? = nil) {
         self.configuration = configuration
         self.router = router
         self.observer = observer
+        self.graceEnding = graceEnding
     }
 
     func report(_ record: ExchangeRecord) { observer?(record) }
@@ -128,7 +138,12 @@ public final class HTTPServer: @unchecked Sendable {
             for connection in Array(connections.values) { connection.drain() }
             if connections.isEmpty { finishShutdown(); return }
             queue.asyncAfter(deadline: .now() + configuration.shutdownGrace) { [self] in
-                for connection in Array(connections.values) { connection.shutDown() }
+                guard !connections.isEmpty else { return }
+                let allowance = graceEnding == nil ? 0 : Self.endingAllowance
+                graceEnding?()
+                queue.asyncAfter(deadline: .now() + allowance) { [self] in
+                    for connection in Array(connections.values) { connection.shutDown() }
+                }
             }
         }
     }

@@ -70,12 +70,11 @@ public final class APIServer: Sendable {
     public let model: ServedModel
     public let metrics = ServerMetrics()
     private let stopping = ShutdownState()
-    private let shutdownGrace: Double
+    private let durability: Durability
 
     /// Loads the model, sizes the KV pool from the configuration, starts the
     /// engine thread and the listener.
     public init(configuration c: Configuration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
-        shutdownGrace = Double(c.shutdownGraceSeconds)
         let keys = APIKeys(try APIKeys.load(keys: c.apiKeys, file: c.apiKeysFile), shareCache: c.sharePrefixCache == "all")
         guard FileManager.default.fileExists(atPath: c.model) else { throw ModelMissing(path: c.model) }
         let file = try ModelFile(path: c.model)
@@ -94,6 +93,7 @@ public final class APIServer: Sendable {
         let store = try Self.openStore(c, log: log)
         let durability = Durability(store: store, logger: Logger(label: "kvserve.storage"),
                                     failures: { [metrics] in metrics.durableWriteFailures.increment(by: Int64($0)) })
+        self.durability = durability
         let responses = StoredResponses(maxCount: c.maxStoredResponses, timeToLive: Double(c.responseTTLSeconds), durability: durability)
         if let store { try Self.restore(from: store, engine: engine, responses: responses, ttl: Double(c.sessionTTLSeconds), log: log) }
         engine.sessionsExpired = { keys in
@@ -111,34 +111,41 @@ public final class APIServer: Sendable {
         let serving = Serving(model: model, service: service, metrics: metrics, logger: Logger(label: "kvserve.requests"),
                               replies: GeneratedReplies(), responses: responses,
                               maxWaiting: c.maxWaiting, shutdown: stopping, durability: durability)
-        let metrics = metrics, requestLog = Logger(label: "kvserve.http")
-        http = HTTPServer(configuration: c.httpServer, router: Self.routes(serving, keys: keys)) { exchange in
+        let metrics = metrics, requestLog = Logger(label: "kvserve.http"), service = service
+        // When the grace period ends, the turns still running are cancelled
+        // (and rolled back) and their clients told so before connections close.
+        http = HTTPServer(configuration: c.httpServer, router: Self.routes(serving, keys: keys), observer: { exchange in
             metrics.record(exchange)
             requestLog.info("request", metadata: [
                 "method": "\(exchange.method)", "route": "\(exchange.route)", "status": "\(exchange.status)",
                 "ms": "\(String(format: "%.1f", exchange.seconds * 1000))", "completed": "\(exchange.completed)",
             ])
-        }
+        }, graceEnding: { service.cancelAll() })
         service.start()
         try http.start()
     }
 
     /// Begins a graceful stop (call it as the HTTP server starts draining):
-    /// turns get the grace period to finish; those still running a moment
-    /// before it ends are cancelled, rolled back like any cancelled turn,
-    /// and their clients told so (`shutting_down`) before connections close.
+    /// turns get the grace period to finish; those still running when it
+    /// ends are cancelled, rolled back like any cancelled turn, and their
+    /// clients told so (`shutting_down`) before connections close.
     public func beginShutdown() {
         stopping.begin()
-        let service = service
-        DispatchQueue.global().asyncAfter(deadline: .now() + max(0, shutdownGrace - 0.25)) { service.cancelAll() }
     }
 
     /// Stops gracefully (`beginShutdown`, then the HTTP server's drain);
-    /// `finished` runs when every connection has closed.
+    /// `finished` runs when every connection has closed and every durable
+    /// write has been made.
     public func shutdown(finished: @escaping @Sendable () -> Void = {}) {
         beginShutdown()
-        http.shutdown(completion: finished)
+        http.shutdown { [durability] in
+            durability.flush()
+            finished()
+        }
     }
+
+    /// Waits for the durable writes queued so far (before the process exits).
+    public func flushDurableWrites() { durability.flush() }
 
     /// The durable store the configuration names, its directory made and
     /// checked first; nil for `session_store: "memory"`.

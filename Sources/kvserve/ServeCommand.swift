@@ -57,6 +57,7 @@ struct ServeCommand: ParsableCommand {
         let auth = configuration.apiKeys.isEmpty && configuration.apiKeysFile.isEmpty ? "" : " -H 'Authorization: Bearer KEY'"
         log("try: curl -N \(local)/v1/chat/completions\(auth) -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}],\"stream\":true}'")
         server.http.shutdownOnSignals(log: log, beginning: server.beginShutdown) {
+            server.flushDurableWrites()
             log("stopped")
             Foundation.exit(0)
         }

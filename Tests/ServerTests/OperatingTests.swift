@@ -14,31 +14,37 @@ struct OperatingTests {
     /// short one started beside it finishes normally.
     @Test func aStreamCutByShutdownIsToldSoAndRolledBack() throws {
         var c = Configuration.forTests(kvCacheBytes: 64 << 20)
-        c.shutdownGraceSeconds = 2
+        c.shutdownGraceSeconds = 4
         let server = try APIServer(configuration: c)
         let url = "http://127.0.0.1:\(server.http.port)/v1/generate"
-        let long = Mutex(""), short = Mutex("")
-        let group = DispatchGroup()
-        for (body, out) in [(#"{"prompt":"Far away","session_id":"cut","max_tokens":2000,"temperature":0,"ignore_eos":true}"#, long),
-                            (#"{"prompt":"Near","max_tokens":8,"temperature":0,"ignore_eos":true}"#, short)] {
-            DispatchQueue.global().async(group: group) {
-                let output = (try? Subprocess.run("/usr/bin/curl", ["-sS", "-N", url, "-d", body]).output) ?? ""
-                out.withLock { $0 = output }
-            }
+        /// Runs curl on a thread of its own (the shared pools may be busy with
+        /// other suites); the output lands in the result once curl exits.
+        func stream(_ body: String) -> (Mutex<String?>, Thread) {
+            let result = Mutex<String?>(nil)
+            let thread = Thread { result.withLock { $0 = (try? Subprocess.run("/usr/bin/curl", ["-sS", "-N", url, "-d", body]).output) ?? "" } }
+            thread.start()
+            return (result, thread)
         }
-        // Both streams are running when the stop begins.
-        let deadline = Date().addingTimeInterval(10)
-        while server.service.perform({ $0.runningCount }) < 2 && Date() < deadline { usleep(10_000) }
+        func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while !condition() && Date() < deadline { usleep(10_000) }
+            return condition()
+        }
+        let (long, _) = stream(#"{"prompt":"Far away","session_id":"cut","max_tokens":2000,"temperature":0,"ignore_eos":true}"#)
+        try #require(waitFor(60) { server.service.perform { $0.runningCount } == 1 })
+        // A short stream beside it, which the grace period lets finish.
+        let (short, _) = stream(#"{"prompt":"Near","max_tokens":16,"temperature":0,"ignore_eos":true}"#)
+        try #require(waitFor(60) { server.service.perform { $0.runningCount } == 2 || short.withLock { $0 } != nil })
         let stopped = DispatchSemaphore(value: 0)
         server.shutdown { stopped.signal() }
-        #expect(group.wait(timeout: .now() + 10) == .success)
-        #expect(stopped.wait(timeout: .now() + 5) == .success)
+        #expect(stopped.wait(timeout: .now() + 30) == .success)
+        #expect(waitFor(10) { long.withLock { $0 } != nil && short.withLock { $0 } != nil })
 
-        let cut = long.withLock { $0 }
+        let cut = long.withLock { $0 } ?? ""
         #expect(cut.contains("event: token") && !cut.contains("event: done"), "\(cut.suffix(300))")
         #expect(cut.hasSuffix("\n\n") && cut.contains("event: error\ndata: {\"error\":{\"message\":\"the server is shutting down"), "\(cut.suffix(300))")
         #expect(cut.contains(#""type":"shutting_down""#))
-        #expect(short.withLock { $0 }.contains("event: done"))
+        #expect((short.withLock { $0 } ?? "").contains("event: done"))
         // The cut turn was the session's first: rolled back, there is no session.
         #expect(server.service.perform { $0.sessions["cut"] } == nil)
         #expect(server.service.perform { $0.runningCount + $0.waitingCount } == 0)
