@@ -58,7 +58,7 @@ public final class SQLiteStore: DurableStore, @unchecked Sendable {
     }
 
     public func saveSession(_ r: SessionRecord) throws {
-        try lock.withLock {
+        _ = try lock.withLock {
             try database.query("INSERT OR REPLACE INTO sessions (key, tokens, chain_hashes, turns, last_used) VALUES (?, ?, ?, ?, ?)",
                                [.text(r.key), .blob(Self.encode(r.tokens)), .blob(Self.encode(r.chainHashes)),
                                 .integer(Int64(r.turns)), .real(r.lastUsed)])
@@ -66,7 +66,7 @@ public final class SQLiteStore: DurableStore, @unchecked Sendable {
     }
 
     public func deleteSession(key: String) throws {
-        try lock.withLock { try database.query("DELETE FROM sessions WHERE key = ?", [.text(key)]) }
+        _ = try lock.withLock { try database.query("DELETE FROM sessions WHERE key = ?", [.text(key)]) }
     }
 
     public func loadResponses() throws -> [ResponseRecord] {
@@ -80,14 +80,14 @@ public final class SQLiteStore: DurableStore, @unchecked Sendable {
     }
 
     public func saveResponse(_ r: ResponseRecord) throws {
-        try lock.withLock {
+        _ = try lock.withLock {
             try database.query("INSERT OR REPLACE INTO responses (key, tokens, json, last_used) VALUES (?, ?, ?, ?)",
                                [.text(r.key), .blob(Self.encode(r.tokens)), .text(r.json), .real(r.lastUsed)])
         }
     }
 
     public func deleteResponse(key: String) throws {
-        try lock.withLock { try database.query("DELETE FROM responses WHERE key = ?", [.text(key)]) }
+        _ = try lock.withLock { try database.query("DELETE FROM responses WHERE key = ?", [.text(key)]) }
     }
 
     /// Little-endian fixed-width integers, the same on every machine.
