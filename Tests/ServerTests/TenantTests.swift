@@ -50,6 +50,11 @@ struct TenantTests {
         #expect(try SessionKey.resolve(header: "a", body: "a", others: [("prompt_cache_key", "a")]) == "a")
         #expect(throws: SessionKey.Invalid.self) { try SessionKey.resolve(header: "a", body: "b") }
         #expect(throws: SessionKey.Invalid.self) { try SessionKey.resolve(header: "bad id", body: nil) }
+        // A prompt_cache_key of any characters names a session of its own.
+        #expect(SessionKey.forCacheKey("user-1") == "user-1")
+        let hashed = SessionKey.forCacheKey("user 1/conv:7")
+        #expect(hashed.hasPrefix("pck-") && SessionKey.isValid(hashed) && hashed == SessionKey.forCacheKey("user 1/conv:7"))
+        #expect(hashed != SessionKey.forCacheKey("user 1/conv:8"))
     }
 
     @Test func storedResponsesAreBoundedByCountAndIdleTime() {

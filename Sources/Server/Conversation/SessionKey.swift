@@ -1,3 +1,5 @@
+import KVCache
+
 /// A conversation's key, which a request may give in the `X-Session-Id`
 /// header (what a load balancer routes on), as `session_id`, or on the
 /// OpenAI routes as `prompt_cache_key`: one name, several spellings.
@@ -20,6 +22,14 @@ enum SessionKey {
             throw Invalid(message: "\(field) and \(other.0) name different sessions ('\(value)' and '\(other.1)')", field: other.0)
         }
         return given.first?.1
+    }
+
+    /// OpenAI's `prompt_cache_key` may be any string: one that is not a
+    /// session id names the session `pck-` + a hash of it (empty or over
+    /// 1024 bytes stays as it is, and is refused).
+    static func forCacheKey(_ key: String) -> String {
+        guard !isValid(key), (1...1024).contains(key.utf8.count) else { return key }
+        return "pck-" + String(PrefixHash.extend(0x7063_6B, key.utf8.map { Int32($0) }), radix: 16)
     }
 
     static func isValid(_ id: String) -> Bool {

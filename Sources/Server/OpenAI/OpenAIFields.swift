@@ -134,7 +134,7 @@ struct OpenAIFields {
     func sessionID(header: String?) throws(OpenAIError) -> String? {
         do {
             return try SessionKey.resolve(header: header, body: try string("session_id"),
-                                          others: [("prompt_cache_key", try string("prompt_cache_key"))])
+                                          others: [("prompt_cache_key", try string("prompt_cache_key").map(SessionKey.forCacheKey))])
         } catch let error as SessionKey.Invalid {
             throw .invalid(error.message, param: error.field)
         } catch let error as OpenAIError {
