@@ -54,7 +54,7 @@ public struct Configuration: Sendable, Equatable {
     }
 
     private enum Kind {
-        case string, optionalString, integer(ClosedRange<Int>, multipleOf: Int), stringList, choice([String])
+        case string, integer(ClosedRange<Int>, multipleOf: Int), stringList, choice([String])
         /// A file's path: relative to the configuration file that names it,
         /// or to the working directory when it comes from the environment or
         /// the command line.
@@ -168,7 +168,7 @@ public struct Configuration: Sendable, Equatable {
             // Relative to the file's directory, wherever kvserve was started.
             let directory = URL(fileURLWithPath: source).deletingLastPathComponent()
             try set(key, text: directory.appendingPathComponent(s).standardizedFileURL.path, source: source)
-        case (.string, .string(let s)), (.optionalString, .string(let s)), (.choice, .string(let s)), (.path, .string(let s)):
+        case (.string, .string(let s)), (.choice, .string(let s)), (.path, .string(let s)):
             try set(key, text: s, source: source)
         case (.integer, .integer(let i)):
             try set(key, text: String(i), source: source)
@@ -193,7 +193,7 @@ public struct Configuration: Sendable, Equatable {
         case .string:
             guard !text.isEmpty else { throw Error(key: key.name, source: source, message: "must not be empty") }
             self[keyPath: key.path!] = text
-        case .optionalString, .path(optional: true):
+        case .path(optional: true):
             self[keyPath: key.path!] = text
         case .path(optional: false):
             guard !text.isEmpty else { throw Error(key: key.name, source: source, message: "must not be empty") }
