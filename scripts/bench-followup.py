@@ -22,7 +22,7 @@ Only the Python standard library is used.
 """
 import argparse, http.client, json, os, secrets, signal, socket, statistics, subprocess, sys, tempfile, time
 
-from sse import sse_events
+from benchlib import percentile, sse_events
 
 TOPICS = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music",
           "glaciers", "owls", "bridges", "tea", "comets", "maps", "forests", "clocks"]
@@ -131,15 +131,6 @@ def measure(port, keys, conversations, turns, run):
                 if t > 0:
                     samples.append({"run": run, "conversation": c, "turn": t + 1, "arm": arm, **r})
     return samples
-
-
-def percentile(values, p):
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    k = (len(values) - 1) * p / 100
-    f = int(k)
-    return values[f] if f + 1 >= len(values) else values[f] + (values[f + 1] - values[f]) * (k - f)
 
 
 def summarize(samples):

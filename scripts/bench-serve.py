@@ -18,7 +18,7 @@ Only the Python standard library is used.
 """
 import argparse, http.client, json, os, signal, socket, statistics, subprocess, sys, threading, time
 
-from sse import sse_events
+from benchlib import percentile, sse_events
 
 TOPICS = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music",
           "glaciers", "owls", "bridges", "tea", "comets", "maps", "forests", "clocks"]
@@ -99,15 +99,6 @@ class Client(threading.Thread):
                 history += reply + "<|im_end|>\n"
         except Exception as e:  # reported, and the run counts as failed
             self.error = repr(e)
-
-
-def percentile(values, p):
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    k = (len(values) - 1) * p / 100
-    f = int(k)
-    return values[f] if f + 1 >= len(values) else values[f] + (values[f + 1] - values[f]) * (k - f)
 
 
 def run_level(server, port, n, turns, max_tokens, run_id, first_index=0):

@@ -1,4 +1,4 @@
-"""Server-sent events as kvserve writes them, read by the scripts beside this file."""
+"""What the benchmark scripts beside this file share: reading server-sent events, percentiles."""
 import json
 
 
@@ -18,3 +18,13 @@ def sse_events(response):
             event = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].strip())
+
+
+def percentile(values, p):
+    """The p-th percentile, interpolated between the nearest ranks; nan for no values."""
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    k = (len(values) - 1) * p / 100
+    f = int(k)
+    return values[f] if f + 1 >= len(values) else values[f] + (values[f + 1] - values[f]) * (k - f)
