@@ -28,7 +28,7 @@ let package = Package(
         // The system's SQLite (Debian: libsqlite3-dev to build, libsqlite3-0 to run).
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .target(name: "Storage", dependencies: ["KVCache", "CSQLite"], swiftSettings: cpuFlags),
-        .target(name: "Engine", dependencies: ["Model", "KVCache"], swiftSettings: cpuFlags),
+        .target(name: "Engine", dependencies: ["Model", "KVCache", "Storage"], swiftSettings: cpuFlags),
         .target(name: "HTTPServer", swiftSettings: cpuFlags),
         .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer", "Storage",
                                         .product(name: "Logging", package: "swift-log"),
@@ -45,7 +45,7 @@ let package = Package(
         // Where tests find the default model; used by test targets only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "Storage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),

@@ -35,7 +35,18 @@ public final class DecodeEngine {
         var sampler: Sampler
         var generated: [TokenID] = []
         var cachedTokens: Int?
+        /// Of those, the tokens read back from the disk tier.
+        var diskCachedTokens = 0
+        var disk: DiskLookup = .unchecked
         var tokens: [TokenID] { history + prompt + generated }
+    }
+
+    /// Where a waiting sequence is in bringing its prefix back from disk.
+    private enum DiskLookup {
+        case unchecked
+        case loading(Int)
+        /// Checked; the RAM blocks that a load filled for it.
+        case done(Set<BlockPool.Block>)
     }
 
     public let model: any PagedModel
@@ -50,12 +61,18 @@ public final class DecodeEngine {
     private var running: [Sequence] = []
     private var nextID: RequestID = 0
     private var lastExpiry: Double = -.infinity
+    /// Where evicted blocks go and prefixes come back from (nil: RAM only).
+    public let diskTier: DiskTier?
+    /// Reads in flight: whose, what they bring back, and into which blocks.
+    private var pendingLoads: [Int: (id: RequestID, contents: [BlockPool.Contents], blocks: [BlockPool.Block])] = [:]
     /// Told of the sessions that expired (on the engine thread; must be quick).
     public var sessionsExpired: ([String]) -> Void = { _ in }
 
-    public init(model: any PagedModel, endOfSequence: TokenID?, limits: Limits = Limits(),
+    public init(model: any PagedModel, endOfSequence: TokenID?, limits: Limits = Limits(), diskTier: DiskTier? = nil,
                 clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+        precondition(diskTier == nil || diskTier!.memory === model.blockMemory, "the disk tier must move this model's blocks")
         self.model = model
+        self.diskTier = diskTier
         self.limits = limits
         self.endOfSequence = endOfSequence
         self.contextLength = model.contextLength
@@ -64,11 +81,19 @@ public final class DecodeEngine {
         sessions = SessionStore(maxSessions: limits.maxSessions,
                                 maxTokens: min(limits.maxSessionTokens, contextLength),
                                 timeToLive: limits.sessionTimeToLive)
+        cache.listsEvictions = diskTier != nil
     }
 
     public var waitingCount: Int { waiting.count }
     public var runningCount: Int { running.count }
     public var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
+
+    /// Whether the only work is waiting for a read from disk: a step now
+    /// would have nothing to run until the read is drained.
+    public var isStalledOnDisk: Bool {
+        guard running.isEmpty, case .loading = waiting.first?.disk else { return false }
+        return !(diskTier?.hasFinishedReads ?? false)
+    }
 
     /// Queues a request, or refuses it if it can never run. A session's turn
     /// holds the session until it ends.
@@ -152,6 +177,8 @@ public final class DecodeEngine {
     /// happened, in order.
     public func step() -> [EngineEvent] {
         expireSessions()
+        if isStalledOnDisk { diskTier!.waitForRead() }
+        drainDisk()
         var scheduled: [(index: Int, count: Int)] = []
         var prefillBudget = limits.maxPrefillTokensPerStep
 
@@ -169,17 +196,28 @@ public final class DecodeEngine {
             scheduled.append((i, count))
             i += 1
         }
+        // Prefixes on disk start coming back for those next in line.
+        startLoads(prefillBudget: prefillBudget)
         // Waiting requests, first come first served, while everything allows.
         while let next = waiting.first, running.count < limits.maxBatchSequences, prefillBudget > 0 {
+            if case .loading = next.disk { break }
             guard let cached = cache.admit(next.id, tokens: next.tokens, chainHashes: next.historyHashes,
                                            salt: next.request.cacheSalt, maxPositions: prefillBudget) else { break }
             let count = min(cache.table(next.id)!.pending, prefillBudget)
             var sequence = waiting.removeFirst()
-            if sequence.cachedTokens == nil { sequence.cachedTokens = cached }
+            if sequence.cachedTokens == nil {
+                sequence.cachedTokens = cached
+                if case let .done(loaded) = sequence.disk, !loaded.isEmpty {
+                    let adopted = cache.table(next.id)!.blocks.prefix(cached / cache.blockSize)
+                    sequence.diskCachedTokens = adopted.filter(loaded.contains).count * cache.blockSize
+                    diskTier?.countHits(tokens: sequence.diskCachedTokens)
+                }
+            }
             running.append(sequence)
             prefillBudget -= count
             scheduled.append((running.count - 1, count))
         }
+        saveEvicted()
         guard !scheduled.isEmpty else { return [] }
 
         let batch = scheduled.map { item -> ForwardSequence in
@@ -193,7 +231,9 @@ public final class DecodeEngine {
         var events: [EngineEvent] = [], finished: [Int] = []
         for (k, item) in scheduled.enumerated() {
             let id = running[item.index].id
+            let indexed = cache.table(id)!.indexed
             cache.commit(id, computed: batch[k].startPosition + item.count)
+            saveFull(id, from: indexed)
             guard let logits = logits[k] else { continue }
             let tokens = cache.table(id)!.tokens
             let token = running[item.index].sampler.sample(logits, history: Array(tokens.suffix(Self.penaltyWindow)))
@@ -216,13 +256,88 @@ public final class DecodeEngine {
         return events
     }
 
+    // MARK: the disk tier
+
+    /// Writes the blocks evicted from RAM since the last call to the disk
+    /// tier (unless it holds them), while their bytes are still intact:
+    /// before anything is computed or read into them.
+    private func saveEvicted() {
+        guard let diskTier else { return }
+        for (block, contents) in cache.takeEvicted() where !contents.isPartial { diskTier.store(contents, from: block) }
+    }
+
+    /// Writes blocks of `id` that became full (indexed) past its first
+    /// `from`, so a crash or restart finds them on disk (write-through).
+    private func saveFull(_ id: RequestID, from: Int) {
+        guard let diskTier, let table = cache.table(id), table.indexed > from else { return }
+        for block in table.blocks[from..<table.indexed] {
+            if let contents = cache.pool.contents(of: block), !contents.isPartial { diskTier.store(contents, from: block) }
+        }
+    }
+
+    /// For waiting requests that could be admitted soon, finds the blocks of
+    /// their prefix that are on disk and not in RAM and starts reading them
+    /// into RAM blocks, as many as the pool can spare beside the first chunk
+    /// of prefill. A request with a read in flight is admitted once it is
+    /// drained; the read blocks are then adopted through the prefix index.
+    private func startLoads(prefillBudget: Int) {
+        guard let diskTier else { return }
+        let bs = cache.blockSize
+        for w in waiting.indices.prefix(max(0, limits.maxBatchSequences - running.count)) {
+            guard case .unchecked = waiting[w].disk else { continue }
+            let tokens = waiting[w].tokens
+            var resident: [BlockPool.Block] = [], onDisk: [(slot: DiskTierIndex.Slot, contents: BlockPool.Contents)] = []
+            var parent = waiting[w].request.cacheSalt
+            // Never the last token, whose logits are needed (as `start`).
+            for i in 0..<(tokens.count - 1) / bs {
+                let blockTokens = Array(tokens[i * bs ..< (i + 1) * bs])
+                let hash = i < waiting[w].historyHashes.count ? waiting[w].historyHashes[i] : PrefixHash.extend(parent, blockTokens)
+                if let block = cache.pool.lookup(hash: hash, parent: parent, tokens: blockTokens) {
+                    guard onDisk.isEmpty else { break }  // a resident block after a disk run: load up to it
+                    resident.append(block)
+                } else {
+                    let contents = BlockPool.Contents(hash: hash, tokens: blockTokens, parent: parent)
+                    guard let slot = diskTier.slot(of: contents) else { break }
+                    onDisk.append((slot, contents))
+                }
+                parent = hash
+            }
+            let afterwards = cache.blocks(forPositions: min(tokens.count - (resident.count + onDisk.count) * bs, prefillBudget)) + 1
+            let count = min(onDisk.count, cache.pool.availableCount - resident.count - afterwards)
+            guard !onDisk.isEmpty else {
+                waiting[w].disk = .done([])
+                continue
+            }
+            // Short of blocks now: try again next step (unless admitted first).
+            guard count > 0, let (load, blocks) = cache.beginLoad(keeping: resident, count: count) else { continue }
+            saveEvicted()  // the blocks taken may have been evicted: write them before reading over them
+            diskTier.read(load: load, zip(onDisk.prefix(count), blocks).map { ($0.slot, $0.contents, $1) })
+            waiting[w].disk = .loading(load)
+            pendingLoads[load] = (waiting[w].id, onDisk.prefix(count).map(\.contents), blocks)
+        }
+    }
+
+    /// Finished reads: blocks read intact join the RAM prefix index, and
+    /// their requests may be admitted.
+    private func drainDisk() {
+        guard let diskTier else { return }
+        for finished in diskTier.drain() {
+            let (id, contents, blocks) = pendingLoads.removeValue(forKey: finished.load)!
+            let intact = zip(contents, finished.outcomes).map { $1 == true ? $0 : nil }
+            cache.endLoad(finished.load, contents: intact)
+            let read = Set(zip(blocks, intact).filter { $1 != nil }.map(\.0))
+            if let w = waiting.firstIndex(where: { $0.id == id }) { waiting[w].disk = .done(read) }
+        }
+    }
+
     /// Tokens the repetition penalty looks back over (llama.cpp's default).
     public static let penaltyWindow = 64
 
     /// Preempted sequences wait again, ahead of new requests, oldest first;
     /// they keep what they generated and recompute their keys and values.
     private func requeue(_ ids: [RequestID]) {
-        let moved = running.filter { ids.contains($0.id) }
+        var moved = running.filter { ids.contains($0.id) }
+        for i in moved.indices { moved[i].disk = .unchecked }
         running.removeAll { ids.contains($0.id) }
         waiting.insert(contentsOf: moved, at: 0)
     }
@@ -239,7 +354,7 @@ public final class DecodeEngine {
         if reason == .stop, generated.last == endOfSequence { generated.removeLast() }
         return .finished(sequence.id, Completion(reason: reason, tokens: generated, historyTokens: sequence.history.count,
                                                  promptTokens: sequence.prompt.count, cachedTokens: sequence.cachedTokens ?? 0,
-                                                 session: session))
+                                                 diskCachedTokens: sequence.diskCachedTokens, session: session))
     }
 
     /// Drops sessions idle past their time to live, at most once a second.

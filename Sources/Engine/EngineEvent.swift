@@ -67,8 +67,11 @@ public struct Completion: Sendable, Equatable {
     public var historyTokens: Int = 0
     /// Tokens of this turn's prompt (what it added after that history).
     public var promptTokens: Int
-    /// Tokens of history and prompt whose keys and values were found resident.
+    /// Tokens of history and prompt whose keys and values were found cached
+    /// (in RAM, or read back from the disk tier).
     public var cachedTokens: Int
+    /// Of `cachedTokens`, those read back from the disk tier.
+    public var diskCachedTokens: Int = 0
     /// The session as the turn left it, when the turn was kept in one (what
     /// must be made durable).
     public var session: SessionStore.Session?

@@ -14,6 +14,7 @@ public final class EngineService: @unchecked Sendable {
 
     public init(engine: DecodeEngine) {
         self.engine = engine
+        engine.diskTier?.wake = { [weak self] in self?.post {} }
     }
 
     public func start() {
@@ -81,7 +82,8 @@ public final class EngineService: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while inbox.isEmpty && !engine.hasWork { condition.wait() }
+            // A step stalled on a disk read would block; the read's end posts a job.
+            while inbox.isEmpty && (!engine.hasWork || engine.isStalledOnDisk) { condition.wait() }
             let jobs = inbox
             inbox.removeAll()
             condition.unlock()

@@ -10,7 +10,24 @@ public protocol PagedModel: AnyObject {
     var blockCount: Int { get }
     /// For each sequence, the logits of its last token (nil where not wanted).
     func forward(_ batch: [ForwardSequence]) -> [[Float]?]
+    /// The K/V memory as bytes per block, for a disk tier (nil: none possible).
+    var blockMemory: (any KVBlockMemory)? { get }
 }
+
+extension PagedModel {
+    public var blockMemory: (any KVBlockMemory)? { nil }
+}
+
+/// A model's K/V memory seen as opaque blocks of bytes: what moves between
+/// the RAM pool and the disk tier. A block's bytes are its segments, in order.
+public protocol KVBlockMemory: AnyObject, Sendable {
+    var bytesPerBlock: Int { get }
+    /// Every segment's size; segments are multiples of 32 bytes.
+    var segmentBytes: Int { get }
+    func segments(ofBlock block: Int32) -> [UnsafeMutableRawBufferPointer]
+}
+
+extension KVArena: KVBlockMemory {}
 
 /// A LLaMA-family model with its K/V arena.
 public final class LlamaPagedModel: PagedModel {
@@ -41,6 +58,7 @@ public final class LlamaPagedModel: PagedModel {
     public var blockSize: Int { arena.blockSize }
     public var blockCount: Int { arena.blockCount }
     public func forward(_ batch: [ForwardSequence]) -> [[Float]?] { model.forward(batch, cache: arena) }
+    public var blockMemory: (any KVBlockMemory)? { arena }
 }
 
 /// A K/V budget too small for a single block.

@@ -51,6 +51,10 @@ public struct BlockPool: Sendable {
     private var head: Block = -1, tail: Block = -1
     public private(set) var cachedCount = 0
     public private(set) var evictions = 0
+    /// Whether evicted blocks are listed for `takeEvicted` (a disk tier wants
+    /// them while their bytes are still intact).
+    public var listsEvictions = false
+    private var evicted: [(block: Block, contents: Contents)] = []
 
     public init(blockCount: Int) {
         precondition(blockCount >= 0)
@@ -81,6 +85,7 @@ public struct BlockPool: Sendable {
         } else if head >= 0 {
             block = head
             unlink(block)
+            if listsEvictions, let old = contents[Int(block)] { evicted.append((block, old)) }
             forget(block)
             evictions += 1
         } else {
@@ -88,6 +93,13 @@ public struct BlockPool: Sendable {
         }
         referenceCounts[Int(block)] = 1
         return block
+    }
+
+    /// The blocks evicted since the last call, with what they held: their
+    /// bytes are intact until their new holder writes them.
+    public mutating func takeEvicted() -> [(block: Block, contents: Contents)] {
+        defer { evicted.removeAll() }
+        return evicted
     }
 
     /// One more holder of `block` (a cached block leaves the LRU queue).

@@ -11,7 +11,7 @@
 ///
 /// Invariants (on top of `BlockPool`'s, checked by `checkInvariants`): each
 /// block's reference count equals the number of running sequences whose table
-/// holds it; running sequences have distinct admission numbers.
+/// holds it plus the disk loads that hold it; running sequences have distinct admission numbers.
 public struct PagedCache: Sendable {
     public typealias SequenceID = Int
 
@@ -20,6 +20,9 @@ public struct PagedCache: Sendable {
     public private(set) var counters = CacheCounters()
     private var running: [SequenceID: (table: BlockTable, admission: Int)] = [:]
     private var nextAdmission = 0
+    /// Blocks held by reads from the disk tier in flight, by load.
+    private var loads: [Int: [BlockPool.Block]] = [:]
+    private var nextLoad = 0
 
     public init(blockCount: Int, blockSize: Int) {
         precondition(blockSize > 0)
@@ -88,6 +91,45 @@ public struct PagedCache: Sendable {
         counters.hitTokens += cached
         return cached
     }
+
+    /// Whether evicted blocks are listed for `takeEvicted`.
+    public var listsEvictions: Bool {
+        get { pool.listsEvictions }
+        set { pool.listsEvictions = newValue }
+    }
+
+    /// The blocks evicted since the last call, their bytes still intact.
+    public mutating func takeEvicted() -> [(block: BlockPool.Block, contents: BlockPool.Contents)] { pool.takeEvicted() }
+
+    /// Holds blocks for a read from the disk tier: the resident blocks of the
+    /// prefix it completes (so they stay while it runs) and `count` new
+    /// blocks to read into, taken like `reserve`'s. Nil (nothing held) when
+    /// too few blocks are free or evictable.
+    public mutating func beginLoad(keeping resident: [BlockPool.Block], count: Int) -> (load: Int, blocks: [BlockPool.Block])? {
+        guard count <= pool.availableCount else { return nil }
+        for block in resident { pool.retain(block) }
+        guard count <= pool.availableCount else {
+            pool.release(resident)
+            return nil
+        }
+        let blocks = (0..<count).map { _ in pool.allocate()! }
+        defer { nextLoad += 1 }
+        loads[nextLoad] = resident + blocks
+        return (nextLoad, blocks)
+    }
+
+    /// Ends a load: each block read intact joins the prefix index with what
+    /// it now holds (`contents`, in the order `beginLoad` returned them; nil
+    /// for one that was not read), and every block the load held is
+    /// released, to be adopted through the index like any cached block.
+    public mutating func endLoad(_ load: Int, contents: [BlockPool.Contents?]) {
+        let held = loads.removeValue(forKey: load)!
+        let read = held.suffix(contents.count)
+        for (block, c) in zip(read, contents) { if let c { pool.register(block, c) } }
+        pool.release(held)
+    }
+
+    public var loadsInFlight: Int { loads.count }
 
     /// Appends sampled tokens to a running sequence.
     public mutating func append(_ id: SequenceID, _ tokens: [Int32]) {
@@ -185,6 +227,7 @@ public struct PagedCache: Sendable {
     public func checkInvariants() -> String? {
         if let broken = pool.checkInvariants() { return broken }
         var holders = [Int](repeating: 0, count: pool.blockCount)
+        for blocks in loads.values { for b in blocks { holders[Int(b)] += 1 } }
         for (id, entry) in running {
             let t = entry.table
             for b in t.blocks { holders[Int(b)] += 1 }

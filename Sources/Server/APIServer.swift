@@ -89,8 +89,9 @@ public final class APIServer: Sendable {
         limits.maxSessions = c.maxSessions
         limits.maxSessionTokens = c.maxSessionTokens
         limits.sessionTimeToLive = Double(c.sessionTTLSeconds)
-        let engine = DecodeEngine(model: paged, endOfSequence: file.tokenizer.vocabulary.eos, limits: limits)
         let store = try Self.openStore(c, log: log)
+        let diskTier = try Self.openDiskTier(c, modelPath: c.model, arena: paged.arena, log: log)
+        let engine = DecodeEngine(model: paged, endOfSequence: file.tokenizer.vocabulary.eos, limits: limits, diskTier: diskTier)
         let durability = Durability(store: store, logger: Logger(label: "kvserve.storage"),
                                     failures: { [metrics] in metrics.durableWriteFailures.increment(by: Int64($0)) })
         self.durability = durability

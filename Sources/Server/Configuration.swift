@@ -43,6 +43,10 @@ public struct Configuration: Sendable, Equatable {
     /// The durable session store: "" for `kvserve.sqlite` in `dataDir`, a
     /// path to a SQLite file, or "memory" for none (nothing survives a restart).
     public var sessionStore = ""
+    /// The disk tier's file: "" for `kv-blocks.kvtier` in `dataDir`.
+    public var kvDiskPath = ""
+    /// The disk tier's budget in bytes; 0 turns the tier off.
+    public var kvDiskBytes = 4 << 30
 
     public init() {}
 
@@ -112,6 +116,8 @@ public struct Configuration: Sendable, Equatable {
         .int("response_ttl_seconds", \.responseTTLSeconds, 1...(365 * 86400)),
         .string("data_dir", \.dataDir, .path(optional: false)),
         .string("session_store", \.sessionStore, .path(optional: true)),
+        .string("kv_disk_path", \.kvDiskPath, .path(optional: true)),
+        .int("kv_disk_bytes", \.kvDiskBytes, 0...(1 << 50)),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }

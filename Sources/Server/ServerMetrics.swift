@@ -52,7 +52,9 @@ public final class ServerMetrics: @unchecked Sendable {
                                      ("prefix_hit", "ratio", "Fraction of looked-up input tokens found cached."),
                                      ("running", "sequences", "Sequences in the running batch."),
                                      ("waiting", "sequences", "Requests waiting to be admitted."),
-                                     ("resident", "sessions", "Sessions the server holds.")] {
+                                     ("resident", "sessions", "Sessions the server holds."),
+                                     ("kv_disk", "blocks", "KV blocks stored in the disk tier."),
+                                     ("kv_disk", "bytes", "Bytes of the disk tier's file that hold blocks.")] {
             gauges["kvserve_\(metric)_\(unit)"] = registry.makeGauge(descriptor: Self.name(metric, unit, help))
         }
         for state in ["total", "used", "cached", "free"] {
@@ -63,7 +65,17 @@ public final class ServerMetrics: @unchecked Sendable {
         self.gauges = gauges
         totals = ["evictions": registry.makeCounter(descriptor: Self.name("kv_evictions", "total", "Cached KV blocks evicted for reuse.")),
                   "preemptions": registry.makeCounter(descriptor: Self.name("preemptions", "total",
-                                                                           "Running sequences preempted for lack of blocks."))]
+                                                                           "Running sequences preempted for lack of blocks.")),
+                  "disk_hits": registry.makeCounter(descriptor: Self.name("kv_disk_hit_tokens", "total",
+                                                                         "Input tokens whose keys and values were read back from the disk tier.")),
+                  "disk_written": registry.makeCounter(descriptor: Self.name("kv_disk_written_bytes", "total", "Bytes written to the disk tier.")),
+                  "disk_read": registry.makeCounter(descriptor: Self.name("kv_disk_read_bytes", "total", "Bytes read back from the disk tier.")),
+                  "disk_write_failures": registry.makeCounter(descriptor: Self.name("kv_disk_write_failures", "total",
+                                                                                   "Block writes to the disk tier that failed (disk error or full).")),
+                  "disk_read_failures": registry.makeCounter(descriptor: Self.name("kv_disk_read_failures", "total",
+                                                                                  "Blocks read back from the disk tier that failed (checksum, truncated file, disk error) and were recomputed.")),
+                  "disk_writes_skipped": registry.makeCounter(descriptor: Self.name("kv_disk_writes_skipped", "total",
+                                                                                   "Blocks not written to the disk tier because too many writes were in flight."))]
     }
 
     /// Counts one answered request by route and status and times it end to end.
@@ -80,11 +92,12 @@ public final class ServerMetrics: @unchecked Sendable {
     struct EngineSnapshot: Sendable {
         let usage: CacheUsage
         let running: Int, waiting: Int, sessions: Int
+        let disk: DiskTier.Usage?
     }
 
     static func snapshot(_ engine: DecodeEngine) -> EngineSnapshot {
         EngineSnapshot(usage: engine.cache.usage, running: engine.runningCount, waiting: engine.waitingCount,
-                       sessions: engine.sessions.count)
+                       sessions: engine.sessions.count, disk: engine.diskTier?.usage)
     }
 
     /// The Prometheus text, with the engine's figures as of `snapshot`.
@@ -99,9 +112,15 @@ public final class ServerMetrics: @unchecked Sendable {
         gauges["blocks_used"]!.set(Double(u.used))
         gauges["blocks_cached"]!.set(Double(u.cached))
         gauges["blocks_free"]!.set(Double(u.free))
+        let disk = snapshot.disk
+        gauges["kvserve_kv_disk_blocks"]!.set(Double(disk?.storedBlocks ?? 0))
+        gauges["kvserve_kv_disk_bytes"]!.set(Double(disk?.storedBytes ?? 0))
+        let d = disk?.counters ?? DiskTier.Counters()
         // The engine's counts only grow; the counters take the difference.
         lock.withLock {
-            for (name, now) in [("evictions", u.evictions), ("preemptions", u.counters.preemptions)] {
+            for (name, now) in [("evictions", u.evictions), ("preemptions", u.counters.preemptions), ("disk_hits", d.hitTokens),
+                                ("disk_written", d.bytesWritten), ("disk_read", d.bytesRead), ("disk_write_failures", d.writeFailures),
+                                ("disk_read_failures", d.readFailures), ("disk_writes_skipped", d.writesSkipped)] {
                 let delta = now - (lastTotals[name] ?? 0)
                 if delta > 0 { totals[name]!.increment(by: Int64(delta)) }
                 lastTotals[name] = now

@@ -191,3 +191,12 @@ final class ShutdownState: @unchecked Sendable {
     var isStopping: Bool { lock.withLock { stopping } }
     func begin() { lock.withLock { stopping = true } }
 }
+
+extension Completion {
+    /// `cached_tokens` and, beside it, where those tokens' keys and values
+    /// came from: the RAM pool or the disk tier (extra fields: a client that
+    /// knows only `cached_tokens` sees the total).
+    var cacheSplit: [String: Int] {
+        ["cached_tokens": cachedTokens, "cached_tokens_ram": cachedTokens - diskCachedTokens, "cached_tokens_disk": diskCachedTokens]
+    }
+}

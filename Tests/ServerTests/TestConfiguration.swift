@@ -10,6 +10,7 @@ extension Configuration {
         c.port = 0
         c.kvCacheBytes = kvCacheBytes
         c.sessionStore = "memory"
+        c.kvDiskBytes = 0
         return c
     }
 }

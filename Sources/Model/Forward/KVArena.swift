@@ -92,18 +92,32 @@ public final class KVArena: @unchecked Sendable {
 }
 
 extension KVArena {
+    /// Bytes of one head's vectors in one block: the piece in which a block's
+    /// bytes lie contiguous in the arena.
+    public var segmentBytes: Int { headStride }
+
+    /// One block's memory as its pieces, in layer, K-then-V, head order:
+    /// what a block's bytes are when moved to and from the disk tier.
+    public func segments(ofBlock block: Int32) -> [UnsafeMutableRawBufferPointer] {
+        precondition(block >= 0 && Int(block) < blockCount)
+        var pieces: [UnsafeMutableRawBufferPointer] = []
+        pieces.reserveCapacity(layers * 2 * kvHeads)
+        for layer in 0..<layers {
+            for value in [false, true] {
+                for head in 0..<kvHeads {
+                    pieces.append(UnsafeMutableRawBufferPointer(start: vectors(block: block, layer: layer, value: value, head: head),
+                                                                count: headStride))
+                }
+            }
+        }
+        return pieces
+    }
+
     /// The raw bytes of one block (tests compare cached K/V bitwise).
     public func blockBytes(_ block: Int32) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(bytesPerBlock)
-        for layer in 0..<layers {
-            for value in [false, true] {
-                for head in 0..<kvHeads {
-                    let start = vectors(block: block, layer: layer, value: value, head: head)
-                    bytes += UnsafeRawBufferPointer(start: start, count: headStride)
-                }
-            }
-        }
+        for piece in segments(ofBlock: block) { bytes += UnsafeRawBufferPointer(piece) }
         return bytes
     }
 }

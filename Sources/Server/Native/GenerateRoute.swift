@@ -80,7 +80,7 @@ final class NativeOutput: TurnOutput {
         var done: [String: Any] = [
             "finish_reason": c.reason.rawValue,
             "text": end.text,
-            "usage": ["prompt_tokens": c.promptTokens, "cached_tokens": c.cachedTokens, "completion_tokens": c.tokens.count],
+            "usage": c.cacheSplit.merging(["prompt_tokens": c.promptTokens, "completion_tokens": c.tokens.count]) { $1 },
             "timings": ["ttft_ms": t.ttftMilliseconds, "prefill_tokens_per_s": t.prefillTokensPerSecond,
                         "decode_tokens_per_s": t.decodeTokensPerSecond],
         ]

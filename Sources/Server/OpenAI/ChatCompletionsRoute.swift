@@ -105,7 +105,7 @@ final class ChatCompletionOutput: OpenAIOutput {
     static func usage(_ end: TurnEnd) -> [String: Any] {
         let c = end.completion
         return ["prompt_tokens": end.inputTokens, "completion_tokens": c.tokens.count, "total_tokens": end.inputTokens + c.tokens.count,
-                "prompt_tokens_details": ["cached_tokens": c.cachedTokens],
+                "prompt_tokens_details": c.cacheSplit,
                 "completion_tokens_details": ["reasoning_tokens": 0]]
     }
 }

@@ -184,7 +184,7 @@ final class ResponseOutput: OpenAIOutput {
         guard c.reason != .cancelled else { stream?.finish(); return }
         let status = c.reason == .length ? "incomplete" : "completed"
         let usage: [String: Any] = [
-            "input_tokens": end.inputTokens, "input_tokens_details": ["cached_tokens": c.cachedTokens, "cache_write_tokens": 0],
+            "input_tokens": end.inputTokens, "input_tokens_details": c.cacheSplit.merging(["cache_write_tokens": 0]) { $1 },
             "output_tokens": c.tokens.count, "output_tokens_details": ["reasoning_tokens": 0],
             "total_tokens": end.inputTokens + c.tokens.count,
         ]
