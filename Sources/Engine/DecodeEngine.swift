@@ -310,8 +310,8 @@ public final class DecodeEngine {
             }
             // Short of blocks now: try again next step (unless admitted first).
             guard count > 0, let (load, blocks) = cache.beginLoad(keeping: resident, count: count) else { continue }
-            saveEvicted()  // the blocks taken may have been evicted: write them before reading over them
-            diskTier.read(load: load, zip(onDisk.prefix(count), blocks).map { ($0.slot, $0.contents, $1) })
+            // The blocks taken may have been evicted: write them before reading over them.
+            diskTier.read(load: load, zip(onDisk.prefix(count), blocks).map { ($0.slot, $0.contents, $1) }, beforeReading: saveEvicted)
             waiting[w].disk = .loading(load)
             pendingLoads[load] = (waiting[w].id, onDisk.prefix(count).map(\.contents), blocks)
         }

@@ -127,9 +127,12 @@ public final class DiskTier: @unchecked Sendable {
     }
 
     /// Reads `items` (stored slots, in chain order) into RAM blocks held for
-    /// the load, stopping at the first that fails; returns at once.
-    func read(load: Int, _ items: [(slot: DiskTierIndex.Slot, contents: BlockPool.Contents, block: Int32)]) {
+    /// the load, stopping at the first that fails; returns at once. The slots
+    /// are held first, then `beforeReading` runs (it may write blocks, which
+    /// then cannot take those slots), then the read starts.
+    func read(load: Int, _ items: [(slot: DiskTierIndex.Slot, contents: BlockPool.Contents, block: Int32)], beforeReading: () -> Void) {
         for item in items { index.beginRead(item.slot) }
+        beforeReading()
         let expected = items.map { StoredBlock(hash: $0.contents.hash, parent: $0.contents.parent, tokens: $0.contents.tokens, serial: 0) }
         // RAM blocks held for this load: nothing else touches them until it is drained.
         nonisolated(unsafe) let targets = items.map { memory.segments(ofBlock: $0.block) }

@@ -151,7 +151,7 @@ public struct DiskTierIndex: Sendable {
         }
         freeList = (0..<Slot(slotCount)).reversed().filter { states[Int($0)] == .free }
         // Oldest first, so the least recently written is evicted first.
-        for entry in found.sorted(by: { $0.serial < $1.serial }) {
+        for entry in found.sorted(by: { $0.serial < $1.serial }) where entry.slot < slotCount {
             if case let .stored(c) = states[entry.slot], c == entry.contents, index[c.hash] == Slot(entry.slot) { append(Slot(entry.slot)) }
         }
         return dropped

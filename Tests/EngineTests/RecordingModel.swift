@@ -6,14 +6,16 @@ import Model
 /// back through the block table. A block table pointing at a slot written for
 /// another position or another token (an evicted, reused or overwritten
 /// block) changes the logits and is counted in `violations`.
-final class RecordingModel: PagedModel {
+final class RecordingModel: PagedModel, KVBlockMemory, @unchecked Sendable {
     static let vocabulary = 8
     static let endOfSequence: TokenID = 7
 
     let contextLength: Int
     let blockSize: Int
     let blockCount: Int
-    private var slots: [(token: TokenID, position: Int)?]
+    /// Per slot, (token, position + 1); (0, 0) is an empty slot. Raw memory,
+    /// so that a disk tier can move blocks of it as bytes.
+    private let slots: UnsafeMutableBufferPointer<Int32>
     private(set) var violations: [String] = []
     private(set) var forwardCalls = 0
     private(set) var largestBatch = 0
@@ -22,7 +24,17 @@ final class RecordingModel: PagedModel {
         self.contextLength = contextLength
         self.blockSize = blockSize
         self.blockCount = blockCount
-        slots = Array(repeating: nil, count: blockSize * blockCount)
+        slots = .allocate(capacity: 2 * blockSize * blockCount)
+        slots.initialize(repeating: 0)
+    }
+
+    deinit { slots.deallocate() }
+
+    var blockMemory: (any KVBlockMemory)? { self }
+    var bytesPerBlock: Int { blockSize * 8 }
+    var segmentBytes: Int { bytesPerBlock }
+    func segments(ofBlock block: Int32) -> [UnsafeMutableRawBufferPointer] {
+        [UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(slots)[(Int(block) * bytesPerBlock)..<(Int(block) + 1) * bytesPerBlock])]
     }
 
     func forward(_ batch: [ForwardSequence]) -> [[Float]?] {
@@ -32,16 +44,20 @@ final class RecordingModel: PagedModel {
             let end = sequence.startPosition + sequence.tokens.count
             precondition((end + blockSize - 1) / blockSize <= sequence.blockTable.count, "block table too short")
             for (i, token) in sequence.tokens.enumerated() {
-                slots[slot(sequence.startPosition + i, sequence.blockTable)] = (token, sequence.startPosition + i)
+                let at = slot(sequence.startPosition + i, sequence.blockTable)
+                slots[2 * at] = token
+                slots[2 * at + 1] = Int32(sequence.startPosition + i + 1)
             }
             guard sequence.wantsLogits else { return nil }
             var seen: [TokenID] = []
             for position in 0..<end {
-                guard let stored = slots[slot(position, sequence.blockTable)] else {
+                let at = slot(position, sequence.blockTable)
+                let (token, stored) = (slots[2 * at], Int(slots[2 * at + 1]) - 1)
+                guard stored >= 0 else {
                     violations.append("position \(position) reads an empty slot"); seen.append(-1); continue
                 }
-                if stored.position != position { violations.append("position \(position) reads position \(stored.position)'s slot") }
-                seen.append(stored.token)
+                if stored != position { violations.append("position \(position) reads position \(stored)'s slot") }
+                seen.append(token)
             }
             return Self.logits(seen)
         }
