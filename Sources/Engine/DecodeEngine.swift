@@ -44,6 +44,8 @@ public final class DecodeEngine {
     /// Where a waiting sequence is in bringing its prefix back from disk.
     private enum DiskLookup {
         case unchecked
+        /// Its prefix is on disk but the pool cannot take it yet.
+        case blocked
         case loading(Int)
         /// Checked; the RAM blocks that a load filled for it.
         case done(Set<BlockPool.Block>)
@@ -65,6 +67,8 @@ public final class DecodeEngine {
     public let diskTier: DiskTier?
     /// Reads in flight: whose, what they bring back, and into which blocks.
     private var pendingLoads: [Int: (id: RequestID, contents: [BlockPool.Contents], blocks: [BlockPool.Block])] = [:]
+    /// Drained loads still holding their blocks, by request.
+    private var drainedLoads: [RequestID: Int] = [:]
     /// Told of the sessions that expired (on the engine thread; must be quick).
     public var sessionsExpired: ([String]) -> Void = { _ in }
 
@@ -183,28 +187,38 @@ public final class DecodeEngine {
         var prefillBudget = limits.maxPrefillTokensPerStep
 
         // Running sequences, oldest first.
-        var i = 0
+        var i = 0, headStarved = false
         while i < running.count {
             let pending = cache.table(running[i].id)!.pending
             let count = pending == 1 ? 1 : min(pending, prefillBudget)
             guard count > 0 else { i += 1; continue }
             // Only sequences newer than this one can be preempted, so the
             // ones already scheduled keep their blocks and their indices.
-            requeue(cache.reserveOrPreempt(running[i].id, positions: count))
+            let preempted = cache.reserveOrPreempt(running[i].id, positions: count)
+            if !preempted.isEmpty { headStarved = true }
+            requeue(preempted)
             if i >= running.count { break }  // it was the newest, and preempted itself
             if pending > 1 { prefillBudget -= count }
             scheduled.append((i, count))
             i += 1
         }
         // Prefixes on disk start coming back for those next in line.
-        startLoads(prefillBudget: prefillBudget)
+        startLoads()
         // Waiting requests, first come first served, while everything allows.
         while let next = waiting.first, running.count < limits.maxBatchSequences, prefillBudget > 0 {
-            if case .loading = next.disk { break }
+            // Admissions before it may have evicted its blocks: look again.
+            if drainedLoads[next.id] == nil, case let .done(earlier) = next.disk {
+                waiting[0].disk = .unchecked
+                startLoad(at: 0)
+                if case let .done(now) = waiting[0].disk { waiting[0].disk = .done(earlier.union(now)) }
+            }
+            if case .loading = waiting[0].disk { break }
+            if case .blocked = waiting[0].disk { headStarved = true; break }
             guard let cached = cache.admit(next.id, tokens: next.tokens, chainHashes: next.historyHashes,
-                                           salt: next.request.cacheSalt, maxPositions: prefillBudget) else { break }
+                                           salt: next.request.cacheSalt, maxPositions: prefillBudget) else { headStarved = true; break }
             let count = min(cache.table(next.id)!.pending, prefillBudget)
             var sequence = waiting.removeFirst()
+            if let load = drainedLoads.removeValue(forKey: next.id) { cache.endLoad(load) }
             if sequence.cachedTokens == nil {
                 sequence.cachedTokens = cached
                 if case let .done(loaded) = sequence.disk, !loaded.isEmpty {
@@ -217,6 +231,7 @@ public final class DecodeEngine {
             prefillBudget -= count
             scheduled.append((running.count - 1, count))
         }
+        releaseLoads(keepingAll: !headStarved)
         saveEvicted()
         guard !scheduled.isEmpty else { return [] }
 
@@ -280,53 +295,85 @@ public final class DecodeEngine {
     /// into RAM blocks, as many as the pool can spare beside the first chunk
     /// of prefill. A request with a read in flight is admitted once it is
     /// drained; the read blocks are then adopted through the prefix index.
-    private func startLoads(prefillBudget: Int) {
+    private func startLoads() {
+        for w in waiting.indices.prefix(max(0, limits.maxBatchSequences - running.count)) { startLoad(at: w) }
+    }
+
+    /// The disk check of `waiting[w]` (see `startLoads`).
+    private func startLoad(at w: Int) {
         guard let diskTier else { return }
         let bs = cache.blockSize
-        for w in waiting.indices.prefix(max(0, limits.maxBatchSequences - running.count)) {
-            guard case .unchecked = waiting[w].disk else { continue }
-            let tokens = waiting[w].tokens
-            var resident: [BlockPool.Block] = [], onDisk: [(slot: DiskTierIndex.Slot, contents: BlockPool.Contents)] = []
-            var parent = waiting[w].request.cacheSalt
-            // Never the last token, whose logits are needed (as `start`).
-            for i in 0..<(tokens.count - 1) / bs {
-                let blockTokens = Array(tokens[i * bs ..< (i + 1) * bs])
-                let hash = i < waiting[w].historyHashes.count ? waiting[w].historyHashes[i] : PrefixHash.extend(parent, blockTokens)
-                if let block = cache.pool.lookup(hash: hash, parent: parent, tokens: blockTokens) {
-                    guard onDisk.isEmpty else { break }  // a resident block after a disk run: load up to it
-                    resident.append(block)
-                } else {
-                    let contents = BlockPool.Contents(hash: hash, tokens: blockTokens, parent: parent)
-                    guard let slot = diskTier.slot(of: contents) else { break }
-                    onDisk.append((slot, contents))
-                }
-                parent = hash
-            }
-            let afterwards = cache.blocks(forPositions: min(tokens.count - (resident.count + onDisk.count) * bs, prefillBudget)) + 1
-            let count = min(onDisk.count, cache.pool.availableCount - resident.count - afterwards)
-            guard !onDisk.isEmpty else {
-                waiting[w].disk = .done([])
-                continue
-            }
-            // Short of blocks now: try again next step (unless admitted first).
-            guard count > 0, let (load, blocks) = cache.beginLoad(keeping: resident, count: count) else { continue }
-            // The blocks taken may have been evicted: write them before reading over them.
-            diskTier.read(load: load, zip(onDisk.prefix(count), blocks).map { ($0.slot, $0.contents, $1) }, beforeReading: saveEvicted)
-            waiting[w].disk = .loading(load)
-            pendingLoads[load] = (waiting[w].id, onDisk.prefix(count).map(\.contents), blocks)
+        switch waiting[w].disk {
+        case .unchecked, .blocked: break
+        case .loading, .done: return
         }
+        let tokens = waiting[w].tokens
+        var resident: [BlockPool.Block] = [], onDisk: [(slot: DiskTierIndex.Slot, contents: BlockPool.Contents)] = []
+        var parent = waiting[w].request.cacheSalt
+        // Never the last token, whose logits are needed (as `start`).
+        for i in 0..<(tokens.count - 1) / bs {
+            let blockTokens = Array(tokens[i * bs ..< (i + 1) * bs])
+            let hash = i < waiting[w].historyHashes.count ? waiting[w].historyHashes[i] : PrefixHash.extend(parent, blockTokens)
+            if let block = cache.pool.lookup(hash: hash, parent: parent, tokens: blockTokens) {
+                guard onDisk.isEmpty else { break }  // a resident block after a disk run: load up to it
+                resident.append(block)
+            } else {
+                let contents = BlockPool.Contents(hash: hash, tokens: blockTokens, parent: parent)
+                guard let slot = diskTier.slot(of: contents) else { break }
+                onDisk.append((slot, contents))
+            }
+            parent = hash
+        }
+        guard !onDisk.isEmpty else {
+            waiting[w].disk = .done([])
+            return
+        }
+        // The whole run, or wait until running sequences and other loads
+        // free the blocks (admission waits too): the request needs all of
+        // its history resident to run, so a partial load would only turn
+        // the rest into a recompute. With nobody to wait for, what fits.
+        let room = cache.pool.availableCount - resident.count - 1
+        let someoneFreesBlocks = !running.isEmpty || cache.loadsInFlight > 0
+        let count = room >= onDisk.count ? onDisk.count : someoneFreesBlocks ? 0 : room
+        guard count > 0, let (load, blocks) = cache.beginLoad(keeping: resident, count: count) else {
+            waiting[w].disk = someoneFreesBlocks ? .blocked : .done([])
+            return
+        }
+        // The blocks taken may have been evicted: write them before reading over them.
+        diskTier.read(load: load, zip(onDisk.prefix(count), blocks).map { ($0.slot, $0.contents, $1) }, beforeReading: saveEvicted)
+        waiting[w].disk = .loading(load)
+        pendingLoads[load] = (waiting[w].id, onDisk.prefix(count).map(\.contents), blocks)
     }
 
     /// Finished reads: blocks read intact join the RAM prefix index, and
-    /// their requests may be admitted.
+    /// their requests may be admitted. A load keeps holding its blocks until
+    /// its request is admitted (adopting them), so that the blocks it read
+    /// are not evicted while it waits for its turn; but when blocks run
+    /// short (the head of the queue cannot be admitted, or a running
+    /// sequence was preempted), every hold but the head's is released
+    /// (`releaseLoads`), so that no hold keeps anyone ahead from running.
     private func drainDisk() {
         guard let diskTier else { return }
         for finished in diskTier.drain() {
             let (id, contents, blocks) = pendingLoads.removeValue(forKey: finished.load)!
             let intact = zip(contents, finished.outcomes).map { $1 == true ? $0 : nil }
-            cache.endLoad(finished.load, contents: intact)
+            cache.completeLoad(finished.load, contents: intact)
+            drainedLoads[id] = finished.load
             let read = Set(zip(blocks, intact).filter { $1 != nil }.map(\.0))
             if let w = waiting.firstIndex(where: { $0.id == id }) { waiting[w].disk = .done(read) }
+        }
+    }
+
+    private func releaseLoads(keepingAll: Bool) {
+        for (id, load) in drainedLoads where !keepingAll && id != waiting.first?.id || !waiting.contains(where: { $0.id == id }) {
+            cache.endLoad(load)
+            drainedLoads[id] = nil
+        }
+        // Whoever still waits without a load is looked up again next step:
+        // meanwhile its blocks may have left RAM for the disk.
+        for w in waiting.indices where drainedLoads[waiting[w].id] == nil {
+            if case .loading = waiting[w].disk { continue }
+            waiting[w].disk = .unchecked
         }
     }
 

@@ -118,15 +118,18 @@ public struct PagedCache: Sendable {
         return (nextLoad, blocks)
     }
 
-    /// Ends a load: each block read intact joins the prefix index with what
-    /// it now holds (`contents`, in the order `beginLoad` returned them; nil
-    /// for one that was not read), and every block the load held is
-    /// released, to be adopted through the index like any cached block.
-    public mutating func endLoad(_ load: Int, contents: [BlockPool.Contents?]) {
-        let held = loads.removeValue(forKey: load)!
-        let read = held.suffix(contents.count)
+    /// Records a load's outcome: each block read intact joins the prefix
+    /// index with what it now holds (`contents`, in the order `beginLoad`
+    /// returned them; nil for one that was not read), to be adopted through
+    /// the index like any resident block. The load still holds its blocks.
+    public mutating func completeLoad(_ load: Int, contents: [BlockPool.Contents?]) {
+        let read = loads[load]!.suffix(contents.count)
         for (block, c) in zip(read, contents) { if let c { pool.register(block, c) } }
-        pool.release(held)
+    }
+
+    /// Releases every block a load held (those it read stay cached).
+    public mutating func endLoad(_ load: Int) {
+        pool.release(loads.removeValue(forKey: load)!)
     }
 
     public var loadsInFlight: Int { loads.count }

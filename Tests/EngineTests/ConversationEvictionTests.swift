@@ -2,6 +2,8 @@ import Testing
 @testable import Engine
 import KVCache
 import Model
+import Storage
+import Foundation
 
 /// Eight chat sessions of four turns each, interleaved through one engine:
 /// with a pool too small to keep them resident (evictions, preemptions,
@@ -9,10 +11,20 @@ import Model
 /// everything (../shared/DESIGN.md: eviction costs time, never output).
 @Suite(.enabled(if: TestModel.enabled, TestModel.missingNote))
 struct ConversationEvictionTests {
-    func run(_ turns: [[[TokenID]]], blocks: Int) throws -> (replies: [[Completion]], usage: CacheUsage) {
+    func run(_ turns: [[[TokenID]]], blocks: Int, diskSlots: Int = 0, batch: Int = 16) throws -> (replies: [[Completion]], usage: CacheUsage) {
         let (file, llama) = try TestModel.loaded.get()
         let arena = KVArena(hyperparameters: llama.hyperparameters, elementType: .f16, blockSize: 16, blockCount: blocks)
-        let engine = DecodeEngine(model: LlamaPagedModel(model: llama, arena: arena), endOfSequence: file.tokenizer.vocabulary.eos)
+        var tier: DiskTier?
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kvserve-eviction-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        if diskSlots > 0 {
+            let layout = BlockFileLayout(payloadBytes: arena.bytesPerBlock, segmentBytes: arena.segmentBytes, blockSize: 16, fingerprint: 1)
+            tier = DiskTier(file: try BlockFile(path: path, layout: layout, budget: 4096 + diskSlots * layout.slotBytes), memory: arena)
+        }
+        var limits = DecodeEngine.Limits()
+        limits.maxBatchSequences = batch
+        let engine = DecodeEngine(model: LlamaPagedModel(model: llama, arena: arena), endOfSequence: file.tokenizer.vocabulary.eos,
+                                  limits: limits, diskTier: tier)
         let replies = try engine.converse(turns, maxTokens: 32)
         #expect(engine.cache.checkInvariants() == nil)
         #expect(engine.cache.pool.usedCount == 0)
@@ -54,5 +66,34 @@ struct ConversationEvictionTests {
             }
         }
         #expect(recomputed > 0)
+    }
+
+    /// The same conversations, four running at a time, in a pool that holds
+    /// about three of them, with a disk tier: the replies are still those of
+    /// a roomy pool (the blocks read back from disk are bit-exact), and the
+    /// follow-ups find their evicted histories on disk.
+    @Test func followUpsServedFromTheDiskTierAreExact() throws {
+        let (file, _) = try TestModel.loaded.get()
+        let turns = ChatWorkload.turns(sessions: 8, turns: 4, file: file)
+        let roomy = try run(turns, blocks: 8 * 24, batch: 4)
+        let tight = try run(turns, blocks: 48, batch: 4)
+        let tiered = try run(turns, blocks: 48, diskSlots: 8 * 24, batch: 4)
+        #expect(tiered.usage.evictions > 0, "\(tiered.usage)")
+        var fromDisk = 0, followUps = 0, lostWithout = 0, lostWith = 0
+        for s in turns.indices {
+            #expect(tiered.replies[s].map(\.tokens) == roomy.replies[s].map(\.tokens), "session \(s)")
+            let history = historyLengths(turns[s], roomy.replies[s])
+            for t in 1..<turns[s].count {
+                followUps += 1
+                if tiered.replies[s][t].diskCachedTokens > 0 { fromDisk += 1 }
+                lostWith += history[t] - tiered.replies[s][t].cachedTokens
+                // At most the partial last block is recomputed.
+                #expect(tiered.replies[s][t].cachedTokens >= history[t] - 16, "session \(s) turn \(t)")
+                lostWithout += history[t] - tight.replies[s][t].cachedTokens
+            }
+        }
+        print("disk tier: \(fromDisk) of \(followUps) follow-ups read history from disk; history tokens recomputed \(lostWith) with the tier, \(lostWithout) without")
+        #expect(fromDisk >= followUps / 3, "\(fromDisk) of \(followUps) follow-ups read from disk")
+        #expect(lostWith * 4 < lostWithout, "recomputed \(lostWith) history tokens with the tier, \(lostWithout) without")
     }
 }
