@@ -61,8 +61,9 @@ public final class DiskTier: @unchecked Sendable {
     private var outcomes: [Outcome] = []
     private var stagingBytes = 0
     private var readsFinished = 0
-    /// Failure messages already logged, so a failing disk logs once per kind.
-    private var logged: Set<String> = []
+    /// When each kind of failure was last logged, and how many since went
+    /// unlogged: a failing disk logs a line per kind every 10 s at most.
+    private var logged: [String: (at: Double, since: Int)] = [:]
 
     /// A tier over `file` for the blocks of `memory`, with the index
     /// recovered from what the file holds.
@@ -189,7 +190,7 @@ public final class DiskTier: @unchecked Sendable {
                 index.finishWrite(slot, succeeded: failure == nil)
                 if let failure {
                     counters.writeFailures += 1
-                    report("K/V disk tier: a block write failed, it will be recomputed if needed: \(failure)")
+                    report(kind: "write", "K/V disk tier: a block write failed (it will be recomputed if needed): \(failure)")
                 } else {
                     counters.bytesWritten += file.layout.slotBytes
                 }
@@ -198,7 +199,7 @@ public final class DiskTier: @unchecked Sendable {
                 counters.bytesRead += results.filter { $0 == true }.count * file.layout.slotBytes
                 if let failure {
                     counters.readFailures += 1
-                    report("K/V disk tier: a block read back failed and was dropped; recomputing it instead: \(failure)")
+                    report(kind: "read", "K/V disk tier: a block read back failed and was dropped; recomputing it instead: \(failure)")
                 }
                 loads.append(FinishedLoad(load: load, outcomes: results))
             }
@@ -206,10 +207,19 @@ public final class DiskTier: @unchecked Sendable {
         return loads
     }
 
-    /// Logs a failure the first time it is seen; later ones only count.
-    private func report(_ message: String) {
-        let kind = String(message.prefix(60))
-        guard condition.withLock({ logged.insert(kind).inserted }) else { return }
-        log(message + " (further failures of this kind are only counted: kvserve_kv_disk_*_failures_total)")
+    /// Logs a failure, or counts it when its kind was logged in the last 10 s
+    /// (the metrics count every one).
+    private func report(kind: String, _ message: String) {
+        let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        let unlogged: Int? = condition.withLock {
+            if let last = logged[kind], now - last.at < 10 {
+                logged[kind]!.since += 1
+                return nil
+            }
+            defer { logged[kind] = (now, 0) }
+            return logged[kind]?.since ?? 0
+        }
+        guard let unlogged else { return }
+        log(message + (unlogged > 0 ? " (and \(unlogged) more like it since the last such line)" : ""))
     }
 }

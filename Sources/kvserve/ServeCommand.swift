@@ -50,6 +50,9 @@ struct ServeCommand: ParsableCommand {
         let configuration = try Configuration.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: overrides)
         let log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data("kvserve: \($0)\n".utf8)) }
         log("configuration: \(file ?? "built-in defaults (no config/kvserve.json found)")")
+        // A file size limit (ulimit -f) must fail a write, which the disk
+        // tier survives, not kill the server.
+        signal(SIGXFSZ, SIG_IGN)
         let server = try APIServer(configuration: configuration, log: log)
         let url = "http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(server.http.port)"
         log("listening on \(url)")

@@ -15,10 +15,18 @@ struct DurableSessionsTests {
         let process = Process()
         private(set) var port = 0
 
-        init(dataDir: String) throws {
-            process.executableURL = URL(fileURLWithPath: GenerateOverHTTPTests.kvserveExecutable)
-            process.arguments = ["serve", "--model", DefaultModel.path, "--port", "0",
-                                 "--set", "data_dir=\(dataDir)", "--set", "kv_cache_bytes=67108864"]
+        /// `settings`: more `key=value` settings; `fileSizeLimitKiB`: the
+        /// largest file the process may write (`ulimit -f`), as a full disk.
+        init(dataDir: String, settings: [String] = [], fileSizeLimitKiB: Int? = nil) throws {
+            let arguments = ["serve", "--model", DefaultModel.path, "--port", "0", "--set", "data_dir=\(dataDir)",
+                             "--set", "kv_cache_bytes=67108864"] + settings.flatMap { ["--set", $0] }
+            if let limit = fileSizeLimitKiB {
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", "ulimit -f \(limit) && exec \"$0\" \"$@\"", GenerateOverHTTPTests.kvserveExecutable] + arguments
+            } else {
+                process.executableURL = URL(fileURLWithPath: GenerateOverHTTPTests.kvserveExecutable)
+                process.arguments = arguments
+            }
             let errors = Pipe()
             process.standardError = errors
             process.standardOutput = FileHandle.nullDevice
@@ -41,6 +49,8 @@ struct DurableSessionsTests {
             Foundation.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+
+        var isRunning: Bool { process.isRunning }
 
         struct Failure: Error { let message: String }
     }
