@@ -167,6 +167,40 @@ struct DiskTierServerTests {
         #expect(try Self.metric(server.port, "kvserve_kv_disk_blocks") > 0)
     }
 
+    /// OpenAI's usage splits `cached_tokens` by tier: a chat request whose
+    /// prefix another request pushed out of RAM finds it on disk.
+    @Test func openAIUsageSaysWhichTierTheCachedTokensCameFrom() throws {
+        let dataDir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        var c = Configuration.forTests(kvCacheBytes: 16 << 20)  // 45 blocks of 16 positions
+        c.dataDir = dataDir
+        c.kvDiskBytes = 64 << 20
+        let server = try APIServer(configuration: c)
+        defer { server.shutdown() }
+        func chat(_ content: String) throws -> [String: Any] {
+            let body = #"{"messages":[{"role":"user","content":"\#(content)"}],"max_tokens":1,"temperature":0}"#
+            let out = try Subprocess.run("/usr/bin/curl", ["-sS", "http://127.0.0.1:\(server.http.port)/v1/chat/completions", "-d", body]).output
+            return try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
+        }
+        func details(_ reply: [String: Any]) throws -> [String: Int] {
+            let usage = try #require(reply["usage"] as? [String: Any])
+            return try #require(usage["prompt_tokens_details"] as? [String: Int], "\(usage)")
+        }
+        let question = (0..<12).map { "Line \($0): the heron waits by the river at dawn." }.joined(separator: " ")
+        let first = try details(try chat(question))
+        #expect(first == ["cached_tokens": 0, "cached_tokens_ram": 0, "cached_tokens_disk": 0])
+        // Resident: the same question finds its full blocks in RAM.
+        let again = try details(try chat(question))
+        #expect(again["cached_tokens"]! > 100 && again["cached_tokens_ram"] == again["cached_tokens"] && again["cached_tokens_disk"] == 0, "\(again)")
+        // Another request evicts most blocks (the ends of chains first): the
+        // question's tail comes back from disk, its head is still in RAM.
+        _ = try chat(String(repeating: "All work and no play makes a dull model. ", count: 60))
+        let fromDisk = try details(try chat(question))
+        #expect(fromDisk["cached_tokens"] == again["cached_tokens"], "\(fromDisk)")
+        #expect(fromDisk["cached_tokens_disk"]! >= 32 && fromDisk["cached_tokens_ram"]! > 0, "\(fromDisk)")
+        #expect(fromDisk["cached_tokens_ram"]! + fromDisk["cached_tokens_disk"]! == fromDisk["cached_tokens"]!)
+    }
+
     @Test func anUnusableTierPathIsRefusedAtStartUpNamingIt() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("kvserve-not-a-dir-\(UUID().uuidString)").path
         try Data("x".utf8).write(to: URL(fileURLWithPath: file))
