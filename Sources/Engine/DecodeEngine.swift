@@ -92,11 +92,15 @@ public final class DecodeEngine {
     public var runningCount: Int { running.count }
     public var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
 
-    /// Whether the only work is waiting for a read from disk: a step now
-    /// would have nothing to run until the read is drained.
+    /// Whether the only work is waiting for a read from disk: nothing runs,
+    /// the head of the queue waits for its read (or for blocks that reads in
+    /// flight hold), so a step now would do nothing until a read is drained.
     public var isStalledOnDisk: Bool {
-        guard running.isEmpty, case .loading = waiting.first?.disk else { return false }
-        return !(diskTier?.hasFinishedReads ?? false)
+        guard running.isEmpty, !pendingLoads.isEmpty, let head = waiting.first?.disk else { return false }
+        switch head {
+        case .loading, .blocked: return !(diskTier?.hasFinishedReads ?? false)
+        case .unchecked, .done: return false
+        }
     }
 
     /// Queues a request, or refuses it if it can never run. A session's turn
