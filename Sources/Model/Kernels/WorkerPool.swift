@@ -7,13 +7,25 @@ import Synchronization
 /// generation counter while work keeps coming and park on a condition
 /// variable once the engine goes idle, so an idle server burns no CPU.
 ///
-/// The calling thread takes part as worker 0. Jobs must not call `run`.
+/// A job is cut into more parts than there are threads, and each thread
+/// takes the next part until none is left; the job ends when every part is
+/// done, not when every thread has come. A thread that another process
+/// keeps off its core (a shared host, a CPU quota) therefore costs at most
+/// the part it holds: the others do the rest, instead of waiting a whole
+/// time slice for its share at each of the ~200 kernel calls of a token.
+/// Parts are `body(part, parts)` calls, like shares of `parts` workers, so
+/// results do not depend on who ran which part.
+///
+/// The calling thread takes parts too. Jobs must not call `run`.
 public final class WorkerPool: @unchecked Sendable {
     public let threadCount: Int
     /// Bumped once per job; workers compare it with the last one they ran.
     private let generation = Atomic<UInt64>(0)
-    /// Workers (besides the caller) still running the current job.
-    private let unfinished = Atomic<Int>(0)
+    /// The next part of the current job to take, and the parts finished.
+    private let nextPart = Atomic<Int>(0)
+    private let finishedParts = Atomic<Int>(0)
+    /// Parts per job (a constant; see `run`).
+    public let partCount: Int
     private let parked = Atomic<Int>(0)
     private let lock = NSCondition()
     /// One job at a time: callers on other threads (tests, a second model) wait.
@@ -37,6 +49,10 @@ public final class WorkerPool: @unchecked Sendable {
 
     public init(threadCount: Int) {
         self.threadCount = max(1, threadCount)
+        // Four parts a thread: enough that a stalled thread's part is small,
+        // few enough that taking parts costs nothing next to a kernel call.
+        partCount = self.threadCount * 4
+        nextPart.store(partCount, ordering: .sequentiallyConsistent)
         for index in 1..<self.threadCount {
             // Workers keep the pool alive: pools are made once and live as long as the process.
             let thread = Thread { self.workerLoop(index: index) }
@@ -47,23 +63,38 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
-    /// Runs `body(worker, workerCount)` on every worker and returns when all
-    /// have finished. Worker w should take its own share of the work.
+    /// Runs `body(part, parts)` for every part `0..<parts` and returns when
+    /// all are done, parts spread over the threads as they come. Part p
+    /// should do the p-th of `parts` shares of the work.
     public func run(_ body: (Int, Int) -> Void) {
         guard threadCount > 1 else { body(0, 1); return }
         callerLock.lock()
         defer { callerLock.unlock() }
         withoutActuallyEscaping(body) { escapable in
+            // The job before this one has no part left (nextPart >= parts):
+            // a late thread takes nothing of it. Job first, then the parts.
             job = escapable
-            unfinished.store(threadCount - 1, ordering: .sequentiallyConsistent)
+            finishedParts.store(0, ordering: .sequentiallyConsistent)
+            nextPart.store(0, ordering: .sequentiallyConsistent)
             generation.add(1, ordering: .sequentiallyConsistent)
             if parked.load(ordering: .sequentiallyConsistent) > 0 {
                 lock.lock(); lock.broadcast(); lock.unlock()
             }
-            escapable(0, threadCount)
+            takeParts()
             var spins = 0
-            while unfinished.load(ordering: .acquiring) > 0 { Self.pause(&spins) }
+            while finishedParts.load(ordering: .acquiring) < partCount { Self.pause(&spins) }
             job = nil
+        }
+    }
+
+    /// Runs parts of the current job until none is left.
+    @inline(__always)
+    private func takeParts() {
+        while true {
+            let part = nextPart.add(1, ordering: .sequentiallyConsistent).oldValue
+            guard part < partCount else { return }
+            job!(part, partCount)
+            finishedParts.add(1, ordering: .releasing)
         }
     }
 
@@ -116,8 +147,7 @@ public final class WorkerPool: @unchecked Sendable {
                 current = generation.load(ordering: .acquiring)
             }
             seen = current
-            job!(index, threadCount)
-            unfinished.subtract(1, ordering: .releasing)
+            takeParts()
         }
     }
 }
