@@ -45,11 +45,9 @@ public struct BlockPool: Sendable {
     private var index: [UInt64: Block] = [:]
     /// Cached partial blocks by the hash of the chain they continue.
     private var partials: [UInt64: [Block]] = [:]
-    // LRU queue of cached blocks: head = least recently released.
-    private var previous: [Block]
-    private var next: [Block]
-    private var head: Block = -1, tail: Block = -1
-    public private(set) var cachedCount = 0
+    /// Cached blocks, least recently released first.
+    private var lru: LRUQueue
+    public var cachedCount: Int { lru.count }
     public private(set) var evictions = 0
     /// Whether evicted blocks are listed for `takeEvicted` (a disk tier wants
     /// them while their bytes are still intact).
@@ -63,8 +61,7 @@ public struct BlockPool: Sendable {
         // Popped from the end: block 0 is handed out first.
         freeList = (0..<Block(blockCount)).reversed()
         contents = [Contents?](repeating: nil, count: blockCount)
-        previous = [Block](repeating: -1, count: blockCount)
-        next = [Block](repeating: -1, count: blockCount)
+        lru = LRUQueue(capacity: blockCount)
     }
 
     public var freeCount: Int { freeList.count }
@@ -82,9 +79,9 @@ public struct BlockPool: Sendable {
         let block: Block
         if let free = freeList.popLast() {
             block = free
-        } else if head >= 0 {
-            block = head
-            unlink(block)
+        } else if lru.first >= 0 {
+            block = lru.first
+            lru.remove(block)
             if listsEvictions, let old = contents[Int(block)] { evicted.append((block, old)) }
             forget(block)
             evictions += 1
@@ -107,7 +104,7 @@ public struct BlockPool: Sendable {
         let i = Int(block)
         if referenceCounts[i] == 0 {
             precondition(contents[i] != nil, "retaining a free block \(block)")
-            unlink(block)
+            lru.remove(block)
         }
         referenceCounts[i] += 1
     }
@@ -122,7 +119,7 @@ public struct BlockPool: Sendable {
             referenceCounts[i] -= 1
             guard referenceCounts[i] == 0 else { continue }
             if contents[i] != nil {
-                append(block)
+                lru.append(block)
             } else {
                 freeList.append(block)
             }
@@ -171,7 +168,7 @@ public struct BlockPool: Sendable {
     public mutating func claim(_ block: Block) {
         let i = Int(block)
         precondition(referenceCounts[i] == 0 && contents[i]?.isPartial == true, "claiming block \(block), which is not a cached partial block")
-        unlink(block)
+        lru.remove(block)
         forget(block)
         referenceCounts[i] = 1
     }
@@ -200,34 +197,8 @@ public struct BlockPool: Sendable {
         return block
     }
 
-    // MARK: the LRU queue
-
-    private mutating func append(_ block: Block) {
-        let i = Int(block)
-        previous[i] = tail
-        next[i] = -1
-        if tail >= 0 { next[Int(tail)] = block } else { head = block }
-        tail = block
-        cachedCount += 1
-    }
-
-    private mutating func unlink(_ block: Block) {
-        let i = Int(block)
-        let p = previous[i], n = next[i]
-        if p >= 0 { next[Int(p)] = n } else { head = n }
-        if n >= 0 { previous[Int(n)] = p } else { tail = p }
-        previous[i] = -1
-        next[i] = -1
-        cachedCount -= 1
-    }
-
     /// The cached blocks from least to most recently released.
-    public var evictionOrder: [Block] {
-        var order: [Block] = []
-        var b = head
-        while b >= 0 { order.append(b); b = next[Int(b)] }
-        return order
-    }
+    public var evictionOrder: [Block] { lru.order }
 
     /// Every invariant stated above; a description of the first that fails.
     public func checkInvariants() -> String? {

@@ -25,10 +25,8 @@ public struct DiskTierIndex: Sendable {
     private var index: [UInt64: Slot] = [:]
     /// Hashes with a write in flight, so a block is never written twice at once.
     private var writing: [UInt64: Slot] = [:]
-    // LRU queue of unread stored slots: head = least recently used.
-    private var previous: [Slot], next: [Slot]
-    private var head: Slot = -1, tail: Slot = -1
-    private var queued = 0
+    /// Unread stored slots, least recently used first.
+    private var lru: LRUQueue
     /// The serial the next write gets (later writes are more recent).
     public private(set) var nextSerial: UInt64 = 1
     public private(set) var storedCount = 0
@@ -40,8 +38,7 @@ public struct DiskTierIndex: Sendable {
         states = Array(repeating: .free, count: slotCount)
         readers = Array(repeating: 0, count: slotCount)
         freeList = (0..<Slot(slotCount)).reversed()
-        previous = Array(repeating: -1, count: slotCount)
-        next = Array(repeating: -1, count: slotCount)
+        lru = LRUQueue(capacity: slotCount)
     }
 
     public var writingCount: Int { writing.count }
@@ -62,8 +59,8 @@ public struct DiskTierIndex: Sendable {
     /// Marks a stored block as just used, so it is evicted last.
     public mutating func touch(_ slot: Slot) {
         guard case .stored = states[Int(slot)], readers[Int(slot)] == 0 else { return }
-        unlink(slot)
-        append(slot)
+        lru.remove(slot)
+        lru.append(slot)
     }
 
     /// A slot to write `contents` into, with the serial to write with: a
@@ -80,9 +77,9 @@ public struct DiskTierIndex: Sendable {
         let slot: Slot
         if let free = freeList.popLast() {
             slot = free
-        } else if head >= 0 {
-            slot = head
-            unlink(slot)
+        } else if lru.first >= 0 {
+            slot = lru.first
+            lru.remove(slot)
             forget(slot)
             evictions += 1
         } else {
@@ -108,14 +105,14 @@ public struct DiskTierIndex: Sendable {
         states[Int(slot)] = .stored(contents)
         index[contents.hash] = slot
         storedCount += 1
-        append(slot)
+        lru.append(slot)
     }
 
     /// Holds a stored slot for a read: it leaves the LRU queue until
     /// `finishRead`, so no write takes it meanwhile.
     public mutating func beginRead(_ slot: Slot) {
         guard case .stored = states[Int(slot)] else { preconditionFailure("reading slot \(slot), which holds nothing") }
-        if readers[Int(slot)] == 0 { unlink(slot) }
+        if readers[Int(slot)] == 0 { lru.remove(slot) }
         readers[Int(slot)] += 1
     }
 
@@ -129,7 +126,7 @@ public struct DiskTierIndex: Sendable {
             return
         }
         if case .stored = states[Int(slot)] {
-            if succeeded { append(slot) } else { forget(slot); release(slot) }
+            if succeeded { lru.append(slot) } else { forget(slot); release(slot) }
         } else {
             release(slot)  // dropped by a failed read while another was in flight
         }
@@ -152,7 +149,7 @@ public struct DiskTierIndex: Sendable {
         freeList = (0..<Slot(slotCount)).reversed().filter { states[Int($0)] == .free }
         // Oldest first, so the least recently written is evicted first.
         for entry in found.sorted(by: { $0.serial < $1.serial }) where entry.slot < slotCount {
-            if case let .stored(c) = states[entry.slot], c == entry.contents, index[c.hash] == Slot(entry.slot) { append(Slot(entry.slot)) }
+            if case let .stored(c) = states[entry.slot], c == entry.contents, index[c.hash] == Slot(entry.slot) { lru.append(Slot(entry.slot)) }
         }
         return dropped
     }
@@ -170,41 +167,15 @@ public struct DiskTierIndex: Sendable {
         freeList.append(slot)
     }
 
-    // MARK: the LRU queue
-
-    private mutating func append(_ slot: Slot) {
-        let i = Int(slot)
-        previous[i] = tail
-        next[i] = -1
-        if tail >= 0 { next[Int(tail)] = slot } else { head = slot }
-        tail = slot
-        queued += 1
-    }
-
-    private mutating func unlink(_ slot: Slot) {
-        let i = Int(slot)
-        let p = previous[i], n = next[i]
-        if p >= 0 { next[Int(p)] = n } else { head = n }
-        if n >= 0 { previous[Int(n)] = p } else { tail = p }
-        previous[i] = -1
-        next[i] = -1
-        queued -= 1
-    }
-
     /// Stored, unread slots from least to most recently used.
-    public var evictionOrder: [Slot] {
-        var order: [Slot] = []
-        var s = head
-        while s >= 0 { order.append(s); s = next[Int(s)] }
-        return order
-    }
+    public var evictionOrder: [Slot] { lru.order }
 
     /// Every invariant stated above; a description of the first that fails.
     public func checkInvariants() -> String? {
         let free = Set(freeList)
         guard free.count == freeList.count else { return "a slot is on the free list twice" }
         let queue = evictionOrder
-        guard queue.count == queued, Set(queue).count == queue.count else { return "LRU queue and count disagree" }
+        guard queue.count == lru.count, Set(queue).count == queue.count else { return "LRU queue and count disagree" }
         let inQueue = Set(queue)
         var stored = 0, inFlight = 0
         for s in 0..<slotCount {
