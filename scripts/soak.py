@@ -25,6 +25,8 @@ Only the Python standard library is used.
 """
 import argparse, http.client, json, os, random, signal, socket, subprocess, sys, threading, time
 
+from benchlib import sse_events
+
 QUESTIONS = ["Tell me about {}.", "Why is that?", "Give me one example.", "Say it in one sentence.",
              "What else?", "Tell me more.", "Is that always true?", "Who first noticed it?"]
 TOPICS = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music", "glaciers", "owls",
@@ -105,26 +107,14 @@ class Client(threading.Thread):
                 conn.close()
                 self.counts["json"] += 1
                 return done
-            tokens, done, event, data = [], [], None, []
-            while True:
-                line = r.readline()
-                if not line:
-                    break
-                line = line.decode().rstrip("\r\n")
-                if line == "":
-                    if data:
-                        payload = json.loads("\n".join(data))
-                        (done if event == "done" else tokens).append(payload)
-                        if hang_up_after is not None and len(tokens) >= hang_up_after:
-                            conn.sock.shutdown(socket.SHUT_RDWR)
-                            conn.close()
-                            self.counts["hung_up"] += 1
-                            return None
-                    event, data = None, []
-                elif line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].strip())
+            tokens, done = [], []
+            for event, payload in sse_events(r):
+                (done if event == "done" else tokens).append(payload)
+                if hang_up_after is not None and len(tokens) >= hang_up_after:
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+                    conn.close()
+                    self.counts["hung_up"] += 1
+                    return None
             conn.close()
             indices = [t["index"] for t in tokens]
             if indices != list(range(len(tokens))):
