@@ -23,7 +23,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        .target(name: "Model", swiftSettings: cpuFlags),
+        // Three x86 instructions the 8-bit kernels need and LLVM does not
+        // select from Swift SIMD code (a header of one-line inline functions).
+        .systemLibrary(name: "X86Instructions", path: "Sources/X86Instructions"),
+        .target(name: "Model", dependencies: ["X86Instructions"], swiftSettings: cpuFlags),
         .target(name: "KVCache", swiftSettings: cpuFlags),
         // The system's SQLite (Debian: libsqlite3-dev to build, libsqlite3-0 to run).
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),

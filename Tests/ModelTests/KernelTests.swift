@@ -63,92 +63,120 @@ struct KernelTests {
 
     static let formats: [TensorType] = [.q4_0, .q4_1, .q8_0]
 
+    /// `rows` random file-layout rows of `type`, repacked as panels, times
+    /// `count` vectors through `PanelKernel`, in tiles as the forward pass
+    /// runs them (`count` tokens at once) or one token at a time.
+    func panelProducts(_ type: TensorType, _ rowBytes: [[UInt8]], _ x: [Float], columns n: Int, count: Int,
+                       oneAtATime: Bool = false) -> [Float] {
+        let format = PanelFormat(type)!, rows = rowBytes.count
+        let file = rowBytes.flatMap { $0 }
+        let panels = UnsafeMutableRawPointer.allocate(byteCount: format.byteCount(rows: rows, columns: n), alignment: 64)
+        defer { panels.deallocate() }
+        file.withUnsafeBytes { format.repack($0.baseAddress!, rows: rows, columns: n, into: panels) }
+        let kernel = PanelKernel(data: panels, format: format, rows: rows, columns: n)
+        var y = [Float](repeating: .nan, count: count * rows)
+        var quantized = Int8Activations(columns: n)
+        x.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count) }
+        quantized.withPointers { q in
+            y.withUnsafeMutableBufferPointer { out in
+                if oneAtATime {
+                    for t in 0..<count {
+                        let one = PanelKernel.Activations(values: q.values + t * n, scales: q.scales + t * n / 32,
+                                                          sums: q.sums + t * n / 32, integerSums: q.integerSums + t * n / 32, columns: n)
+                        kernel.multiply(panels: 0..<kernel.panelCount, one, count: 1, into: out.baseAddress! + t * rows, stride: rows)
+                    }
+                } else {
+                    kernel.multiply(panels: 0..<kernel.panelCount, q, count: count, into: out.baseAddress!, stride: rows)
+                }
+            }
+        }
+        return y
+    }
+
+    /// Every (row, token) product against d_w d_x sum(q_w q_x) + m_w s per
+    /// block in Double, over two panels, the second one partial.
     @Test(arguments: formats)
-    func quantizedActivationDotMatchesDefinition(_ type: TensorType) {
+    func panelProductsMatchDefinition(_ type: TensorType) {
         var rng = SplitMix64(seed: 11)
-        let n = 256, blocks = n / 32
-        for _ in 0..<20 {
-            let row = randomRow(type, blocks: blocks, &rng)
-            let x = randomVector(n, &rng)
-            var expected = 0.0
-            for b in 0..<blocks {
-                let w = weights(type, row, block: b), a = quantize(x, block: b)
-                let integer = zip(w.q, a.q).map { $0 * $1 }.reduce(0, +)
-                expected += w.d * a.d * Double(integer) + w.m * a.s
-            }
-            let got = row.withUnsafeBytes { raw in
-                let kernel = RowKernel(data: raw.baseAddress!, rowBytes: row.count, columns: n, format: RowKernel.Format(type))
-                var quantized = QuantizedActivations(columns: n, isEnabled: true)
-                x.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: 1, layout: kernel.activationLayout!) }
-                return quantized.values.withUnsafeBufferPointer { q in
-                    quantized.scales.withUnsafeBufferPointer { d in
-                        quantized.sums.withUnsafeBufferPointer { s in
-                            kernel.dot(row: 0, q.baseAddress!, d.baseAddress!, s.baseAddress!, masks: Kernels.NibbleMasks(runtimeZero: 0))
-                        }
-                    }
-                }
-            }
-            #expect(abs(Double(got) - expected) <= 1e-5 * max(1, abs(expected)), "\(type.name): \(got) vs \(expected)")
-        }
-    }
-
-    /// The four-vector kernel used for prefill gives exactly the bits of
-    /// four single-vector calls (batch invariance rests on it).
-    @Test(arguments: formats)
-    func fourVectorDotIsBitIdenticalToSingleDots(_ type: TensorType) {
-        var rng = SplitMix64(seed: 17)
-        let n = 576, blocks = n / 32
-        let row = randomRow(type, blocks: blocks, &rng)
-        let x = (0..<4).flatMap { _ in randomVector(n, &rng) }
-        row.withUnsafeBytes { raw in
-            let kernel = RowKernel(data: raw.baseAddress!, rowBytes: row.count, columns: n, format: RowKernel.Format(type))
-            var quantized = QuantizedActivations(columns: n, isEnabled: true)
-            x.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: 4, layout: kernel.activationLayout!) }
-            let masks = Kernels.NibbleMasks(runtimeZero: 0)
-            quantized.values.withUnsafeBufferPointer { q in
-                quantized.scales.withUnsafeBufferPointer { d in
-                    quantized.sums.withUnsafeBufferPointer { s in
-                        let four = kernel.dot4(row: 0, q.baseAddress!, d.baseAddress!, s.baseAddress!, masks: masks)
-                        for k in 0..<4 {
-                            let one = kernel.dot(row: 0, q.baseAddress! + k * n, d.baseAddress! + k * blocks,
-                                                 s.baseAddress! + k * blocks, masks: masks)
-                            #expect(four[k].bitPattern == one.bitPattern, "\(type.name) vector \(k): \(four[k]) vs \(one)")
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The eight-vector kernel of batched steps, on the second group of
-    /// nineteen vectors (grouped layout), gives exactly the bits of
-    /// single-vector calls on the plain layout.
-    @Test(arguments: formats)
-    func eightVectorDotIsBitIdenticalToSingleDots(_ type: TensorType) {
-        var rng = SplitMix64(seed: 23)
-        let n = 576, blocks = n / 32, count = 19, group = 1
-        let row = randomRow(type, blocks: blocks, &rng)
+        let n = 256, blocks = n / 32, rows = 11, count = 6
+        let rowBytes = (0..<rows).map { _ in randomRow(type, blocks: blocks, &rng) }
         let x = (0..<count).flatMap { _ in randomVector(n, &rng) }
-        row.withUnsafeBytes { raw in
-            let kernel = RowKernel(data: raw.baseAddress!, rowBytes: row.count, columns: n, format: RowKernel.Format(type))
-            var quantized = QuantizedActivations(columns: n, isEnabled: true)
-            x.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count, layout: kernel.activationLayout!) }
-            let masks = Kernels.NibbleMasks(runtimeZero: 0)
-            quantized.values.withUnsafeBufferPointer { qv in
-            quantized.scales.withUnsafeBufferPointer { dv in
-            quantized.sums.withUnsafeBufferPointer { sv in
-            quantized.groupedValues.withUnsafeBufferPointer { gv in
-            quantized.groupedScales.withUnsafeBufferPointer { gd in
-            quantized.groupedSums.withUnsafeBufferPointer { gs in
-                let q = qv.baseAddress!, d = dv.baseAddress!, s = sv.baseAddress!
-                let first = 8 * group
-                let eight = kernel.dot8(row: 0, gv.baseAddress! + first * n, gd.baseAddress! + first * blocks,
-                                        gs.baseAddress! + first * blocks, masks: masks)
-                for k in 0..<8 {
-                    let one = kernel.dot(row: 0, q + (first + k) * n, d + (first + k) * blocks, s + (first + k) * blocks, masks: masks)
-                    #expect(eight[k].bitPattern == one.bitPattern, "\(type.name) vector \(k): \(eight[k]) vs \(one)")
+        let y = panelProducts(type, rowBytes, x, columns: n, count: count)
+        for t in 0..<count {
+            let xt = Array(x[(t * n)..<((t + 1) * n)])
+            for r in 0..<rows {
+                var expected = 0.0, magnitude = 0.0
+                for b in 0..<blocks {
+                    let w = weights(type, rowBytes[r], block: b), a = quantize(xt, block: b)
+                    let integer = zip(w.q, a.q).map { $0 * $1 }.reduce(0, +)
+                    expected += w.d * a.d * Double(integer) + w.m * a.s
+                    magnitude += abs(w.d * a.d * Double(integer)) + abs(w.m * a.s)
                 }
-            }}}}}}
+                // Float sums of `blocks` terms: a few ulps of their magnitudes.
+                let got = Double(y[t * rows + r])
+                #expect(abs(got - expected) <= 1e-6 * max(1, magnitude), "\(type.name) row \(r) token \(t): \(got) vs \(expected)")
+            }
+        }
+    }
+
+    /// The largest weights against the largest activations: the 16-bit
+    /// partial sums of the 4-bit formats and the pairs of Q8_0 (whose -128
+    /// has magnitude 128) stay exact.
+    @Test(arguments: formats)
+    func extremeValuesDoNotSaturate(_ type: TensorType) {
+        let n = 64, blockBytes = type.rowBytes(32)
+        var row = [UInt8](repeating: 0, count: 2 * blockBytes)
+        let one = Float16(1).bitPattern
+        for b in 0..<2 {
+            row[b * blockBytes] = UInt8(one & 0xFF); row[b * blockBytes + 1] = UInt8(one >> 8)
+            let first = type.id == TensorType.q4_1.id ? 4 : 2
+            for j in first..<blockBytes { row[b * blockBytes + j] = type.id == TensorType.q8_0.id ? 0x80 : 0xFF }
+        }
+        // All +1 and all -1: q_x = +-127 everywhere.
+        let x = [Float](repeating: 1, count: 32) + [Float](repeating: -1, count: 32)
+        let q: Double = type.id == TensorType.q8_0.id ? -128 : type.id == TensorType.q4_0.id ? 7 : 15
+        let d = Double(Float(Float16(Float(1) / 127)))
+        let expected = q * 127 * 32 * d - q * 127 * 32 * d
+        let perBlock = q * 127 * 32 * d
+        let y = panelProducts(type, [row], x, columns: n, count: 1)
+        // Each block alone: the second block's activations negated.
+        #expect(abs(Double(y[0]) - expected) <= 1e-3, "\(type.name): \(y[0]) vs \(expected)")
+        let firstOnly = panelProducts(type, [Array(row[0..<blockBytes])], Array(x[0..<32]), columns: 32, count: 1)
+        #expect(abs(Double(firstOnly[0]) - perBlock) <= 1e-6 * abs(perBlock), "\(type.name): \(firstOnly[0]) vs \(perBlock)")
+    }
+
+    /// Tiles of four tokens and the single-token remainder give exactly the
+    /// bits of one-token calls (batch invariance rests on it).
+    @Test(arguments: formats)
+    func tilesAreBitIdenticalToSingleTokens(_ type: TensorType) {
+        var rng = SplitMix64(seed: 17)
+        let n = 576, rows = 20, count = 11
+        let rowBytes = (0..<rows).map { _ in randomRow(type, blocks: n / 32, &rng) }
+        let x = (0..<count).flatMap { _ in randomVector(n, &rng) }
+        let batched = panelProducts(type, rowBytes, x, columns: n, count: count)
+        let single = panelProducts(type, rowBytes, x, columns: n, count: count, oneAtATime: true)
+        for i in batched.indices {
+            #expect(batched[i].bitPattern == single[i].bitPattern, "\(type.name) output \(i): \(batched[i]) vs \(single[i])")
+        }
+    }
+
+    /// A row read back from panels is the file row's dequantization, bit for bit.
+    @Test(arguments: formats)
+    func panelRowsDequantizeLikeFileRows(_ type: TensorType) {
+        var rng = SplitMix64(seed: 29)
+        let n = 96, rows = 13
+        let rowBytes = (0..<rows).map { _ in randomRow(type, blocks: n / 32, &rng) }
+        let format = PanelFormat(type)!
+        let panels = UnsafeMutableRawPointer.allocate(byteCount: format.byteCount(rows: rows, columns: n), alignment: 64)
+        defer { panels.deallocate() }
+        rowBytes.flatMap { $0 }.withUnsafeBytes { format.repack($0.baseAddress!, rows: rows, columns: n, into: panels) }
+        for r in 0..<rows {
+            var fromPanels = [Float](repeating: .nan, count: n), fromFile = fromPanels
+            fromPanels.withUnsafeMutableBufferPointer { format.dequantizeRow(r, of: panels, columns: n, into: $0.baseAddress!) }
+            rowBytes[r].withUnsafeBytes { raw in
+                fromFile.withUnsafeMutableBufferPointer { Dequantize.values(type, from: raw.baseAddress!, count: n, into: $0.baseAddress!) }
+            }
+            #expect(fromPanels.map(\.bitPattern) == fromFile.map(\.bitPattern), "\(type.name) row \(r)")
         }
     }
 

@@ -52,9 +52,8 @@ public final class LlamaModel: @unchecked Sendable {
 
     let pool: WorkerPool
     public let activationPrecision: ActivationPrecision
-    /// The matrices' bytes, copied out of the mapped file onto huge pages
-    /// (nil if that memory was refused: then the matrices read the mapping).
-    let residentWeights: HugePageRegion?
+    /// The matrices' bytes, copied out of the mapped file onto huge pages.
+    let residentWeights: HugePageRegion
 
     public init(file: ModelFile, activations: ActivationPrecision = .int8, pool: WorkerPool = .shared) throws {
         self.pool = pool
@@ -93,36 +92,40 @@ public final class LlamaModel: @unchecked Sendable {
                 gate: try matrix("ffn_gate", ffn, dim), up: try matrix("ffn_up", ffn, dim), down: try matrix("ffn_down", dim, ffn))
         }
         // Each matrix's file pages are dropped as soon as it is copied, so
-        // the process never holds two copies of the weights at once.
-        let resident = Self.copyToHugePages(embedding: embedding, output: output, layers: layers) { m in
+        // the process never holds two copies of the weights at once. With
+        // 8-bit activations the copies are the kernels' panels.
+        let resident = try Self.copyToHugePages(embedding: embedding, output: output, layers: layers,
+                                                panels: activations == .int8) { m in
             g.file.releasePages(of: UnsafeRawBufferPointer(start: m.data, count: m.byteCount))
         }
         (residentWeights, self.embedding, self.output, self.layers) = resident
-        if residentWeights != nil {
-            // The copies serve every read now; the file's pages only cost memory.
-            for tensor in g.tensors { tensor.releaseMappedPages() }
-        }
+        // The copies serve every read now; the file's pages only cost memory.
+        for tensor in g.tensors { tensor.releaseMappedPages() }
         let d = h.ropeDimensionCount
         inverseFrequencies = (0..<(d / 2)).map { powf(h.ropeFreqBase, -Float(2 * $0) / Float(d)) }
     }
 
-    /// Copies every matrix onto huge pages, the tied embedding once.
-    private static func copyToHugePages(embedding: WeightMatrix, output: WeightMatrix, layers: [Layer],
-                                        copiedFrom release: (WeightMatrix) -> Void)
-        -> (HugePageRegion?, WeightMatrix, WeightMatrix, [Layer]) {
+    /// Copies every matrix onto huge pages, the tied embedding once, as
+    /// panels where `panels` asks for them and the type has a panel format.
+    private static func copyToHugePages(embedding: WeightMatrix, output: WeightMatrix, layers: [Layer], panels: Bool,
+                                        copiedFrom release: (WeightMatrix) -> Void) throws
+        -> (HugePageRegion, WeightMatrix, WeightMatrix, [Layer]) {
         let tied = output.data == embedding.data
         func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
-        var total = aligned(embedding.byteCount) + (tied ? 0 : aligned(output.byteCount))
+        func bytes(_ m: WeightMatrix) -> Int { aligned(m.copyBytes(panels: m.targetPanels(wanted: panels))) }
+        var total = bytes(embedding) + (tied ? 0 : bytes(output))
         for layer in layers {
             for m in [layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down] {
-                total += aligned(m.byteCount)
+                total += bytes(m)
             }
         }
-        guard let region = HugePageRegion(byteCount: total) else { return (nil, embedding, output, layers) }
+        guard let region = HugePageRegion(byteCount: total) else {
+            throw GGUFError.badTensor(name: "weights", reason: "could not map \(total) bytes for the model's weights")
+        }
         var offset = 0
         func copy(_ m: WeightMatrix) -> WeightMatrix {
-            let c = m.copied(to: region.base + offset)
-            offset += aligned(m.byteCount)
+            let c = m.copied(to: region.base + offset, panels: m.targetPanels(wanted: panels))
+            offset += bytes(m)
             release(m)
             return c
         }
@@ -167,9 +170,8 @@ public final class LlamaModel: @unchecked Sendable {
         var q = x
         var k = [Float](repeating: 0, count: count * kvDim), v = k
         var gate = [Float](repeating: 0, count: count * ffn), up = gate
-        let int8 = activationPrecision == .int8
-        var quantizedWide = QuantizedActivations(columns: dim, isEnabled: int8)
-        var quantizedFFN = QuantizedActivations(columns: ffn, isEnabled: int8)
+        var quantizedWide = Int8Activations(columns: dim)
+        var quantizedFFN = Int8Activations(columns: ffn)
         let rotation = RotaryTable(positions: positions, inverseFrequencies: inverseFrequencies)
 
         x.withUnsafeMutableBufferPointer { xs in
@@ -241,7 +243,7 @@ public final class LlamaModel: @unchecked Sendable {
         var n = lastRows
         rmsNorm(lastRows, outputNorm, into: &n, rows: wanted.count)
         var logits = [Float](repeating: 0, count: wanted.count * vocabularySize)
-        var quantized = QuantizedActivations(columns: dim, isEnabled: int8)
+        var quantized = Int8Activations(columns: dim)
         multiply(output, n, &quantized, into: &logits, count: wanted.count)
         for (i, s) in wanted.enumerated() {
             results[s] = Array(logits[(i * vocabularySize)..<((i + 1) * vocabularySize)])
@@ -264,15 +266,8 @@ public final class LlamaModel: @unchecked Sendable {
         }
     }
 
-    /// Masks arrive at run time: as constants, LLVM rewrites the in-lane
-    /// shift-and-mask into slower pack/unpack sequences.
-    let nibbleMasks = Kernels.NibbleMasks(runtimeZero: ProcessInfo.processInfo.processorCount &* 0)
-
-    /// output[t] = W · input[t] for `count` vectors; weight rows outermost so
-    /// each row is read from memory once for the whole batch. Quantized
-    /// weights multiply the 8-bit form of the input (quantized here on first
-    /// use in the layout the weights need), float weights the input.
-    func multiply(_ w: WeightMatrix, _ input: [Float], _ quantized: inout QuantizedActivations,
+    /// output[t] = W · input[t] for `count` vectors.
+    func multiply(_ w: WeightMatrix, _ input: [Float], _ quantized: inout Int8Activations,
                   into output: inout [Float], count: Int) {
         output.withUnsafeMutableBufferPointer { out in
             multiply([w], input, &quantized, into: [out.baseAddress!], count: count)
@@ -282,83 +277,41 @@ public final class LlamaModel: @unchecked Sendable {
     /// Several matrices that multiply the same input (Q, K and V; gate and
     /// up) as one job for the pool: one hand-over instead of one per matrix,
     /// and the small K and V matrices no longer split on their own.
-    /// outputs[m][t * rows_m + row] = W_m · input[t].
-    func multiply(_ ws: [WeightMatrix], _ input: [Float], _ quantized: inout QuantizedActivations,
+    /// outputs[m][t * rows_m + row] = W_m · input[t]. Matrices in panels
+    /// multiply the 8-bit form of the input (quantized here on first use),
+    /// others the floats.
+    func multiply(_ ws: [WeightMatrix], _ input: [Float], _ quantized: inout Int8Activations,
                   into outputs: [UnsafeMutablePointer<Float>], count: Int) {
-        let kernels = ws.map(\.rowsKernel), rows = ws.map(\.rows)
-        let columns = ws[0].columns, blocks = columns / 32
-        precondition(ws.allSatisfy { $0.columns == columns })
-        let layouts = kernels.map { quantized.isEnabled ? $0.activationLayout : nil }
-        guard layouts.allSatisfy({ $0 == layouts[0] }) else {
+        let panelKernels = ws.compactMap(\.panelKernel)
+        guard panelKernels.isEmpty || panelKernels.count == ws.count else {
             // Matrices that need different inputs go one by one.
             for (w, y) in zip(ws, outputs) { multiply([w], input, &quantized, into: [y], count: count) }
             return
         }
-        let layout = layouts[0]
-        if let layout {
-            input.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count, layout: layout) }
+        guard panelKernels.isEmpty else {
+            input.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count) }
+            let panels = panelKernels.map(\.panelCount), rows = ws.map(\.rows)
+            quantized.withPointers { x in
+                pool.run { worker, workers in
+                    WorkerPool.forEachShare(of: panels, worker: worker, workers: workers) { m, range in
+                        panelKernels[m].multiply(panels: range, x, count: count, into: outputs[m], stride: rows[m])
+                    }
+                }
+            }
+            return
         }
-        if layout != nil, count >= 8 {
-            return multiplyBatch(kernels, rows: rows, quantized, into: outputs, count: count)
-        }
-        let masks = nibbleMasks
+        let kernels = ws.map(\.rowsKernel), rows = ws.map(\.rows), columns = ws[0].columns
         input.withUnsafeBufferPointer { inp in
-        quantized.values.withUnsafeBufferPointer { qv in
-        quantized.scales.withUnsafeBufferPointer { qd in
-        quantized.sums.withUnsafeBufferPointer { qs in
             let x = inp.baseAddress!
-            let q = qv.baseAddress, d = qd.baseAddress, s = qs.baseAddress
-            /// Rows `range` of matrix m.
-            @inline(__always) func compute(_ m: Int, _ range: Range<Int>) {
-                let kernel = kernels[m], y = outputs[m], stride = rows[m]
-                for row in range {
-                    if layout != nil {
-                        let q = q!, d = d!, s = s!
-                        var t = 0
-                        while t + 4 <= count {
-                            let four = kernel.dot4(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
-                            for k in 0..<4 { y[(t + k) * stride + row] = four[k] }
-                            t += 4
-                        }
-                        while t < count {
-                            y[t * stride + row] = kernel.dot(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
-                            t += 1
-                        }
-                    } else {
+            pool.run { worker, workers in
+                WorkerPool.forEachShare(of: rows, worker: worker, workers: workers) { m, range in
+                    let kernel = kernels[m], y = outputs[m], stride = rows[m]
+                    for row in range {
                         for t in 0..<count { y[t * stride + row] = kernel.dot(row: row, x + t * columns) }
                     }
                 }
             }
-            pool.run { worker, workers in
-                WorkerPool.forEachShare(of: rows, worker: worker, workers: workers, compute)
-            }
-        }}}}
-    }
-}
-
-extension LlamaModel {
-    /// `multiply` for a batch of eight or more quantized vectors, eight at a
-    /// time (`RowKernel.multiply`). Kept apart from the one-vector path: in
-    /// the same closure, this code made decoding a single sequence (that
-    /// path's whole time) a quarter slower here.
-    func multiplyBatch(_ kernels: [RowKernel], rows: [Int], _ quantized: QuantizedActivations,
-                       into outputs: [UnsafeMutablePointer<Float>], count: Int) {
-        let masks = nibbleMasks
-        quantized.values.withUnsafeBufferPointer { qv in
-        quantized.scales.withUnsafeBufferPointer { qd in
-        quantized.sums.withUnsafeBufferPointer { qs in
-        quantized.groupedValues.withUnsafeBufferPointer { gv in
-        quantized.groupedScales.withUnsafeBufferPointer { gd in
-        quantized.groupedSums.withUnsafeBufferPointer { gs in
-            let q = qv.baseAddress!, d = qd.baseAddress!, s = qs.baseAddress!
-            let x8 = gv.baseAddress!, d8 = gd.baseAddress!, s8 = gs.baseAddress!
-            pool.run { worker, workers in
-                WorkerPool.forEachShare(of: rows, worker: worker, workers: workers) { m, range in
-                    kernels[m].multiply(rows: range, q, d, s, grouped: x8, d8, s8, count: count,
-                                        into: outputs[m], stride: rows[m], masks: masks)
-                }
-            }
-        }}}}}}
+        }
     }
 }
 
@@ -415,7 +368,7 @@ extension LlamaModel {
         var rng = SplitMix64(seed: 1)
         for i in x.indices { x[i] = Float(Int(rng.next() % 2001) - 1000) / 1000 }
         var y = [Float](repeating: 0, count: matrix.rows)
-        var quantized = QuantizedActivations(columns: matrix.columns, isEnabled: activationPrecision == .int8)
+        var quantized = Int8Activations(columns: matrix.columns)
         multiply(matrix, x, &quantized, into: &y, count: 1)
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<calls { multiply(matrix, x, &quantized, into: &y, count: 1) }

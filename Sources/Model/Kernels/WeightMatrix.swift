@@ -12,6 +12,9 @@ public struct WeightMatrix: @unchecked Sendable {
     public let columns: Int
     let data: UnsafeRawPointer
     let rowBytes: Int
+    /// How `data` is laid out: nil for the file's rows, else panels of
+    /// eight rows for the 8-bit kernels.
+    let panels: PanelFormat?
 
     public init(_ tensor: GGUFTensor, rows expectedRows: Int? = nil, columns expectedColumns: Int? = nil) throws {
         try tensor.requireComputable()
@@ -31,38 +34,69 @@ public struct WeightMatrix: @unchecked Sendable {
         self.columns = columns
         data = tensor.data.baseAddress!
         rowBytes = tensor.type.rowBytes(columns)
+        panels = nil
     }
 
-    private init(name: String, type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer, rowBytes: Int) {
+    private init(name: String, type: TensorType, rows: Int, columns: Int, data: UnsafeRawPointer, rowBytes: Int,
+                 panels: PanelFormat?) {
         self.name = name
         self.type = type
         self.rows = rows
         self.columns = columns
         self.data = data
         self.rowBytes = rowBytes
+        self.panels = panels
     }
 
-    /// Bytes of the whole matrix.
-    public var byteCount: Int { rows * rowBytes }
+    /// Bytes of the whole matrix in its current layout.
+    public var byteCount: Int { panels.map { $0.byteCount(rows: rows, columns: columns) } ?? rows * rowBytes }
 
-    /// This matrix with its bytes copied to `destination` (`byteCount` bytes);
-    /// the caller keeps that memory alive as long as the copy is used.
-    func copied(to destination: UnsafeMutableRawPointer) -> WeightMatrix {
-        destination.copyMemory(from: data, byteCount: byteCount)
-        return WeightMatrix(name: name, type: type, rows: rows, columns: columns, data: destination, rowBytes: rowBytes)
+    /// The layout `copied(to:panels:)` gives: panels for the types the 8-bit
+    /// kernels multiply, when `wanted`.
+    func targetPanels(wanted: Bool) -> PanelFormat? { wanted ? PanelFormat(type) : nil }
+
+    /// Bytes of the copy `copied(to:panels:)` makes.
+    func copyBytes(panels target: PanelFormat?) -> Int {
+        target.map { $0.byteCount(rows: rows, columns: columns) } ?? rows * rowBytes
     }
 
-    /// What the kernels need, without the name: a plain value with no
+    /// This matrix copied to `destination` (`copyBytes(panels:)` bytes), as
+    /// panels if `target` is set; the caller keeps that memory alive as long
+    /// as the copy is used.
+    func copied(to destination: UnsafeMutableRawPointer, panels target: PanelFormat?) -> WeightMatrix {
+        precondition(panels == nil, "copy of a matrix already repacked")
+        if let target {
+            target.repack(data, rows: rows, columns: columns, into: destination)
+        } else {
+            destination.copyMemory(from: data, byteCount: byteCount)
+        }
+        return WeightMatrix(name: name, type: type, rows: rows, columns: columns, data: destination, rowBytes: rowBytes,
+                            panels: target)
+    }
+
+    /// What the float kernels need, without the name: a plain value with no
     /// references, so threads sharing it never touch a reference count.
-    public var rowsKernel: RowKernel { RowKernel(data: data, rowBytes: rowBytes, columns: columns, format: RowKernel.Format(type)) }
+    public var rowsKernel: RowKernel {
+        precondition(panels == nil, "float products read the file layout")
+        return RowKernel(data: data, rowBytes: rowBytes, columns: columns, format: RowKernel.Format(type))
+    }
+
+    /// The 8-bit kernels' view, for a matrix in panels.
+    var panelKernel: PanelKernel? {
+        panels.map { PanelKernel(data: data, format: $0, rows: rows, columns: columns) }
+    }
 
     /// Row `row` as floats (embedding lookup).
     public func copyRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
-        Dequantize.values(type, from: data + row * rowBytes, count: columns, into: destination)
+        if let panels {
+            panels.dequantizeRow(row, of: data, columns: columns, into: destination)
+        } else {
+            Dequantize.values(type, from: data + row * rowBytes, count: columns, into: destination)
+        }
     }
 }
 
-/// Dot products of the rows of one matrix with float or 8-bit vectors.
+/// Dot products of the rows of one matrix (file layout) with float vectors.
 public struct RowKernel: Sendable {
     enum Format: Sendable {
         case q4_0, q4_1, q8_0, f16, f32
@@ -83,16 +117,6 @@ public struct RowKernel: Sendable {
     let columns: Int
     let format: Format
 
-    /// How 8-bit activations must be laid out to meet this matrix's
-    /// weights; nil when it multiplies float activations.
-    var activationLayout: ActivationLayout? {
-        switch format {
-        case .q4_0, .q4_1: return .nibbles
-        case .q8_0: return .bytes
-        case .f16, .f32: return nil
-        }
-    }
-
     /// Row `row` times `x` (`columns` floats).
     @inline(__always)
     func dot(row: Int, _ x: UnsafePointer<Float>) -> Float {
@@ -103,76 +127,6 @@ public struct RowKernel: Sendable {
         case .q4_0: return Kernels.dotQ4_0(p, x, columns)
         case .f16: return Kernels.dotF16(p, x, columns)
         case .f32: return Kernels.dotF32(p, x, columns)
-        }
-    }
-
-    /// Row `row` times one quantized activation vector in this matrix's
-    /// `activationLayout` (values q, block scales d, block sums s; see
-    /// QuantizedActivations).
-    @inline(__always)
-    func dot(row: Int, _ q: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
-             masks: Kernels.NibbleMasks) -> Float {
-        let p = data + row * rowBytes
-        switch format {
-        case .q4_1: return Kernels.dot(Q4_1Blocks.self, p, q, d, s, columns, masks)
-        case .q4_0: return Kernels.dot(Q4_0Blocks.self, p, q, d, s, columns, masks)
-        default: return Kernels.dot(Q8_0Blocks.self, p, q, d, s, columns, masks)
-        }
-    }
-
-    /// Rows `rows` times `count` quantized activation vectors: the leading
-    /// groups of eight from the grouped copies (x8, d8, s8), the rest four
-    /// then one at a time (q, d, s); y[t * stride + row]. Never inlined into
-    /// the one-vector loop's function: sharing it made that loop, where
-    /// decoding one sequence spends its time, a quarter slower.
-    @inline(never)
-    func multiply(rows: Range<Int>, _ q: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
-                  grouped x8: UnsafePointer<Int16>, _ d8: UnsafePointer<Float>, _ s8: UnsafePointer<Float>,
-                  count: Int, into y: UnsafeMutablePointer<Float>, stride: Int, masks: Kernels.NibbleMasks) {
-        let blocks = columns / 32
-        for row in rows {
-            var t = 0
-            while t + 8 <= count {
-                let eight = dot8(row: row, x8 + t * columns, d8 + t * blocks, s8 + t * blocks, masks: masks)
-                for k in 0..<8 { y[(t + k) * stride + row] = eight[k] }
-                t += 8
-            }
-            while t + 4 <= count {
-                let four = dot4(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
-                for k in 0..<4 { y[(t + k) * stride + row] = four[k] }
-                t += 4
-            }
-            while t < count {
-                y[t * stride + row] = dot(row: row, q + t * columns, d + t * blocks, s + t * blocks, masks: masks)
-                t += 1
-            }
-        }
-    }
-
-    /// Row `row` times a group of eight quantized activation vectors in the
-    /// grouped layout (see `QuantizedActivations.groupedValues`),
-    /// bit-identical to eight calls of `dot`.
-    @inline(__always)
-    func dot8(row: Int, _ x: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
-              masks: Kernels.NibbleMasks) -> SIMD8<Float> {
-        let p = data + row * rowBytes
-        switch format {
-        case .q4_1: return Kernels.dot8(Q4_1Blocks.self, p, x, d, s, columns, masks)
-        case .q4_0: return Kernels.dot8(Q4_0Blocks.self, p, x, d, s, columns, masks)
-        default: return Kernels.dot8(Q8_0Blocks.self, p, x, d, s, columns, masks)
-        }
-    }
-
-    /// Row `row` times four consecutive quantized activation vectors,
-    /// bit-identical to four calls of `dot`.
-    @inline(__always)
-    func dot4(row: Int, _ q: UnsafePointer<Int16>, _ d: UnsafePointer<Float>, _ s: UnsafePointer<Float>,
-              masks: Kernels.NibbleMasks) -> SIMD4<Float> {
-        let p = data + row * rowBytes
-        switch format {
-        case .q4_1: return Kernels.dot4(Q4_1Blocks.self, p, q, d, s, columns, columns, masks)
-        case .q4_0: return Kernels.dot4(Q4_0Blocks.self, p, q, d, s, columns, columns, masks)
-        default: return Kernels.dot4(Q8_0Blocks.self, p, q, d, s, columns, columns, masks)
         }
     }
 }

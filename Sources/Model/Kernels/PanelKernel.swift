@@ -1,0 +1,242 @@
+import X86Instructions
+
+/// Products of a panel-layout weight matrix (`PanelFormat`) with 8-bit
+/// activation vectors (`Int8Activations`), for one token or many.
+///
+/// Per panel block and token, the eight rows' exact integer dot products
+/// come from eight `vpmaddubsw` (unsigned 4-bit weights times signed 8-bit
+/// activations, four columns of eight rows at a time), summed in 16 bits
+/// (8 x 2 x 15 x 127 < 32768) and widened once by `vpmaddwd`. Then, lane by
+/// lane, acc = acc + float(dot) * (d_w * d_x), and for Q4_1 acc = acc + m_w * s_x.
+/// The integer part is exact and the float part is the same chain of
+/// operations for every (row, token) whatever the tile it falls in, so one
+/// token, a tile of four and any batch give bit-identical results.
+///
+/// Many tokens are multiplied in tiles of four: each weight block is loaded
+/// and unpacked once per tile, then meets four tokens from registers.
+public struct PanelKernel: Sendable {
+    /// Quantized activation vectors, as `Int8Activations` holds them.
+    struct Activations: @unchecked Sendable {
+        let values: UnsafePointer<Int8>
+        let scales: UnsafePointer<Float>
+        let sums: UnsafePointer<Float>
+        let integerSums: UnsafePointer<Int32>
+        let columns: Int
+    }
+
+    nonisolated(unsafe) let data: UnsafeRawPointer
+    let format: PanelFormat
+    let rows: Int
+    let columns: Int
+
+    var panelCount: Int { PanelFormat.panelCount(rows: rows) }
+
+    static let lowNibbles = SIMD16<UInt16>(repeating: 0x0F0F)
+
+    /// Panels `panels` times `count` vectors: y[t * stride + row] for the
+    /// panels' rows.
+    func multiply(panels: Range<Int>, _ x: Activations, count: Int, into y: UnsafeMutablePointer<Float>, stride: Int) {
+        switch format {
+        case .q4_0: multiply(Q4_0Panel.self, panels: panels, x, count: count, into: y, stride: stride)
+        case .q4_1: multiply(Q4_1Panel.self, panels: panels, x, count: count, into: y, stride: stride)
+        case .q8_0: multiply(Q8_0Panel.self, panels: panels, x, count: count, into: y, stride: stride)
+        }
+    }
+
+    @inline(__always)
+    private func multiply<F: PanelBlocks>(_: F.Type, panels: Range<Int>, _ x: Activations, count: Int,
+                                           into y: UnsafeMutablePointer<Float>, stride: Int) {
+        let blocks = columns / 32, mask = Self.lowNibbles
+        for p in panels {
+            let panel = data + p * blocks * F.blockBytes
+            let firstRow = p * PanelFormat.rows, live = min(PanelFormat.rows, rows - firstRow)
+            @inline(__always) func store(_ r: SIMD8<Float>, _ t: Int) {
+                let to = y + t * stride + firstRow
+                if live == PanelFormat.rows {
+                    UnsafeMutableRawPointer(to).storeBytes(of: r, as: SIMD8<Float>.self)
+                } else {
+                    for k in 0..<live { to[k] = r[k] }
+                }
+            }
+            var t = 0
+            while t + 4 <= count {
+                let four = Self.tile4(F.self, panel, blocks: blocks, x, token: t, mask)
+                store(four.0, t); store(four.1, t + 1); store(four.2, t + 2); store(four.3, t + 3)
+                t += 4
+            }
+            while t < count {
+                store(Self.tile1(F.self, panel, blocks: blocks, x, token: t, mask), t)
+                t += 1
+            }
+        }
+    }
+
+    /// acc + float(dot) * (d_w * d_x) (+ m_w * s_x): the float chain of one
+    /// block, the same for every tile shape.
+    @inline(__always)
+    static func accumulate<F: PanelBlocks>(_: F.Type, _ acc: inout SIMD8<Float>, _ dot: SIMD8<Int32>,
+                                           _ dw: SIMD8<Float>, _ mw: SIMD8<Float>, _ dx: Float, _ sx: Float) {
+        acc = acc.addingProduct(floats(dot), dw * SIMD8(repeating: dx))
+        if F.hasMinimum { acc = acc.addingProduct(mw, SIMD8(repeating: sx)) }
+    }
+
+    /// One panel times one token.
+    @inline(__always)
+    static func tile1<F: PanelBlocks>(_: F.Type, _ panel: UnsafeRawPointer, blocks: Int, _ x: Activations,
+                                      token t: Int, _ mask: SIMD16<UInt16>) -> SIMD8<Float> {
+        var acc = SIMD8<Float>()
+        let xt = x.values + t * x.columns, first = t * blocks
+        for b in 0..<blocks {
+            let block = panel + b * F.blockBytes
+            let w = F.weights(block, mask)
+            let dw = halves(block), mw = F.hasMinimum ? halves(block + 16) : SIMD8()
+            let dot = F.integerDot(w, xt + 32 * b, x.integerSums[first + b])
+            accumulate(F.self, &acc, dot, dw, mw, x.scales[first + b], x.sums[first + b])
+        }
+        return acc
+    }
+
+    /// One panel times tokens t..<t+4, each weight block unpacked once.
+    @inline(__always)
+    static func tile4<F: PanelBlocks>(_: F.Type, _ panel: UnsafeRawPointer, blocks: Int, _ x: Activations,
+                                      token t: Int, _ mask: SIMD16<UInt16>)
+        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
+        let columns = x.columns
+        for b in 0..<blocks {
+            let block = panel + b * F.blockBytes
+            let w = F.weights(block, mask)
+            let dw = halves(block), mw = F.hasMinimum ? halves(block + 16) : SIMD8()
+            @inline(__always) func step(_ k: Int, _ acc: inout SIMD8<Float>) {
+                let i = (t + k) * blocks + b
+                let dot = F.integerDot(w, x.values + (t + k) * columns + 32 * b, x.integerSums[i])
+                accumulate(F.self, &acc, dot, dw, mw, x.scales[i], x.sums[i])
+            }
+            step(0, &a0); step(1, &a1); step(2, &a2); step(3, &a3)
+        }
+        return (a0, a1, a2, a3)
+    }
+
+    /// Eight f16 values as floats (one vcvtph2ps).
+    @inline(__always)
+    static func halves(_ p: UnsafeRawPointer) -> SIMD8<Float> {
+        let h = p.loadUnaligned(as: SIMD8<Float16>.self)
+        var f = SIMD8<Float>()
+        for k in 0..<8 { f[k] = Float(h[k]) }
+        return f
+    }
+
+    @inline(__always)
+    static func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+        var f = SIMD8<Float>()
+        for k in 0..<8 { f[k] = Float(v[k]) }
+        return f
+    }
+
+    /// Four activation bytes (columns 4g..4g+3) in every 32-bit lane.
+    @inline(__always)
+    static func broadcast(_ x: UnsafePointer<Int8>, group g: Int) -> SIMD32<Int8> {
+        let word = UnsafeRawPointer(x + 4 * g).loadUnaligned(as: UInt32.self)
+        return unsafeBitCast(SIMD8<UInt32>(repeating: word), to: SIMD32<Int8>.self)
+    }
+
+    static let ones = SIMD16<Int16>(repeating: 1)
+}
+
+/// A panel format's block: how its weights load and meet one token.
+protocol PanelBlocks {
+    associatedtype Weights
+    static var blockBytes: Int { get }
+    static var hasMinimum: Bool { get }
+    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> Weights
+    /// The eight rows' exact sums of weight times activation over the block
+    /// (`n`: the activations' sum, for formats with an offset).
+    static func integerDot(_ w: Weights, _ x: UnsafePointer<Int8>, _ n: Int32) -> SIMD8<Int32>
+}
+
+/// The 4-bit values of a panel block as eight groups of four columns of
+/// eight rows, one byte per value.
+struct NibbleGroups {
+    var g0, g1, g2, g3, g4, g5, g6, g7: SIMD32<UInt8>
+
+    /// Masks work on 16-bit lanes: on byte vectors the `&` was scalarised.
+    @inline(__always)
+    init(_ values: UnsafeRawPointer, _ mask: SIMD16<UInt16>) {
+        @inline(__always) func load(_ j: Int) -> SIMD16<UInt16> { values.loadUnaligned(fromByteOffset: 32 * j, as: SIMD16<UInt16>.self) }
+        @inline(__always) func bytes(_ w: SIMD16<UInt16>) -> SIMD32<UInt8> { unsafeBitCast(w, to: SIMD32<UInt8>.self) }
+        let p0 = load(0), p1 = load(1), p2 = load(2), p3 = load(3)
+        g0 = bytes(p0 & mask); g1 = bytes(p1 & mask); g2 = bytes(p2 & mask); g3 = bytes(p3 & mask)
+        g4 = bytes((p0 &>> 4) & mask); g5 = bytes((p1 &>> 4) & mask); g6 = bytes((p2 &>> 4) & mask); g7 = bytes((p3 &>> 4) & mask)
+    }
+
+    /// sum over the block of q_w * q_x, eight rows; 16-bit partial sums are
+    /// exact: |8 x (15 x 127 + 15 x 127)| = 30480 < 32768.
+    @inline(__always)
+    func dot(_ x: UnsafePointer<Int8>) -> SIMD8<Int32> {
+        typealias K = PanelKernel
+        var s = kv_multiply_add_bytes(g0, K.broadcast(x, group: 0))
+        s &+= kv_multiply_add_bytes(g1, K.broadcast(x, group: 1))
+        s &+= kv_multiply_add_bytes(g2, K.broadcast(x, group: 2))
+        s &+= kv_multiply_add_bytes(g3, K.broadcast(x, group: 3))
+        s &+= kv_multiply_add_bytes(g4, K.broadcast(x, group: 4))
+        s &+= kv_multiply_add_bytes(g5, K.broadcast(x, group: 5))
+        s &+= kv_multiply_add_bytes(g6, K.broadcast(x, group: 6))
+        s &+= kv_multiply_add_bytes(g7, K.broadcast(x, group: 7))
+        return kv_multiply_add_words(s, K.ones)
+    }
+}
+
+enum Q4_1Panel: PanelBlocks {
+    static var blockBytes: Int { PanelFormat.q4_1.blockBytes }
+    static var hasMinimum: Bool { true }
+    @inline(__always)
+    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> NibbleGroups { NibbleGroups(block + 32, mask) }
+    @inline(__always)
+    static func integerDot(_ w: NibbleGroups, _ x: UnsafePointer<Int8>, _ n: Int32) -> SIMD8<Int32> { w.dot(x) }
+}
+
+/// Q4_0 weights are q - 8: the dot of q, less 8 times the activations' sum.
+enum Q4_0Panel: PanelBlocks {
+    static var blockBytes: Int { PanelFormat.q4_0.blockBytes }
+    static var hasMinimum: Bool { false }
+    @inline(__always)
+    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> NibbleGroups { NibbleGroups(block + 16, mask) }
+    @inline(__always)
+    static func integerDot(_ w: NibbleGroups, _ x: UnsafePointer<Int8>, _ n: Int32) -> SIMD8<Int32> {
+        w.dot(x) &- SIMD8(repeating: n &<< 3)
+    }
+}
+
+/// Q8_0: signed weights, so each product is |w| times x with w's sign
+/// (vpmaddubsw multiplies unsigned by signed); pairs reach 2 x 128 x 127,
+/// so every 16-bit result is widened at once.
+enum Q8_0Panel: PanelBlocks {
+    static var blockBytes: Int { PanelFormat.q8_0.blockBytes }
+    static var hasMinimum: Bool { false }
+
+    struct Groups { var g: (SIMD32<Int8>, SIMD32<Int8>, SIMD32<Int8>, SIMD32<Int8>, SIMD32<Int8>, SIMD32<Int8>, SIMD32<Int8>, SIMD32<Int8>) }
+
+    @inline(__always)
+    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> Groups {
+        @inline(__always) func load(_ k: Int) -> SIMD32<Int8> { block.loadUnaligned(fromByteOffset: 16 + 32 * k, as: SIMD32<Int8>.self) }
+        return Groups(g: (load(0), load(1), load(2), load(3), load(4), load(5), load(6), load(7)))
+    }
+
+    @inline(__always)
+    static func integerDot(_ w: Groups, _ x: UnsafePointer<Int8>, _ n: Int32) -> SIMD8<Int32> {
+        typealias K = PanelKernel
+        @inline(__always) func group(_ v: SIMD32<Int8>, _ k: Int) -> SIMD8<Int32> {
+            let magnitude = unsafeBitCast(kv_sign_bytes(v, v), to: SIMD32<UInt8>.self)
+            return kv_multiply_add_words(kv_multiply_add_bytes(magnitude, kv_sign_bytes(K.broadcast(x, group: k), v)), K.ones)
+        }
+        var s = group(w.g.0, 0)
+        s &+= group(w.g.1, 1)
+        s &+= group(w.g.2, 2)
+        s &+= group(w.g.3, 3)
+        s &+= group(w.g.4, 4)
+        s &+= group(w.g.5, 5)
+        s &+= group(w.g.6, 6)
+        s &+= group(w.g.7, 7)
+        return s
+    }
+}
