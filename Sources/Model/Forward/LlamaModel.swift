@@ -221,7 +221,18 @@ public final class LlamaModel: @unchecked Sendable {
                 }
             }
             gate.withUnsafeMutableBufferPointer { g in
-                up.withUnsafeBufferPointer { u in Kernels.swiGLU(g.baseAddress!, u.baseAddress!, count: count * ffn) }
+                up.withUnsafeBufferPointer { u in
+                    let g = g.baseAddress!, u = u.baseAddress!
+                    // Elementwise: a step of many tokens shares it out by whole tokens.
+                    if count >= 8 {
+                        pool.run { part, parts in
+                            let tokens = WorkerPool.share(of: count, worker: part, workers: parts)
+                            Kernels.swiGLU(g + tokens.lowerBound * ffn, u + tokens.lowerBound * ffn, count: tokens.count * ffn)
+                        }
+                    } else {
+                        Kernels.swiGLU(g, u, count: count * ffn)
+                    }
+                }
             }
             quantizedFFN.invalidate()
             multiply(layer.down, gate, &quantizedFFN, into: &projected, count: count)
@@ -253,17 +264,28 @@ public final class LlamaModel: @unchecked Sendable {
 
     // MARK: the pieces, one idea each
 
-    /// y = x / sqrt(mean(x^2) + eps) * weight, row by row.
+    /// y = x / sqrt(mean(x^2) + eps) * weight, row by row (over the pool
+    /// when there are many rows: rows are independent).
     func rmsNorm(_ x: [Float], _ weight: [Float], into y: inout [Float], rows: Int) {
-        let n = weight.count
+        let n = weight.count, epsilon = hyperparameters.rmsNormEpsilon
         x.withUnsafeBufferPointer { xs in
-            for r in 0..<rows {
-                let row = xs.baseAddress! + r * n
-                let sumOfSquares = Kernels.dot(row, row, n)
-                let scale = 1 / (sumOfSquares / Float(n) + hyperparameters.rmsNormEpsilon).squareRoot()
-                for i in 0..<n { y[r * n + i] = row[i] * scale * weight[i] }
+        weight.withUnsafeBufferPointer { w in
+        y.withUnsafeMutableBufferPointer { ys in
+            let xs = xs.baseAddress!, w = w.baseAddress!, ys = ys.baseAddress!
+            @inline(__always) func normalize(_ rows: Range<Int>) {
+                for r in rows {
+                    let row = xs + r * n, out = ys + r * n
+                    let sumOfSquares = Kernels.dot(row, row, n)
+                    let scale = 1 / (sumOfSquares / Float(n) + epsilon).squareRoot()
+                    for i in 0..<n { out[i] = row[i] * scale * w[i] }
+                }
             }
-        }
+            if rows >= 8 {
+                pool.run { part, parts in normalize(WorkerPool.share(of: rows, worker: part, workers: parts)) }
+            } else {
+                normalize(0..<rows)
+            }
+        }}}
     }
 
     /// output[t] = W · input[t] for `count` vectors.
@@ -289,7 +311,7 @@ public final class LlamaModel: @unchecked Sendable {
             return
         }
         guard panelKernels.isEmpty else {
-            input.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count) }
+            input.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count, pool: pool) }
             let panels = panelKernels.map(\.panelCount), rows = ws.map(\.rows)
             quantized.withPointers { x in
                 pool.run { worker, workers in

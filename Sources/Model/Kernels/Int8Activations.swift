@@ -24,8 +24,9 @@ struct Int8Activations {
     /// Forgets the current vectors: the next `prepare` quantizes again.
     mutating func invalidate() { isCurrent = false }
 
-    /// Quantizes `count` vectors of `x` unless they are current.
-    mutating func prepare(_ x: UnsafePointer<Float>, count: Int) {
+    /// Quantizes `count` vectors of `x` unless they are current; blocks are
+    /// independent, so a step of many tokens spreads them over `pool`.
+    mutating func prepare(_ x: UnsafePointer<Float>, count: Int, pool: WorkerPool? = nil) {
         guard !isCurrent else { return }
         let blocks = count * columns / 32
         if values.count < count * columns {
@@ -34,24 +35,39 @@ struct Int8Activations {
             sums = scales
             integerSums = [Int32](repeating: 0, count: blocks)
         }
-        values.withUnsafeMutableBufferPointer { out in
-            for b in 0..<blocks {
-                let source = x + 32 * b
-                var amax: Float = 0
-                for j in 0..<32 { amax = max(amax, abs(source[j])) }
-                let inverse: Float = amax != 0 ? 127 / amax : 0
-                var sum: Int32 = 0
-                for j in 0..<32 {
-                    let q = Int8((source[j] * inverse).rounded(.toNearestOrEven))
-                    out[32 * b + j] = q
-                    sum += Int32(q)
+        values.withUnsafeMutableBufferPointer { q in
+        scales.withUnsafeMutableBufferPointer { d in
+        sums.withUnsafeMutableBufferPointer { s in
+        integerSums.withUnsafeMutableBufferPointer { n in
+            let q = q.baseAddress!, d = d.baseAddress!, s = s.baseAddress!, n = n.baseAddress!
+            if let pool, count >= 8 {
+                pool.run { part, parts in
+                    for b in WorkerPool.share(of: blocks, worker: part, workers: parts) { Self.quantize(block: b, x, q, d, s, n) }
                 }
-                scales[b] = Float(Float16(amax / 127))
-                sums[b] = Float(Float16(amax / 127 * Float(sum)))
-                integerSums[b] = sum
+            } else {
+                for b in 0..<blocks { Self.quantize(block: b, x, q, d, s, n) }
             }
-        }
+        }}}}
         isCurrent = true
+    }
+
+    @inline(__always)
+    private static func quantize(block b: Int, _ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Int8>,
+                                 _ d: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>,
+                                 _ n: UnsafeMutablePointer<Int32>) {
+        let source = x + 32 * b
+        var amax: Float = 0
+        for j in 0..<32 { amax = max(amax, abs(source[j])) }
+        let inverse: Float = amax != 0 ? 127 / amax : 0
+        var sum: Int32 = 0
+        for j in 0..<32 {
+            let value = Int8((source[j] * inverse).rounded(.toNearestOrEven))
+            q[32 * b + j] = value
+            sum += Int32(value)
+        }
+        d[b] = Float(Float16(amax / 127))
+        s[b] = Float(Float16(amax / 127 * Float(sum)))
+        n[b] = sum
     }
 
     /// The arrays' addresses for the kernels, valid while `body` runs.

@@ -31,7 +31,7 @@ public struct PanelKernel: Sendable {
 
     var panelCount: Int { PanelFormat.panelCount(rows: rows) }
 
-    static let lowNibbles = SIMD16<UInt16>(repeating: 0x0F0F)
+    @inline(__always) static var lowNibbles: SIMD16<UInt16> { SIMD16(repeating: 0x0F0F) }
 
     /// Panels `panels` times `count` vectors: y[t * stride + row] for the
     /// panels' rows.
@@ -140,7 +140,9 @@ public struct PanelKernel: Sendable {
         return unsafeBitCast(SIMD8<UInt32>(repeating: word), to: SIMD32<Int8>.self)
     }
 
-    static let ones = SIMD16<Int16>(repeating: 1)
+    /// Sums adjacent 16-bit lanes in `vpmaddwd` (a literal: a stored
+    /// constant costs a lazy-initialisation check per use).
+    @inline(__always) static var ones: SIMD16<Int16> { SIMD16(repeating: 1) }
 }
 
 /// A panel format's block: how its weights load and meet one token.

@@ -13,7 +13,7 @@ enum ReadBandwidth {
         var best = 0.0
         var sink: Float = 0
         for _ in 0..<passes {
-            var sums = [Float](repeating: 0, count: pool.threadCount)
+            var sums = [Float](repeating: 0, count: pool.partCount)
             let seconds = sums.withUnsafeMutableBufferPointer { partial in
                 DecodeBenchmark.seconds {
                     pool.run { worker, workers in
