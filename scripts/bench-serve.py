@@ -12,8 +12,16 @@ kvserve keeps each conversation as a session (session_id, new messages only).
 llama-server is sent the whole conversation each turn as ChatML text with
 cache_prompt, one slot per client (-np N), the way a client of it works.
 
+With --workload followup: C conversations (--conversations, default 8)
+whose first message is a long text (~600 tokens), served one request at a
+time, round-robin (turn 1 of every conversation, then turn 2 of every one,
+...), so each follow-up finds the others' turns between it and its history.
+Measured: follow-up TTFT. llama-server runs with one slot (-np 1) and its
+prompt cache, as a single-user server would.
+
 Usage: scripts/bench-serve.py --kvserve .build/release/kvserve \
            --llama-server PATH/llama-server --model models/SmolLM2-135M-Instruct.Q4_1.gguf
+       scripts/bench-serve.py --workload followup --llama-server PATH/llama-server
 Only the Python standard library is used.
 """
 import argparse, http.client, json, os, signal, socket, statistics, subprocess, sys, threading, time
@@ -46,59 +54,78 @@ def wait_ready(port, path, timeout=120):
     raise RuntimeError(f"server on port {port} not ready")
 
 
+def long_text(topic, index):
+    """About 600 tokens of notes on a topic, different for every conversation."""
+    parts = [f"Here are my notes on {topic}, draft {index}. Please read them before answering."]
+    for i in range(1, 31):
+        parts.append(f"Note {i}: people who study {topic} often say that point {i * 7 + index} matters, "
+                     f"because it changes how the rest fits together.")
+    return " ".join(parts)
+
+
 class Client(threading.Thread):
-    def __init__(self, server, port, index, turns, max_tokens, run_id):
+    def __init__(self, server, port, index, turns, max_tokens, run_id, long_first=False):
         super().__init__()
         self.server, self.port, self.index, self.turns, self.max_tokens = server, port, index, turns, max_tokens
         self.session = f"{run_id}-{index}"
+        self.long_first = long_first
         self.ttft, self.itl, self.tokens, self.error = [], [], 0, None
+        self.history = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n"
 
     def questions(self):
         topic = TOPICS[self.index % len(TOPICS)] if self.index < 100 else "the weather"
-        first = f"Tell me about {topic}." + ("" if self.index < len(TOPICS) or self.index >= 100 else f" ({self.index})")
+        if self.long_first:
+            first = long_text(topic, self.index) + f" Now tell me about {topic}."
+        else:
+            first = f"Tell me about {topic}." + ("" if self.index < len(TOPICS) or self.index >= 100 else f" ({self.index})")
         return [first] + FOLLOW_UPS[: self.turns - 1]
 
     def run(self):
         try:
-            history = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n"
-            for t, question in enumerate(self.questions()):
-                if self.server == "kvserve":
-                    messages = ([{"role": "system", "content": SYSTEM}] if t == 0 else []) + [{"role": "user", "content": question}]
-                    body = {"messages": messages, "session_id": self.session, "max_tokens": self.max_tokens,
-                            "temperature": 0, "ignore_eos": True, "stream": True}
-                    path = "/v1/generate"
-                else:
-                    history += f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
-                    body = {"prompt": history, "n_predict": self.max_tokens, "temperature": 0, "top_k": 1,
-                            "ignore_eos": True, "stream": True, "cache_prompt": True}
-                    path = "/completion"
-                # A connection per turn: llama-server closes its connection after a stream.
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
-                start = time.perf_counter()
-                conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
-                response = conn.getresponse()
-                if response.status != 200:
-                    raise RuntimeError(f"{self.server} answered {response.status}: {response.read()[:200]}")
-                last, reply = None, ""
-                for event, data in sse_events(response):
-                    now = time.perf_counter()
-                    text = data.get("text") if self.server == "kvserve" else data.get("content")
-                    is_token = (event == "token") if self.server == "kvserve" else (not data.get("stop") and text is not None)
-                    if is_token:
-                        if last is None:
-                            self.ttft.append(now - start)
-                        else:
-                            self.itl.append(now - last)
-                        last = now
-                        self.tokens += 1
-                        reply += text or ""
-                    if (self.server == "kvserve" and event == "done") or (self.server != "kvserve" and data.get("stop")):
-                        break
-                response.read()
-                conn.close()
-                history += reply + "<|im_end|>\n"
+            for t in range(self.turns):
+                self.turn(t)
         except Exception as e:  # reported, and the run counts as failed
             self.error = repr(e)
+
+    def turn(self, t):
+        question = self.questions()[t]
+        history = self.history
+        if self.server == "kvserve":
+            messages = ([{"role": "system", "content": SYSTEM}] if t == 0 else []) + [{"role": "user", "content": question}]
+            body = {"messages": messages, "session_id": self.session, "max_tokens": self.max_tokens,
+                    "temperature": 0, "ignore_eos": True, "stream": True}
+            path = "/v1/generate"
+        else:
+            history += f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+            body = {"prompt": history, "n_predict": self.max_tokens, "temperature": 0, "top_k": 1,
+                    "ignore_eos": True, "stream": True, "cache_prompt": True}
+            path = "/completion"
+        # A connection per turn: llama-server closes its connection after a stream.
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+        start = time.perf_counter()
+        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        if response.status != 200:
+            raise RuntimeError(f"{self.server} answered {response.status}: {response.read()[:200]}")
+        last, reply = None, ""
+        for event, data in sse_events(response):
+            now = time.perf_counter()
+            text = data.get("text") if self.server == "kvserve" else data.get("content")
+            is_token = (event == "token") if self.server == "kvserve" else (not data.get("stop") and text is not None)
+            if is_token:
+                if last is None:
+                    self.ttft.append(now - start)
+                else:
+                    self.itl.append(now - last)
+                last = now
+                self.tokens += 1
+                reply += text or ""
+            if (self.server == "kvserve" and event == "done") or (self.server != "kvserve" and data.get("stop")):
+                break
+        response.read()
+        conn.close()
+        history += reply + "<|im_end|>\n"
+        self.history = history
 
 
 def run_level(server, port, n, turns, max_tokens, run_id, first_index=0):
@@ -118,6 +145,30 @@ def run_level(server, port, n, turns, max_tokens, run_id, first_index=0):
             "ttft_p50_ms": percentile(ttft, 50) * 1000, "ttft_p99_ms": percentile(ttft, 99) * 1000,
             "followup_ttft_p50_ms": percentile([x for c in clients for x in c.ttft[1:]], 50) * 1000,
             "itl_p50_ms": percentile(itl, 50) * 1000, "itl_p99_ms": percentile(itl, 99) * 1000}
+
+
+def run_followups(server, port, conversations, turns, max_tokens, run_id):
+    """One request at a time, round-robin over the conversations."""
+    clients = [Client(server, port, i, turns, max_tokens, run_id, long_first=True) for i in range(conversations)]
+    start = time.perf_counter()
+    errors = []
+    for t in range(turns):
+        for c in clients:
+            if c.error:
+                continue
+            try:
+                c.turn(t)
+            except Exception as e:
+                c.error = repr(e)
+                errors.append(c.error)
+    elapsed = time.perf_counter() - start
+    first = [c.ttft[0] for c in clients if c.ttft]
+    follow = [x for c in clients for x in c.ttft[1:]]
+    tokens = sum(c.tokens for c in clients)
+    return {"server": server, "conversations": conversations, "turns": turns, "errors": errors, "tokens": tokens,
+            "seconds": elapsed, "first_ttft_p50_ms": percentile(first, 50) * 1000,
+            "followup_ttft_p50_ms": percentile(follow, 50) * 1000, "followup_ttft_p99_ms": percentile(follow, 99) * 1000,
+            "followups": len(follow)}
 
 
 def start(command, env=None):
@@ -143,8 +194,12 @@ def main():
     a.add_argument("--threads", type=int, default=2)
     a.add_argument("--kvserve-set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra configuration for kvserve (repeatable), e.g. max_prefill_tokens_per_step=64")
+    a.add_argument("--workload", choices=["concurrent", "followup"], default="concurrent")
+    a.add_argument("--conversations", type=int, default=8, help="followup workload: conversations")
     a.add_argument("--json", action="store_true")
     args = a.parse_args()
+    if args.workload == "followup":
+        return followup_main(args)
     levels = [int(x) for x in args.concurrency.split(",")]
     results = []
     for n in levels:
@@ -183,6 +238,46 @@ def main():
     for r in results:
         for e in r["errors"][:3]:
             print(f"error ({r['server']}, {r['concurrency']}): {e}")
+
+
+def followup_main(args):
+    results = []
+    port = free_port()
+    kv = start([args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
+                "--set", f"threads={args.threads}"] + [x for kv in args.kvserve_set for x in ("--set", kv)])
+    try:
+        wait_ready(port, "/health")
+        run_level("kvserve", port, 1, 1, 8, "warm", first_index=100)
+        print("bench: kvserve, follow-ups", file=sys.stderr)
+        results.append(run_followups("kvserve", port, args.conversations, args.turns, args.max_tokens, "followup"))
+    finally:
+        stop(kv)
+    if args.llama_server:
+        port = free_port()
+        ls = start([args.llama_server, "-m", args.model, "--port", str(port), "-np", "1", "-c", "4096",
+                    "-t", str(args.threads), "--no-webui"])
+        try:
+            wait_ready(port, "/health")
+            run_level("llama-server", port, 1, 1, 8, "warm", first_index=100)
+            print("bench: llama-server -np 1, follow-ups", file=sys.stderr)
+            results.append(run_followups("llama-server", port, args.conversations, args.turns, args.max_tokens, "followup"))
+        finally:
+            stop(ls)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{args.conversations} conversations x {args.turns} turns, one request at a time, round-robin; "
+          f"{args.max_tokens} tokens per reply, greedy, {args.threads} threads")
+    print("| server | first-turn TTFT p50 | follow-up TTFT p50 | follow-up TTFT p99 | follow-ups | errors |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['server']} | {r['first_ttft_p50_ms']:.1f} ms | {r['followup_ttft_p50_ms']:.1f} ms | "
+              f"{r['followup_ttft_p99_ms']:.1f} ms | {r['followups']} | {len(r['errors'])} |")
+    if len(results) == 2:
+        print(f"follow-up TTFT p50, kvserve / llama-server: {results[0]['followup_ttft_p50_ms'] / results[1]['followup_ttft_p50_ms']:.2f}x")
+    for r in results:
+        for e in r["errors"][:3]:
+            print(f"error ({r['server']}): {e}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ struct AxisScale: Sendable, Equatable {
     /// notation would be absurd (tiny or huge magnitudes) and labels fall back
     /// to Swift's shortest round-trip form.
     let fractionDigits: Int?
+    /// Whether values map to positions by their logarithm (see `logarithmic`).
+    let isLogarithmic: Bool
 
     /// An axis for measured quantities (latency): always includes zero, so
     /// bar-like visual comparisons between series are not exaggerated, and
@@ -53,6 +55,35 @@ struct AxisScale: Sendable, Equatable {
                          step: niceStep(span: high - low, targetTickCount: targetTickCount))
     }
 
+    /// An axis for positive quantities that span orders of magnitude (a
+    /// cached decode step against a recomputed one): whole decades around
+    /// the data, ticks at each power of ten, and at 2 and 5 times it when
+    /// there are few decades.
+    static func logarithmic(dataMin: Double, dataMax: Double) -> AxisScale {
+        let low = dataMin > 0 && dataMin.isFinite ? dataMin : 1
+        let high = dataMax > low && dataMax.isFinite ? dataMax : low * 10
+        var first = log10(low).rounded(.down), last = log10(high).rounded(.up)
+        if last <= first { last = first + 1 }
+        first = max(first, -300); last = min(last, 300)
+        var ticks: [Double] = []
+        let multipliers: [Double] = last - first <= 2 ? [1, 2, 5] : [1]
+        for exponent in Int(first)...Int(last) {
+            for m in multipliers where exponent < Int(last) || m == 1 {
+                ticks.append(m * pow(10, Double(exponent)))
+            }
+        }
+        return AxisScale(logarithmicFrom: pow(10, first), to: pow(10, last), ticks: ticks)
+    }
+
+    private init(logarithmicFrom lowerBound: Double, to upperBound: Double, ticks: [Double]) {
+        self.lowerBound = lowerBound
+        self.upperBound = upperBound
+        step = .nan
+        self.ticks = ticks
+        fractionDigits = nil
+        isLogarithmic = true
+    }
+
     /// The smallest 1/2/5 x 10^k step that divides `span` into at most
     /// `targetTickCount` intervals.
     static func niceStep(span: Double, targetTickCount: Int) -> Double {
@@ -75,6 +106,7 @@ struct AxisScale: Sendable, Equatable {
         self.lowerBound = lowerBound
         self.upperBound = upperBound
         self.step = step
+        isLogarithmic = false
 
         let firstIndex = (lowerBound / step - 1e-9).rounded(.up)
         let lastIndex = (upperBound / step + 1e-9).rounded(.down)
@@ -95,13 +127,20 @@ struct AxisScale: Sendable, Equatable {
 
     /// Where `value` sits on the axis: 0 at the lower bound, 1 at the upper.
     func fraction(of value: Double) -> Double {
-        (value - lowerBound) / (upperBound - lowerBound)
+        if isLogarithmic {
+            return (log10(value) - log10(lowerBound)) / (log10(upperBound) - log10(lowerBound))
+        }
+        return (value - lowerBound) / (upperBound - lowerBound)
     }
 
     /// All labels on an axis share the same number of decimals, so "0.5"
     /// sits next to "1.0" rather than "1".
     func label(for value: Double) -> String {
-        guard let digits = fractionDigits else { return "\(value)" }
+        guard let digits = fractionDigits else {
+            // Whole numbers without a trailing ".0" (log axes: 1, 10, 100).
+            if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+            return "\(value)"
+        }
         var scale: Int64 = 1
         for _ in 0..<digits { scale *= 10 }
         let scaled = (value * Double(scale)).rounded()

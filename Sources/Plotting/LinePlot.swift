@@ -32,11 +32,24 @@ public struct LinePlot: Sendable {
     public var yLabel: String
     public var series: [Series]
 
-    public init(title: String = "", xLabel: String = "", yLabel: String = "", series: [Series] = []) {
+    /// How y values map to heights.
+    public enum Scale: Sendable {
+        /// From zero (or the smallest negative value) up.
+        case linear
+        /// By their logarithm, over whole decades; points with y <= 0 cannot
+        /// be placed and break the line like non-finite ones.
+        case logarithmic
+    }
+
+    public var yScale: Scale
+
+    public init(title: String = "", xLabel: String = "", yLabel: String = "", series: [Series] = [],
+                yScale: Scale = .linear) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.series = series
+        self.yScale = yScale
     }
 
     /// The chart as PNG file bytes. Sizes below 1 pixel are raised to 1; text

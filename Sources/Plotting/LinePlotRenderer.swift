@@ -12,14 +12,17 @@ struct LinePlotRenderer {
     init(plot: LinePlot, width: Int, height: Int) {
         self.plot = plot
         style = PlotStyle(width: width, height: height)
-        series = plot.series.enumerated().map { PlottableSeries($0.element, index: $0.offset) }
+        let logarithmic = plot.yScale == .logarithmic
+        series = plot.series.enumerated().map { PlottableSeries($0.element, index: $0.offset, positiveYOnly: logarithmic) }
 
         // With nothing to plot, show an empty 0...1 frame rather than no axes.
         let bounds = DataBounds(series)
         xAxis = AxisScale.fitting(dataMin: bounds?.minX ?? 0, dataMax: bounds?.maxX ?? 1,
                                   targetTickCount: max(2, min(10, width / 100)))
-        yAxis = AxisScale.includingZero(dataMin: bounds?.minY ?? 0, dataMax: bounds?.maxY ?? 1,
-                                        targetTickCount: max(2, min(8, height / 70)))
+        yAxis = logarithmic
+            ? AxisScale.logarithmic(dataMin: bounds?.minY ?? 1, dataMax: bounds?.maxY ?? 10)
+            : AxisScale.includingZero(dataMin: bounds?.minY ?? 0, dataMax: bounds?.maxY ?? 1,
+                                      targetTickCount: max(2, min(8, height / 70)))
         layout = PlotLayout(width: width, height: height, style: style, plot: plot,
                             series: series, xAxis: xAxis, yAxis: yAxis)
         canvas = Canvas(width: width, height: height, background: style.background)

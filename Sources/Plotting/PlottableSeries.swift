@@ -10,13 +10,13 @@ struct PlottableSeries: Sendable {
     let runs: [[(x: Double, y: Double)]]
     var pointCount: Int { runs.reduce(0) { $0 + $1.count } }
 
-    init(_ series: LinePlot.Series, index: Int) {
+    init(_ series: LinePlot.Series, index: Int, positiveYOnly: Bool = false) {
         name = series.name
         color = series.color ?? Color.seriesPalette[index % Color.seriesPalette.count]
         var runs: [[(x: Double, y: Double)]] = []
         var current: [(x: Double, y: Double)] = []
         for point in series.points {
-            if point.x.isFinite && point.y.isFinite {
+            if point.x.isFinite && point.y.isFinite && (!positiveYOnly || point.y > 0) {
                 current.append((x: Self.capped(point.x), y: Self.capped(point.y)))
             } else if !current.isEmpty {
                 runs.append(current)

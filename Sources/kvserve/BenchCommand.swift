@@ -22,8 +22,8 @@ struct DecodeBenchCommand: ParsableCommand {
     @Option(help: "Path of the GGUF model file.")
     var model = Configuration().model
 
-    @Option(help: "Prompt length for the prefill measurement.")
-    var promptTokens = 512
+    @Option(help: "Prompt lengths for the prefill measurements (comma-separated), like llama-bench's ppN.")
+    var promptTokens = "512,2048"
 
     @Option(help: "Contexts at which decoding is measured (comma-separated); the first is measured as positions 0..<N like llama-bench's tgN, the others as 32 tokens after N of context.")
     var contexts = "128,2048"
@@ -41,15 +41,20 @@ struct DecodeBenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard promptTokens >= 1, repetitions >= 1 else { throw ValidationError("--prompt-tokens and --repetitions must be at least 1") }
+        guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
+        guard let prompts = Self.positiveList(promptTokens), !prompts.isEmpty else {
+            throw ValidationError("--prompt-tokens must be a comma-separated list of positive integers, e.g. 512,2048")
+        }
         guard let list = parsedContexts, !list.isEmpty, list.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--contexts must be a comma-separated list of positive integers, e.g. 128,2048")
         }
     }
 
-    var parsedContexts: [Int]? {
-        let parts = contexts.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        return parts.contains(nil) ? nil : parts.map { $0! }
+    var parsedContexts: [Int]? { Self.positiveList(contexts) }
+
+    static func positiveList(_ text: String) -> [Int]? {
+        let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return parts.contains(nil) || parts.contains(where: { $0! < 1 }) ? nil : parts.map { $0! }
     }
 
     static let decodeWindow = 32
@@ -57,21 +62,24 @@ struct DecodeBenchCommand: ParsableCommand {
     func progress(_ message: String) { BenchOutput.progress(message) }
 
     func run() throws {
-        let contexts = parsedContexts!
+        let contexts = parsedContexts!, prompts = Self.positiveList(promptTokens)!
         let file = try ModelFile(path: model)
         let llama = try LlamaModel(file: file)
         var bench = DecodeBenchmark(model: llama)
         let threads = WorkerPool.shared.threadCount
         let context = file.hyperparameters.contextLength
         let longest = max(contexts.dropFirst().map { $0 + Self.decodeWindow }.max() ?? 0, contexts[0])
-        guard longest <= context, promptTokens <= context else {
+        guard longest <= context, prompts.max()! <= context else {
             throw ValidationError("the model's context is \(context) tokens; --contexts and --prompt-tokens must fit in it")
         }
 
         progress("warming up")
-        _ = bench.prefill(min(64, promptTokens), repetitions: 1)
-        progress("prefill of \(promptTokens) tokens, \(repetitions) times")
-        let prefill = bench.prefill(promptTokens, repetitions: repetitions).map { Double(promptTokens) / $0 }
+        _ = bench.prefill(64, repetitions: 1)
+        var prefill: [(tokens: Int, rates: [Double])] = []
+        for n in prompts {
+            progress("prefill of \(n) tokens, \(repetitions) times")
+            prefill.append((n, bench.prefill(n, repetitions: repetitions).map { Double(n) / $0 }))
+        }
 
         progress("cached decoding, positions 0..<\(longest), one token per step")
         let steps = bench.cachedSteps(longest) { progress("  position \($0) of \(longest)") }
@@ -92,14 +100,19 @@ struct DecodeBenchCommand: ParsableCommand {
 
         progress("read bandwidth")
         let bandwidth = ReadBandwidth.measure()
+        progress("8-bit multiply-accumulate peak")
+        let peak = MultiplyAccumulatePeak.measure()
         let weightBytes = file.gguf.tensors.reduce(0) { $0 + $1.data.count }
         let bound = bandwidth / Double(weightBytes)
 
-        var peer: (prefill: LlamaBenchPeer.Result, decode: [LlamaBenchPeer.Result])? = nil
+        var peer: (prefill: [LlamaBenchPeer.Result], decode: [LlamaBenchPeer.Result])? = nil
         if let executable = llamaBench ?? ProcessInfo.processInfo.environment["LLAMA_BENCH"] {
             let runner = LlamaBenchPeer(executable: executable, model: model, threads: threads)
-            progress("llama-bench: pp\(promptTokens)")
-            let p = try runner.run(prompt: promptTokens, generate: 0, repetitions: repetitions)
+            var p: [LlamaBenchPeer.Result] = []
+            for n in prompts {
+                progress("llama-bench: pp\(n)")
+                p.append(try runner.run(prompt: n, generate: 0, repetitions: repetitions))
+            }
             var d: [LlamaBenchPeer.Result] = []
             for (k, c) in contexts.enumerated() {
                 progress(k == 0 ? "llama-bench: tg\(c)" : "llama-bench: tg\(Self.decodeWindow) at depth \(c)")
@@ -111,16 +124,17 @@ struct DecodeBenchCommand: ParsableCommand {
         try writePlot(steps: steps, uncached: uncached, peer: peer?.decode, contexts: contexts)
 
         let report = Report(
-            model: (model as NSString).lastPathComponent, threads: threads, promptTokens: promptTokens,
-            prefillTokensPerSecond: prefill.mean, prefillStandardDeviation: prefill.standardDeviation,
+            model: (model as NSString).lastPathComponent, threads: threads,
+            prefill: prefill.map { .init(tokens: $0.tokens, tokensPerSecond: $0.rates.mean, standardDeviation: $0.rates.standardDeviation) },
             decode: decode.map { d in
                 .init(context: d.context, firstPosition: d.range.lowerBound, tokens: d.range.count, tokensPerSecond: d.tokensPerSecond,
                       uncachedTokensPerSecond: uncached.first { $0.position == d.context }.map { 1 / $0.seconds })
             },
             latencyMilliseconds: contexts.map { .init(position: $0, milliseconds: latency(at: $0) * 1000) },
             readBandwidthGBps: bandwidth / 1e9, weightBytesPerToken: weightBytes, bandwidthBoundTokensPerSecond: bound,
+            multiplyAccumulatePeakGMACs: peak / 1e9, multiplyAccumulatesPerToken: llama.matrixMultiplyAccumulatesPerToken,
             llamaCpp: peer.map { p in
-                .init(prefillTokensPerSecond: p.prefill.avg_ts, prefillStandardDeviation: p.prefill.stddev_ts,
+                .init(prefillTokensPerSecond: p.prefill.map(\.avg_ts), prefillStandardDeviation: p.prefill.map(\.stddev_ts),
                       decodeTokensPerSecond: p.decode.map(\.avg_ts), decodeStandardDeviation: p.decode.map(\.stddev_ts))
             },
             plot: plot + ", " + cachedPlotPath)
@@ -152,11 +166,13 @@ struct DecodeBenchCommand: ParsableCommand {
             series.append(LinePlot.Series(name: "llama.cpp (llama-bench averages)", points: points, color: .green))
         }
         let name = (model as NSString).lastPathComponent
+        // Recomputation costs seconds where a cached step costs milliseconds:
+        // on a logarithmic axis both curves show their shape.
         let chart = LinePlot(title: "Per-token decode latency, \(name)",
-                             xLabel: "position", yLabel: "milliseconds per token", series: series)
+                             xLabel: "position", yLabel: "milliseconds per token (log scale)", series: series,
+                             yScale: .logarithmic)
         try Data(chart.png()).write(to: URL(fileURLWithPath: plot))
-        // Beside recomputation the cached curve lies flat on the axis; its
-        // own plot shows how it grows.
+        // The cached curve alone, on a linear axis, shows how it grows.
         let cachedOnly = LinePlot(title: "Per-token decode latency with the KV cache",
                                   xLabel: "position", yLabel: "milliseconds per token",
                                   series: series.filter { !$0.name.contains("no cache") })

@@ -53,6 +53,20 @@ import Testing
         #expect(axis.upperBound == 1)
     }
 
+    /// Decades around the data; a value's place is its logarithm's: 10 sits
+    /// half-way between 1 and 100, 2 at log10(2) of the way from 1 to 10.
+    @Test func logarithmicAxisSpansWholeDecades() {
+        let wide = AxisScale.logarithmic(dataMin: 4.2, dataMax: 13_000)
+        #expect(wide.lowerBound == 1 && wide.upperBound == 100_000)
+        #expect(wide.ticks == [1, 10, 100, 1_000, 10_000, 100_000])
+        #expect(wide.label(for: 1_000) == "1000")
+        let narrow = AxisScale.logarithmic(dataMin: 3, dataMax: 60)
+        #expect(narrow.ticks == [1, 2, 5, 10, 20, 50, 100])
+        #expect(abs(narrow.fraction(of: 10) - 0.5) < 1e-12)
+        #expect(abs(narrow.fraction(of: 2) - 0.150_514_997_831_990_6) < 1e-12)
+        #expect(AxisScale.logarithmic(dataMin: 0.02, dataMax: 0.5).label(for: 0.05) == "0.05")
+    }
+
     @Test func positionAxisSpansExactlyTheData() {
         let axis = AxisScale.fitting(dataMin: 1, dataMax: 128, targetTickCount: 9)
         #expect(axis.lowerBound == 1)

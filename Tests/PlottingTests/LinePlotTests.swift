@@ -77,6 +77,24 @@ import Testing
         #expect(rows.max()! < image.height * 3 / 10)
     }
 
+    /// On a logarithmic axis 1, 10 and 100 are evenly spaced, and a point
+    /// at y = 0 (which has no place there) is left out, not drawn at -infinity.
+    @Test func logarithmicAxisSpacesDecadesEvenly() throws {
+        let plot = LinePlot(series: [.init(name: "", x: [0, 1, 2, 3], y: [1, 10, 100, 0], color: Self.magenta)],
+                            yScale: .logarithmic)
+        let image = try Self.decode(plot)
+        let line = Self.meanRowByColumn(Self.pixels(of: Self.magenta, in: image))
+        try #require(line.count > 10)
+        // A straight line: the middle column sits half-way in rows.
+        let first = line.first!, last = line.last!, middle = line[line.count / 2]
+        let expected = first.row + (last.row - first.row) * Double(middle.column - first.column) / Double(last.column - first.column)
+        #expect(abs(middle.row - expected) <= 3, "\(middle.row) vs \(expected)")
+        #expect(first.row - last.row > Double(image.height) / 2)
+        // The point at y = 0 is dropped, so the x axis ends at x = 2 and the
+        // line reaches the right of the plot.
+        #expect(last.column > image.width * 3 / 4)
+    }
+
     @Test func namedSeriesAppearsInTheLegendAboveThePlot() throws {
         let flatAtZero: [(x: Double, y: Double)] = (0...40).map { (x: Double($0), y: 0) }
         let named = try Self.decode(LinePlot(series: [.init(name: "with KV cache", points: flatAtZero, color: Self.magenta)]))

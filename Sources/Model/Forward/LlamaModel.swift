@@ -382,6 +382,13 @@ extension LlamaModel {
                 ("ffn_gate", l.gate, n), ("ffn_up", l.up, n), ("ffn_down", l.down, n), ("output", output, 1)]
     }
 
+    /// Multiply-accumulates of the layers' matrices for one token.
+    public var matrixMultiplyAccumulatesPerToken: Int {
+        layers.reduce(0) { sum, l in
+            sum + [l.query, l.key, l.value, l.attentionOutput, l.gate, l.up, l.down].reduce(0) { $0 + $1.rows * $1.columns }
+        }
+    }
+
     /// Seconds for `calls` products of `matrix` with one vector, as the forward
     /// pass runs them. The vector is quantized once, before timing: in the
     /// forward pass too, one quantization serves several matrices.

@@ -15,23 +15,32 @@ struct Report: Encodable {
         let milliseconds: Double
     }
 
+    struct Prefill: Encodable {
+        let tokens: Int
+        let tokensPerSecond: Double
+        let standardDeviation: Double
+    }
+
     struct Peer: Encodable {
-        let prefillTokensPerSecond: Double
-        let prefillStandardDeviation: Double
+        let prefillTokensPerSecond: [Double]
+        let prefillStandardDeviation: [Double]
         let decodeTokensPerSecond: [Double]
         let decodeStandardDeviation: [Double]
     }
 
     let model: String
     let threads: Int
-    let promptTokens: Int
-    let prefillTokensPerSecond: Double
-    let prefillStandardDeviation: Double
+    let prefill: [Prefill]
     let decode: [Decode]
     let latencyMilliseconds: [Latency]
     let readBandwidthGBps: Double
     let weightBytesPerToken: Int
     let bandwidthBoundTokensPerSecond: Double
+    /// `vpmaddubsw` on registers, all threads (MultiplyAccumulatePeak).
+    let multiplyAccumulatePeakGMACs: Double
+    /// Of the layers' matrices, per prompt token (prefill needs the output
+    /// projection for the last token only).
+    let multiplyAccumulatesPerToken: Int
     let llamaCpp: Peer?
     let plot: String
 
@@ -51,8 +60,10 @@ struct Report: Encodable {
             let r = theirs.map { Self.number(ours / $0, 2) + "x" } ?? "–"
             rows.append("| \(name) | \(a) | \(b) | \(r) |")
         }
-        row("prefill \(promptTokens) tokens (pp\(promptTokens)), tokens/s", prefillTokensPerSecond, prefillStandardDeviation,
-            llamaCpp?.prefillTokensPerSecond, llamaCpp?.prefillStandardDeviation)
+        for (k, p) in prefill.enumerated() {
+            row("prefill \(p.tokens) tokens (pp\(p.tokens)), tokens/s", p.tokensPerSecond, p.standardDeviation,
+                llamaCpp?.prefillTokensPerSecond[k], llamaCpp?.prefillStandardDeviation[k])
+        }
         for (k, d) in decode.enumerated() {
             let name = k == 0
                 ? "decode positions 0..<\(d.context) (tg\(d.context)), tokens/s"
@@ -76,6 +87,11 @@ struct Report: Encodable {
         }
         let boundShare = decode.first.map { " kvserve's tg\($0.context) is \(Self.number(100 * $0.tokensPerSecond / bandwidthBoundTokensPerSecond, 0))% of it." } ?? ""
         lines.append("Bandwidth bound: \(Self.number(Double(weightBytesPerToken) / 1e6)) MB of weights per token over a measured read bandwidth of \(Self.number(readBandwidthGBps)) GB/s (\(threads) threads) = \(Self.number(bandwidthBoundTokensPerSecond)) tokens/s." + boundShare)
+        let macs = Double(multiplyAccumulatesPerToken)
+        let shares = prefill.map { p in
+            "pp\(p.tokens) \(Self.number(p.tokensPerSecond * macs / 1e9)) GMAC/s = \(Self.number(100 * p.tokensPerSecond * macs / 1e9 / multiplyAccumulatePeakGMACs, 0))%"
+        }
+        lines.append("8-bit multiply-accumulate peak: \(Self.number(multiplyAccumulatePeakGMACs)) GMAC/s (vpmaddubsw on registers, \(threads) threads); the layers' matrices take \(Self.number(macs / 1e6)) M per token: " + shares.joined(separator: ", ") + " of the peak.")
         lines.append("Model \(model), \(threads) threads. Plot: \(plot).")
         return lines.joined(separator: "\n")
     }
