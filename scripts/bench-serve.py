@@ -24,7 +24,7 @@ Usage: scripts/bench-serve.py --kvserve .build/release/kvserve \
        scripts/bench-serve.py --workload followup --llama-server PATH/llama-server
 Only the Python standard library is used.
 """
-import argparse, http.client, json, os, signal, socket, statistics, subprocess, sys, threading, time
+import argparse, http.client, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
 from benchlib import percentile, sse_events
 
@@ -175,12 +175,25 @@ def start(command, env=None):
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
 
 
+def start_kvserve(args, port, extra=()):
+    """kvserve with a data directory of its own: sessions and disk-tier blocks
+    of an earlier run must not carry over into this one."""
+    data = tempfile.mkdtemp(prefix="kvserve-bench-")
+    process = start([args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
+                     "--set", f"threads={args.threads}", "--set", f"data_dir={data}", *extra]
+                    + [x for kv in args.kvserve_set for x in ("--set", kv)])
+    process.data_dir = data
+    return process
+
+
 def stop(process):
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+    if getattr(process, "data_dir", None):
+        shutil.rmtree(process.data_dir, ignore_errors=True)
 
 
 def main():
@@ -204,9 +217,7 @@ def main():
     results = []
     for n in levels:
         port = free_port()
-        kv = start([args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
-                    "--set", f"max_batch_sequences={max(16, n)}", "--set", f"threads={args.threads}"]
-                   + [x for kv in args.kvserve_set for x in ("--set", kv)])
+        kv = start_kvserve(args, port, ("--set", f"max_batch_sequences={max(16, n)}"))
         try:
             wait_ready(port, "/health")
             run_level("kvserve", port, 1, 1, 8, f"warm{n}", first_index=100)  # first-use costs out of the figures
@@ -243,8 +254,7 @@ def main():
 def followup_main(args):
     results = []
     port = free_port()
-    kv = start([args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
-                "--set", f"threads={args.threads}"] + [x for kv in args.kvserve_set for x in ("--set", kv)])
+    kv = start_kvserve(args, port)
     try:
         wait_ready(port, "/health")
         run_level("kvserve", port, 1, 1, 8, "warm", first_index=100)
