@@ -282,4 +282,57 @@ struct KernelTests {
             }
         }
     }
+
+    /// A prompt's attention, tokens in tiles over whole chunks, gives exactly
+    /// the bits of attending one token at a time: two sequences of 150 and
+    /// 203 consecutive positions in one step (tiles never cross sequences or
+    /// chunk boundaries), against 353 one-token steps.
+    @Test(arguments: KVElementType.allCases)
+    func tiledPrefillAttentionIsBitIdenticalToOneTokenSteps(_ type: KVElementType) {
+        let heads = 9, kvHeads = 3, hd = 16, blockSize = 16, layer = 0
+        let attention = PagedAttention(heads: heads, kvHeads: kvHeads, headDimension: hd)
+        var rng = SplitMix64(seed: 41)
+        func random() -> Float { Float(Int(rng.next() % 2001) - 1000) / 300 }
+        let lengths = [150, 203]
+        let tables: [[Int32]] = [(0..<10).map { Int32(2 * $0) }, (0..<13).map { Int32(2 * $0 + 1) }]
+        let arena = KVArena(layers: 1, kvHeads: kvHeads, headDimension: hd, elementType: type, blockSize: blockSize, blockCount: 26)
+        for (s, length) in lengths.enumerated() {
+            for p in 0..<length {
+                for g in 0..<kvHeads {
+                    let k = (0..<hd).map { _ in random() }, v = (0..<hd).map { _ in random() }
+                    k.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: tables[s][p / blockSize], slot: p % blockSize, layer: layer, value: false, head: g) }
+                    v.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: tables[s][p / blockSize], slot: p % blockSize, layer: layer, value: true, head: g) }
+                }
+            }
+        }
+        let flatTables = tables[0] + tables[1]
+        var positions: [Int] = [], starts: [Int] = []
+        for (s, length) in lengths.enumerated() {
+            positions += Array(0..<length)
+            starts += Array(repeating: s == 0 ? 0 : tables[0].count, count: length)
+        }
+        let width = heads * hd
+        let queries = (0..<(positions.count * width)).map { _ in random() }
+        let pool = WorkerPool(threadCount: 2)
+        var together = [Float](repeating: .nan, count: queries.count)
+        queries.withUnsafeBufferPointer { q in
+            together.withUnsafeMutableBufferPointer { o in
+                attention.run(queries: q.baseAddress!, step: attention.step(positions: positions, tableStart: starts, tables: flatTables),
+                              layer: layer, cache: arena, output: o.baseAddress!, pool: pool)
+            }
+        }
+        var mismatches = 0
+        for t in positions.indices {
+            var alone = [Float](repeating: .nan, count: width)
+            queries.withUnsafeBufferPointer { q in
+                alone.withUnsafeMutableBufferPointer { o in
+                    attention.run(queries: q.baseAddress! + t * width,
+                                  step: attention.step(positions: [positions[t]], tableStart: [starts[t]], tables: flatTables),
+                                  layer: layer, cache: arena, output: o.baseAddress!, pool: pool)
+                }
+            }
+            for i in 0..<width where alone[i].bitPattern != together[t * width + i].bitPattern { mismatches += 1 }
+        }
+        #expect(mismatches == 0, "\(mismatches) outputs differ")
+    }
 }

@@ -72,9 +72,12 @@ struct DiskTierServerTests {
                 _ = try? Subprocess.run("/usr/bin/curl", ["-sS", "http://127.0.0.1:\(firstPort)/v1/generate", "-d", body])
             }
         }
-        let deadline = Date().addingTimeInterval(10)
+        // At most 3 s: the 45 blocks may hold fewer than four running
+        // conversations, and the first admitted must not finish its 400
+        // tokens before the kill (at 40 tokens/s that takes 10 s).
+        let deadline = Date().addingTimeInterval(3)
         while try Self.metric(first.port, "kvserve_running_sequences") < 4, Date() < deadline { usleep(20_000) }
-        usleep(500_000)
+        usleep(100_000)
         first.kill()
 
         let second = try ServerProcess(dataDir: dataDir, settings: settings)

@@ -5,14 +5,23 @@ import Synchronization
 /// keys and values of its sequence, read through block tables.
 ///
 /// Each token's positions 0...p are cut into fixed chunks of 64 positions.
-/// A work item is one (token, KV head, chunk): it scores the chunk for all
-/// the query heads that share the KV head (each key is converted once for the
-/// group), and leaves a partial softmax: the chunk's maximum score, its sum
-/// of exponentials and its weighted sum of values. A second pass merges the
-/// chunks of each (token, head) in chunk order. Chunks depend only on the
-/// position, never on the batch or the thread that ran them, so results are
-/// bit-identical however tokens are batched; and a single decoding token
-/// still spreads over every worker at long context.
+/// For each (token, KV head, chunk) a partial softmax is computed: the
+/// chunk's maximum score, its sum of exponentials and its weighted sum of
+/// values, for all the query heads that share the KV head. A second pass
+/// merges the chunks of each (token, head) in chunk order. A partial depends
+/// only on the token's query and position, never on the batch or the thread
+/// that ran it, so results are bit-identical however tokens are batched; and
+/// a single decoding token still spreads over every worker at long context.
+///
+/// A prompt's consecutive tokens share their chunks: a work item is a tile
+/// of up to four consecutive tokens of one sequence whose last chunk is the
+/// same, one KV head and one chunk. On a chunk that all of them see whole,
+/// the tile's 4 x group query rows are scored against each loaded key in
+/// passes of four rows, and the values weighted likewise, so each key and
+/// value is converted once for the tile instead of once per token. Every
+/// row's arithmetic is the single token's, in the same order. The chunk on
+/// the diagonal, which each token sees to a different length, is done token
+/// by token.
 struct PagedAttention {
     static let chunkLength = 64
 
@@ -30,40 +39,57 @@ struct PagedAttention {
         let tableStart: [Int]
         let tables: [Int32]
         fileprivate let items: [Item]
-        /// Index of token t's first item; its items run KV head by KV head, chunk by chunk.
-        fileprivate let firstItem: [Int]
-        /// Per item and head of its group: maximum, sum, then the weighted
+        /// Token t's partials start at slot firstSlot[t] and run KV head by
+        /// KV head, chunk by chunk.
+        fileprivate let firstSlot: [Int]
+        /// Per slot and head of its group: maximum, sum, then the weighted
         /// values. Every run writes all of it before reading it.
         fileprivate let partials: UnsafeMutableBufferPointer<Float>
 
-        fileprivate init(positions: [Int], tableStart: [Int], tables: [Int32], kvHeads: Int, partialsPerItem: Int) {
+        fileprivate init(positions: [Int], tableStart: [Int], tables: [Int32], kvHeads: Int, partialsPerSlot: Int) {
             self.positions = positions
             self.tableStart = tableStart
             self.tables = tables
-            var items: [Item] = [], firstItem: [Int] = []
-            for (t, position) in positions.enumerated() {
-                firstItem.append(items.count)
+            var firstSlot: [Int] = [], slots = 0
+            for position in positions {
+                firstSlot.append(slots)
+                slots += kvHeads * (position / PagedAttention.chunkLength + 1)
+            }
+            var items: [Item] = []
+            var t = 0
+            while t < positions.count {
+                // A tile: consecutive positions of one sequence, one last chunk.
+                let lastChunk = positions[t] / PagedAttention.chunkLength
+                var count = 1
+                while count < PagedAttention.tileTokens, t + count < positions.count,
+                      tableStart[t + count] == tableStart[t], positions[t + count] == positions[t] + count,
+                      positions[t + count] / PagedAttention.chunkLength == lastChunk { count += 1 }
                 for g in 0..<kvHeads {
-                    for c in 0...(position / PagedAttention.chunkLength) {
-                        items.append(Item(token: Int32(t), kvHead: Int32(g), chunk: Int32(c)))
+                    for c in 0...lastChunk {
+                        items.append(Item(token: Int32(t), count: Int32(count), kvHead: Int32(g), chunk: Int32(c)))
                     }
                 }
+                t += count
             }
             self.items = items
-            self.firstItem = firstItem
-            partials = .allocate(capacity: items.count * partialsPerItem)
+            self.firstSlot = firstSlot
+            partials = .allocate(capacity: slots * partialsPerSlot)
         }
 
         deinit { partials.deallocate() }
     }
 
+    /// Tokens `token..<token + count`, one KV head, one chunk.
     fileprivate struct Item {
-        var token: Int32, kvHead: Int32, chunk: Int32
+        var token: Int32, count: Int32, kvHead: Int32, chunk: Int32
     }
+
+    /// Tokens per tile: 4 x a group of 3 query heads is three passes of four rows.
+    static let tileTokens = 4
 
     func step(positions: [Int], tableStart: [Int], tables: [Int32]) -> Step {
         Step(positions: positions, tableStart: tableStart, tables: tables, kvHeads: kvHeads,
-             partialsPerItem: groupSize * (headDimension + 2))
+             partialsPerSlot: groupSize * (headDimension + 2))
     }
 
     /// output[t] = attention of queries[t] (already rotated); both `count * heads * headDimension`.
@@ -72,28 +98,47 @@ struct PagedAttention {
         let group = groupSize, hd = headDimension
         let partialStride = hd + 2
         let next = WorkCounter()
-        let firstItem = step.firstItem, partial = step.partials
+        let firstSlot = step.firstSlot, partial = step.partials
         step.items.withUnsafeBufferPointer { itemList in
         step.positions.withUnsafeBufferPointer { positions in
         step.tableStart.withUnsafeBufferPointer { tableStart in
         step.tables.withUnsafeBufferPointer { tables in
             let width = heads * hd
             pool.run { _, _ in
-                while true {
-                    let i = next.take()
-                    guard i < itemList.count else { break }
-                    let item = itemList[i]
-                    let t = Int(item.token), g = Int(item.kvHead)
-                    let start = Int(item.chunk) * Self.chunkLength
-                    let end = min(start + Self.chunkLength, positions[t] + 1)
-                    let query = queries + t * width + g * group * hd
-                    let out = partial.baseAddress! + i * group * partialStride
-                    let table = tables.baseAddress! + tableStart[t]
-                    switch cache.elementType {
-                    case .f16: attendChunk(Float16.self, query, table, start, end, layer, g, cache, out)
-                    case .f32: attendChunk(Float.self, query, table, start, end, layer, g, cache, out)
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Self.tileTokens * group) { queryRows in
+                withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: Self.tileTokens * group) { outRows in
+                    while true {
+                        let i = next.take()
+                        guard i < itemList.count else { break }
+                        let item = itemList[i]
+                        let first = Int(item.token), g = Int(item.kvHead), c = Int(item.chunk)
+                        let start = c * Self.chunkLength
+                        let table = tables.baseAddress! + tableStart[first]
+                        /// Rows of tokens `tokens` for this KV head and chunk, all seeing positions start..<end.
+                        func attend(_ tokens: Range<Int>, end: Int) {
+                            for (k, t) in tokens.enumerated() {
+                                let chunks = positions[t] / Self.chunkLength + 1
+                                let slot = firstSlot[t] + g * chunks + c
+                                for h in 0..<group {
+                                    queryRows[k * group + h] = queries + t * width + (g * group + h) * hd
+                                    outRows[k * group + h] = partial.baseAddress! + (slot * group + h) * partialStride
+                                }
+                            }
+                            let rows = tokens.count * group
+                            switch cache.elementType {
+                            case .f16: attendChunk(Float16.self, queryRows.baseAddress!, outRows.baseAddress!, rows, table, start, end, layer, g, cache)
+                            case .f32: attendChunk(Float.self, queryRows.baseAddress!, outRows.baseAddress!, rows, table, start, end, layer, g, cache)
+                            }
+                        }
+                        let tokens = first..<(first + Int(item.count))
+                        if start + Self.chunkLength <= positions[first] + 1 {
+                            attend(tokens, end: start + Self.chunkLength)
+                        } else {
+                            // The diagonal chunk: each token sees it to its own position.
+                            for t in tokens { attend(t..<(t + 1), end: positions[t] + 1) }
+                        }
                     }
-                }
+                }}
             }
             // Merge each (token, head)'s chunks in order.
             let tokenCount = positions.count
@@ -103,7 +148,7 @@ struct PagedAttention {
                     for head in 0..<heads {
                         let g = head / group, h = head % group
                         func part(_ c: Int) -> UnsafeMutablePointer<Float> {
-                            partial.baseAddress! + ((firstItem[t] + g * chunks + c) * group + h) * partialStride
+                            partial.baseAddress! + ((firstSlot[t] + g * chunks + c) * group + h) * partialStride
                         }
                         var m = -Float.infinity
                         for c in 0..<chunks { m = max(m, part(c)[0]) }
@@ -123,17 +168,20 @@ struct PagedAttention {
         }}}}
     }
 
-    /// One chunk [start, end) of one KV head for its `groupSize` query heads.
-    /// Writes per head: max score, sum of e^(score - max), sum of e^(score - max) * v.
+    /// One chunk [start, end) of one KV head for `rows` query rows (the
+    /// group's heads of one token or of a tile of tokens): row r's query is
+    /// queryRows[r]; its maximum score, sum of e^(score - max) and sum of
+    /// e^(score - max) * v go to outRows[r][0], [1] and [2...].
     @inline(__always)
-    private func attendChunk<E: KVScalar>(_: E.Type, _ query: UnsafePointer<Float>, _ table: UnsafePointer<Int32>,
-                                          _ start: Int, _ end: Int, _ layer: Int, _ kvHead: Int,
-                                          _ cache: KVArena, _ out: UnsafeMutablePointer<Float>) {
-        let group = groupSize, hd = headDimension, blockSize = cache.blockSize
+    private func attendChunk<E: KVScalar>(_: E.Type, _ queryRows: UnsafePointer<UnsafePointer<Float>>,
+                                          _ outRows: UnsafePointer<UnsafeMutablePointer<Float>>, _ rows: Int,
+                                          _ table: UnsafePointer<Int32>, _ start: Int, _ end: Int, _ layer: Int,
+                                          _ kvHead: Int, _ cache: KVArena) {
+        let hd = headDimension, blockSize = cache.blockSize
         let scale = 1 / Float(hd).squareRoot()
         let n = end - start
         let padded = Self.chunkLength + 8
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: group * padded) { scoreBuffer in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * padded) { scoreBuffer in
             let scores = scoreBuffer.baseAddress!
             // Scores, 8 positions per step: the chunk starts on a multiple of 8
             // and blocks hold multiples of 8, so a group never straddles blocks.
@@ -141,25 +189,24 @@ struct PagedAttention {
             while p < end {
                 let block = table[p / blockSize], slot = p % blockSize
                 let keys = cache.vectors(block: block, layer: layer, value: false, head: kvHead).assumingMemoryBound(to: E.self) + slot
-                let row = p - start
-                var h = 0
-                while h < group {
-                    let heads = min(4, group - h)
-                    let q = query + h * hd, out = scores + h * padded + row
-                    switch heads {
+                let column = p - start
+                var r = 0
+                while r < rows {
+                    let count = min(4, rows - r)
+                    let q = queryRows + r, out = scores + r * padded + column
+                    switch count {
                     case 1: scoreEight(OneHead.self, keys, blockSize, q, hd, out, padded, scale)
                     case 2: scoreEight(TwoHeads.self, keys, blockSize, q, hd, out, padded, scale)
                     case 3: scoreEight(ThreeHeads.self, keys, blockSize, q, hd, out, padded, scale)
                     default: scoreEight(FourHeads.self, keys, blockSize, q, hd, out, padded, scale)
                     }
-                    h += heads
+                    r += count
                 }
                 p += 8
             }
-            // Exponentials relative to each head's maximum.
-            let o = out
-            for h in 0..<group {
-                let s = scores + h * padded
+            // Exponentials relative to each row's maximum.
+            for r in 0..<rows {
+                let s = scores + r * padded
                 var m = -Float.infinity
                 for j in 0..<n { m = max(m, s[j]) }
                 var sum: Float = 0
@@ -171,10 +218,10 @@ struct PagedAttention {
                     sum += Kernels.horizontalSum(e)
                     j += 8
                 }
-                o[h * (hd + 2)] = m
-                o[h * (hd + 2) + 1] = sum
+                outRows[r][0] = m
+                outRows[r][1] = sum
             }
-            // Weighted values, 8 dimensions at a time for up to 4 heads.
+            // Weighted values, 8 dimensions at a time for up to 4 rows.
             withUnsafeTemporaryAllocation(of: UnsafePointer<E>.self, capacity: n) { valueRows in
                 for j in 0..<n {
                     let position = start + j
@@ -182,51 +229,52 @@ struct PagedAttention {
                         .assumingMemoryBound(to: E.self) + (position % blockSize) * hd)
                 }
                 for d in stride(from: 0, to: hd, by: 8) {
-                    var h = 0
-                    while h < group {
-                        let heads = min(4, group - h)
-                        let weights = scores + h * padded, out = o + h * (hd + 2) + 2 + d
-                        switch heads {
-                        case 1: weightValues(OneHead.self, valueRows, n, d, weights, padded, out, hd + 2)
-                        case 2: weightValues(TwoHeads.self, valueRows, n, d, weights, padded, out, hd + 2)
-                        case 3: weightValues(ThreeHeads.self, valueRows, n, d, weights, padded, out, hd + 2)
-                        default: weightValues(FourHeads.self, valueRows, n, d, weights, padded, out, hd + 2)
+                    var r = 0
+                    while r < rows {
+                        let count = min(4, rows - r)
+                        let weights = scores + r * padded, out = outRows + r
+                        switch count {
+                        case 1: weightValues(OneHead.self, valueRows, n, d, weights, padded, out)
+                        case 2: weightValues(TwoHeads.self, valueRows, n, d, weights, padded, out)
+                        case 3: weightValues(ThreeHeads.self, valueRows, n, d, weights, padded, out)
+                        default: weightValues(FourHeads.self, valueRows, n, d, weights, padded, out)
                         }
-                        h += heads
+                        r += count
                     }
                 }
             }
         }
     }
 
-    /// Scores of `H.count` (at most 4) query heads against 8 consecutive keys
+    /// Scores of `H.count` (at most 4) query rows against 8 consecutive keys
     /// of a block (keys stored [dimension][slot] with row stride `blockSize`).
-    /// The head count is a type so that each count compiles to its own loop
+    /// The row count is a type so that each count compiles to its own loop
     /// with no per-iteration tests.
     @inline(__always)
     private func scoreEight<H: HeadCount, E: KVScalar>(_: H.Type, _ keys: UnsafePointer<E>, _ blockSize: Int,
-                                                       _ query: UnsafePointer<Float>, _ hd: Int,
+                                                       _ queries: UnsafePointer<UnsafePointer<Float>>, _ hd: Int,
                                                        _ out: UnsafeMutablePointer<Float>, _ headStride: Int, _ scale: Float) {
         // Even and odd dimensions accumulate apart: a single chain of
         // dependent FMAs per head would wait out the FMA latency at each step.
         var a0 = Kernels.V8(), a1 = Kernels.V8(), a2 = Kernels.V8(), a3 = Kernels.V8()
         var b0 = Kernels.V8(), b1 = Kernels.V8(), b2 = Kernels.V8(), b3 = Kernels.V8()
+        let q0 = queries[0], q1 = H.count > 1 ? queries[1] : q0, q2 = H.count > 2 ? queries[2] : q0, q3 = H.count > 3 ? queries[3] : q0
         var d = 0
         while d < hd {
             let k = E.load8(keys + d * blockSize), l = E.load8(keys + (d + 1) * blockSize)
-            a0 = a0.addingProduct(Kernels.V8(repeating: query[d]), k)
-            b0 = b0.addingProduct(Kernels.V8(repeating: query[d + 1]), l)
+            a0 = a0.addingProduct(Kernels.V8(repeating: q0[d]), k)
+            b0 = b0.addingProduct(Kernels.V8(repeating: q0[d + 1]), l)
             if H.count > 1 {
-                a1 = a1.addingProduct(Kernels.V8(repeating: query[hd + d]), k)
-                b1 = b1.addingProduct(Kernels.V8(repeating: query[hd + d + 1]), l)
+                a1 = a1.addingProduct(Kernels.V8(repeating: q1[d]), k)
+                b1 = b1.addingProduct(Kernels.V8(repeating: q1[d + 1]), l)
             }
             if H.count > 2 {
-                a2 = a2.addingProduct(Kernels.V8(repeating: query[2 * hd + d]), k)
-                b2 = b2.addingProduct(Kernels.V8(repeating: query[2 * hd + d + 1]), l)
+                a2 = a2.addingProduct(Kernels.V8(repeating: q2[d]), k)
+                b2 = b2.addingProduct(Kernels.V8(repeating: q2[d + 1]), l)
             }
             if H.count > 3 {
-                a3 = a3.addingProduct(Kernels.V8(repeating: query[3 * hd + d]), k)
-                b3 = b3.addingProduct(Kernels.V8(repeating: query[3 * hd + d + 1]), l)
+                a3 = a3.addingProduct(Kernels.V8(repeating: q3[d]), k)
+                b3 = b3.addingProduct(Kernels.V8(repeating: q3[d + 1]), l)
             }
             d &+= 2
         }
@@ -238,11 +286,12 @@ struct PagedAttention {
         if H.count > 3 { UnsafeMutableRawPointer(out + 3 * headStride).storeBytes(of: a3 * s, as: Kernels.V8.self) }
     }
 
-    /// Dimensions d..<d+8 of sum_j weight[h][j] * value[j] for `H.count` heads.
+    /// Dimensions d..<d+8 of sum_j weight[h][j] * value[j] for `H.count` rows,
+    /// into outs[h][2 + d...].
     @inline(__always)
     private func weightValues<H: HeadCount, E: KVScalar>(_: H.Type, _ valueRows: UnsafeMutableBufferPointer<UnsafePointer<E>>,
                                                          _ n: Int, _ d: Int, _ weights: UnsafePointer<Float>, _ headStride: Int,
-                                                         _ out: UnsafeMutablePointer<Float>, _ outStride: Int) {
+                                                         _ outs: UnsafePointer<UnsafeMutablePointer<Float>>) {
         // Even and odd positions accumulate apart, for the same reason.
         var a0 = Kernels.V8(), a1 = Kernels.V8(), a2 = Kernels.V8(), a3 = Kernels.V8()
         var b0 = Kernels.V8(), b1 = Kernels.V8(), b2 = Kernels.V8(), b3 = Kernels.V8()
@@ -263,10 +312,10 @@ struct PagedAttention {
         }
         if j < n { add(j, &a0, &a1, &a2, &a3) }
         a0 += b0; a1 += b1; a2 += b2; a3 += b3
-        UnsafeMutableRawPointer(out).storeBytes(of: a0, as: Kernels.V8.self)
-        if H.count > 1 { UnsafeMutableRawPointer(out + outStride).storeBytes(of: a1, as: Kernels.V8.self) }
-        if H.count > 2 { UnsafeMutableRawPointer(out + 2 * outStride).storeBytes(of: a2, as: Kernels.V8.self) }
-        if H.count > 3 { UnsafeMutableRawPointer(out + 3 * outStride).storeBytes(of: a3, as: Kernels.V8.self) }
+        UnsafeMutableRawPointer(outs[0] + 2 + d).storeBytes(of: a0, as: Kernels.V8.self)
+        if H.count > 1 { UnsafeMutableRawPointer(outs[1] + 2 + d).storeBytes(of: a1, as: Kernels.V8.self) }
+        if H.count > 2 { UnsafeMutableRawPointer(outs[2] + 2 + d).storeBytes(of: a2, as: Kernels.V8.self) }
+        if H.count > 3 { UnsafeMutableRawPointer(outs[3] + 2 + d).storeBytes(of: a3, as: Kernels.V8.self) }
     }
 }
 
