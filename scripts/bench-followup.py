@@ -40,8 +40,9 @@ def free_port():
 
 def start_server(binary, port, keys, log, timeout=120):
     """Starts `kvserve serve` in its own process group and waits until GET /health answers."""
+    # A data directory of its own: no sessions or disk-tier blocks from earlier runs.
     process = subprocess.Popen([binary, "serve", "--set", f"port={port}", "--set", "kv_cache_bytes=268435456",
-                                "--set", "api_keys=" + ",".join(keys)],
+                                "--set", "api_keys=" + ",".join(keys), "--set", f"data_dir={tempfile.mkdtemp(prefix='kvserve-bench-')}"],
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     end = time.time() + timeout
     while process.poll() is None and time.time() < end:

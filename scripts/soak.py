@@ -23,7 +23,7 @@ Checked, and the run fails on any violation:
 Usage: scripts/soak.py [--kvserve .build/release/kvserve] [--minutes 10] [--clients 32]
 Only the Python standard library is used.
 """
-import argparse, http.client, json, os, random, signal, socket, subprocess, sys, threading, time
+import argparse, http.client, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 from benchlib import sse_events
 
@@ -207,8 +207,11 @@ def main():
     port = free_port()
     kv_bytes = args.kv_cache_mib << 20
     log = open("soak-server.log", "w")
+    # A data directory of its own: no sessions or disk-tier blocks from earlier runs.
+    data_dir = tempfile.mkdtemp(prefix="kvserve-soak-")
     server = subprocess.Popen([args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
-                               "--set", f"kv_cache_bytes={kv_bytes}", "--set", "max_batch_sequences=32"],
+                               "--set", f"kv_cache_bytes={kv_bytes}", "--set", "max_batch_sequences=32",
+                               "--set", f"data_dir={data_dir}"],
                               stdout=log, stderr=log, start_new_session=True)
     budget = os.path.getsize(args.model) + kv_bytes + (64 << 20)
     violations = Violations()
@@ -269,6 +272,7 @@ def main():
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+        shutil.rmtree(data_dir, ignore_errors=True)
     sys.exit(1 if violations.items else 0)
 
 
