@@ -186,6 +186,23 @@ def start_kvserve(args, port, extra=()):
     return process
 
 
+def measured(server, process, port, label, warm_id, work):
+    """Waits for the server, warms it with a request whose costs stay out of
+    the figures, returns work(), and stops the server whatever happens."""
+    try:
+        wait_ready(port, "/health")
+        run_level(server, port, 1, 1, 8, warm_id, first_index=100)
+        print(f"bench: {label}", file=sys.stderr)
+        return work()
+    finally:
+        stop(process)
+
+
+def start_llama_server(args, port, slots, context):
+    return start([args.llama_server, "-m", args.model, "--port", str(port), "-np", str(slots), "-c", str(context),
+                  "-t", str(args.threads), "--no-webui"])
+
+
 def stop(process):
     os.killpg(process.pid, signal.SIGTERM)
     try:
@@ -218,25 +235,13 @@ def main():
     for n in levels:
         port = free_port()
         kv = start_kvserve(args, port, ("--set", f"max_batch_sequences={max(16, n)}"))
-        try:
-            wait_ready(port, "/health")
-            run_level("kvserve", port, 1, 1, 8, f"warm{n}", first_index=100)  # first-use costs out of the figures
-            print(f"bench: kvserve, {n} sessions", file=sys.stderr)
-            results.append(run_level("kvserve", port, n, args.turns, args.max_tokens, f"run{n}"))
-        finally:
-            stop(kv)
+        results.append(measured("kvserve", kv, port, f"kvserve, {n} sessions", f"warm{n}",
+                                lambda: run_level("kvserve", port, n, args.turns, args.max_tokens, f"run{n}")))
         if args.llama_server:
             port = free_port()
-            ctx = 2048 * n
-            ls = start([args.llama_server, "-m", args.model, "--port", str(port), "-np", str(n), "-c", str(ctx),
-                        "-t", str(args.threads), "--no-webui"])
-            try:
-                wait_ready(port, "/health")
-                run_level("llama-server", port, 1, 1, 8, f"warm{n}", first_index=100)
-                print(f"bench: llama-server -np {n}", file=sys.stderr)
-                results.append(run_level("llama-server", port, n, args.turns, args.max_tokens, f"run{n}"))
-            finally:
-                stop(ls)
+            ls = start_llama_server(args, port, n, 2048 * n)
+            results.append(measured("llama-server", ls, port, f"llama-server -np {n}", f"warm{n}",
+                                    lambda: run_level("llama-server", port, n, args.turns, args.max_tokens, f"run{n}")))
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -255,24 +260,14 @@ def followup_main(args):
     results = []
     port = free_port()
     kv = start_kvserve(args, port)
-    try:
-        wait_ready(port, "/health")
-        run_level("kvserve", port, 1, 1, 8, "warm", first_index=100)
-        print("bench: kvserve, follow-ups", file=sys.stderr)
-        results.append(run_followups("kvserve", port, args.conversations, args.turns, args.max_tokens, "followup"))
-    finally:
-        stop(kv)
+    results.append(measured("kvserve", kv, port, "kvserve, follow-ups", "warm",
+                            lambda: run_followups("kvserve", port, args.conversations, args.turns, args.max_tokens, "followup")))
     if args.llama_server:
         port = free_port()
-        ls = start([args.llama_server, "-m", args.model, "--port", str(port), "-np", "1", "-c", "4096",
-                    "-t", str(args.threads), "--no-webui"])
-        try:
-            wait_ready(port, "/health")
-            run_level("llama-server", port, 1, 1, 8, "warm", first_index=100)
-            print("bench: llama-server -np 1, follow-ups", file=sys.stderr)
-            results.append(run_followups("llama-server", port, args.conversations, args.turns, args.max_tokens, "followup"))
-        finally:
-            stop(ls)
+        ls = start_llama_server(args, port, 1, 4096)
+        results.append(measured("llama-server", ls, port, "llama-server -np 1, follow-ups", "warm",
+                                lambda: run_followups("llama-server", port, args.conversations, args.turns, args.max_tokens,
+                                                      "followup")))
     if args.json:
         print(json.dumps(results, indent=2))
         return

@@ -232,6 +232,27 @@ struct KernelTests {
         #expect(tiny[0] >= 0 && tiny[0] < 1e-37)
     }
 
+    /// Random keys and values for positions 0..<length of the sequence whose
+    /// block table is `table`, stored in `arena`; returned as stored (rounded
+    /// to the arena's element type), [position][kvHead][dimension].
+    func storeRandomKeysAndValues(_ arena: KVArena, table: [Int32], length: Int, layer: Int,
+                                  _ random: () -> Float) -> (keys: [[[Float]]], values: [[[Float]]]) {
+        let round: (Float) -> Float = { arena.elementType == .f16 ? Float(Float16($0)) : $0 }
+        var keys = [[[Float]]](), values = [[[Float]]]()
+        for p in 0..<length {
+            var ks = [[Float]](), vs = [[Float]]()
+            for g in 0..<arena.kvHeads {
+                let k = (0..<arena.headDimension).map { _ in random() }, v = (0..<arena.headDimension).map { _ in random() }
+                let block = table[p / arena.blockSize], slot = p % arena.blockSize
+                k.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: block, slot: slot, layer: layer, value: false, head: g) }
+                v.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: block, slot: slot, layer: layer, value: true, head: g) }
+                ks.append(k.map(round)); vs.append(v.map(round))
+            }
+            keys.append(ks); values.append(vs)
+        }
+        return (keys, values)
+    }
+
     /// Paged attention against softmax(q·k / sqrt(d)) v computed in Double
     /// over the same stored (rounded) keys and values, across many chunks,
     /// blocks in scattered order, and grouped query heads.
@@ -244,18 +265,7 @@ struct KernelTests {
         let length = 203  // four chunks, the last partial; 13 blocks
         let table: [Int32] = (0..<13).map { Int32((7 * $0 + 3) % 13) }
         let arena = KVArena(layers: 2, kvHeads: kvHeads, headDimension: hd, elementType: type, blockSize: blockSize, blockCount: 13)
-        var keys = [[[Float]]](), values = [[[Float]]]()  // [position][kvHead][dimension], as stored
-        for p in 0..<length {
-            var ks = [[Float]](), vs = [[Float]]()
-            for g in 0..<kvHeads {
-                let k = (0..<hd).map { _ in random() }, v = (0..<hd).map { _ in random() }
-                k.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: table[p / blockSize], slot: p % blockSize, layer: layer, value: false, head: g) }
-                v.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: table[p / blockSize], slot: p % blockSize, layer: layer, value: true, head: g) }
-                let round: (Float) -> Float = { type == .f16 ? Float(Float16($0)) : $0 }
-                ks.append(k.map(round)); vs.append(v.map(round))
-            }
-            keys.append(ks); values.append(vs)
-        }
+        let (keys, values) = storeRandomKeysAndValues(arena, table: table, length: length, layer: layer, random)
         // Three tokens of the sequence at different positions, one step.
         let positions = [0, 64, length - 1]
         let queries = (0..<(positions.count * heads * hd)).map { _ in random() }
@@ -297,13 +307,7 @@ struct KernelTests {
         let tables: [[Int32]] = [(0..<10).map { Int32(2 * $0) }, (0..<13).map { Int32(2 * $0 + 1) }]
         let arena = KVArena(layers: 1, kvHeads: kvHeads, headDimension: hd, elementType: type, blockSize: blockSize, blockCount: 26)
         for (s, length) in lengths.enumerated() {
-            for p in 0..<length {
-                for g in 0..<kvHeads {
-                    let k = (0..<hd).map { _ in random() }, v = (0..<hd).map { _ in random() }
-                    k.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: tables[s][p / blockSize], slot: p % blockSize, layer: layer, value: false, head: g) }
-                    v.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: tables[s][p / blockSize], slot: p % blockSize, layer: layer, value: true, head: g) }
-                }
-            }
+            _ = storeRandomKeysAndValues(arena, table: tables[s], length: length, layer: layer, random)
         }
         let flatTables = tables[0] + tables[1]
         var positions: [Int] = [], starts: [Int] = []

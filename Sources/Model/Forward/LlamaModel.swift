@@ -112,7 +112,8 @@ public final class LlamaModel: @unchecked Sendable {
         -> (HugePageRegion, WeightMatrix, WeightMatrix, [Layer]) {
         let tied = output.data == embedding.data
         func aligned(_ n: Int) -> Int { (n + 63) / 64 * 64 }
-        func bytes(_ m: WeightMatrix) -> Int { aligned(m.copyBytes(panels: m.targetPanels(wanted: panels))) }
+        func layout(_ m: WeightMatrix) -> PanelFormat? { panels ? PanelFormat(m.type) : nil }
+        func bytes(_ m: WeightMatrix) -> Int { aligned(m.byteCount(as: layout(m))) }
         var total = bytes(embedding) + (tied ? 0 : bytes(output))
         for layer in layers {
             for m in [layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down] {
@@ -124,7 +125,7 @@ public final class LlamaModel: @unchecked Sendable {
         }
         var offset = 0
         func copy(_ m: WeightMatrix) -> WeightMatrix {
-            let c = m.copied(to: region.base + offset, panels: m.targetPanels(wanted: panels))
+            let c = m.copied(to: region.base + offset, as: layout(m))
             offset += bytes(m)
             release(m)
             return c
@@ -224,13 +225,8 @@ public final class LlamaModel: @unchecked Sendable {
                 up.withUnsafeBufferPointer { u in
                     let g = g.baseAddress!, u = u.baseAddress!
                     // Elementwise: a step of many tokens shares it out by whole tokens.
-                    if count >= 8 {
-                        pool.run { part, parts in
-                            let tokens = WorkerPool.share(of: count, worker: part, workers: parts)
-                            Kernels.swiGLU(g + tokens.lowerBound * ffn, u + tokens.lowerBound * ffn, count: tokens.count * ffn)
-                        }
-                    } else {
-                        Kernels.swiGLU(g, u, count: count * ffn)
+                    pool.forEachShare(of: count, splittingFrom: 8) { tokens in
+                        Kernels.swiGLU(g + tokens.lowerBound * ffn, u + tokens.lowerBound * ffn, count: tokens.count * ffn)
                     }
                 }
             }
@@ -272,18 +268,13 @@ public final class LlamaModel: @unchecked Sendable {
         weight.withUnsafeBufferPointer { w in
         y.withUnsafeMutableBufferPointer { ys in
             let xs = xs.baseAddress!, w = w.baseAddress!, ys = ys.baseAddress!
-            @inline(__always) func normalize(_ rows: Range<Int>) {
-                for r in rows {
+            pool.forEachShare(of: rows, splittingFrom: 8) { share in
+                for r in share {
                     let row = xs + r * n, out = ys + r * n
                     let sumOfSquares = Kernels.dot(row, row, n)
                     let scale = 1 / (sumOfSquares / Float(n) + epsilon).squareRoot()
                     for i in 0..<n { out[i] = row[i] * scale * w[i] }
                 }
-            }
-            if rows >= 8 {
-                pool.run { part, parts in normalize(WorkerPool.share(of: rows, worker: part, workers: parts)) }
-            } else {
-                normalize(0..<rows)
             }
         }}}
     }

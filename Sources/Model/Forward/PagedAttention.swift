@@ -104,6 +104,11 @@ struct PagedAttention {
         step.tableStart.withUnsafeBufferPointer { tableStart in
         step.tables.withUnsafeBufferPointer { tables in
             let width = heads * hd
+            /// Token t's partial for KV head g, chunk c, head h of the group.
+            @inline(__always) func partialRow(_ t: Int, _ g: Int, _ c: Int, _ h: Int) -> UnsafeMutablePointer<Float> {
+                let chunks = positions[t] / Self.chunkLength + 1
+                return partial.baseAddress! + ((firstSlot[t] + g * chunks + c) * group + h) * partialStride
+            }
             pool.run { _, _ in
                 withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Self.tileTokens * group) { queryRows in
                 withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: Self.tileTokens * group) { outRows in
@@ -117,11 +122,9 @@ struct PagedAttention {
                         /// Rows of tokens `tokens` for this KV head and chunk, all seeing positions start..<end.
                         func attend(_ tokens: Range<Int>, end: Int) {
                             for (k, t) in tokens.enumerated() {
-                                let chunks = positions[t] / Self.chunkLength + 1
-                                let slot = firstSlot[t] + g * chunks + c
                                 for h in 0..<group {
                                     queryRows[k * group + h] = queries + t * width + (g * group + h) * hd
-                                    outRows[k * group + h] = partial.baseAddress! + (slot * group + h) * partialStride
+                                    outRows[k * group + h] = partialRow(t, g, c, h)
                                 }
                             }
                             let rows = tokens.count * group
@@ -147,9 +150,7 @@ struct PagedAttention {
                     let chunks = positions[t] / Self.chunkLength + 1
                     for head in 0..<heads {
                         let g = head / group, h = head % group
-                        func part(_ c: Int) -> UnsafeMutablePointer<Float> {
-                            partial.baseAddress! + ((firstSlot[t] + g * chunks + c) * group + h) * partialStride
-                        }
+                        func part(_ c: Int) -> UnsafeMutablePointer<Float> { partialRow(t, g, c, h) }
                         var m = -Float.infinity
                         for c in 0..<chunks { m = max(m, part(c)[0]) }
                         var total: Float = 0
@@ -333,12 +334,7 @@ protocol KVScalar {
 
 extension Float16: KVScalar {
     @inline(__always)
-    static func load8(_ p: UnsafePointer<Float16>) -> Kernels.V8 {
-        let h = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self)
-        var f = Kernels.V8()
-        for i in 0..<8 { f[i] = Float(h[i]) }
-        return f
-    }
+    static func load8(_ p: UnsafePointer<Float16>) -> Kernels.V8 { Kernels.halves(UnsafeRawPointer(p)) }
 }
 
 extension Float: KVScalar {

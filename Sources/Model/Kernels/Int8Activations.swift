@@ -40,12 +40,13 @@ struct Int8Activations {
         sums.withUnsafeMutableBufferPointer { s in
         integerSums.withUnsafeMutableBufferPointer { n in
             let q = q.baseAddress!, d = d.baseAddress!, s = s.baseAddress!, n = n.baseAddress!
-            if let pool, count >= 8 {
-                pool.run { part, parts in
-                    for b in WorkerPool.share(of: blocks, worker: part, workers: parts) { Self.quantize(block: b, x, q, d, s, n) }
-                }
+            @inline(__always) func quantize(_ share: Range<Int>) {
+                for b in share { Self.quantize(block: b, x, q, d, s, n) }
+            }
+            if let pool {
+                pool.forEachShare(of: blocks, splittingFrom: 8 * columns / 32, quantize)
             } else {
-                for b in 0..<blocks { Self.quantize(block: b, x, q, d, s, n) }
+                quantize(0..<blocks)
             }
         }}}}
         isCurrent = true

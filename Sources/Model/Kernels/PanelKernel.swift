@@ -76,7 +76,7 @@ public struct PanelKernel: Sendable {
     @inline(__always)
     static func accumulate<F: PanelBlocks>(_: F.Type, _ acc: inout SIMD8<Float>, _ dot: SIMD8<Int32>,
                                            _ dw: SIMD8<Float>, _ mw: SIMD8<Float>, _ dx: Float, _ sx: Float) {
-        acc = acc.addingProduct(floats(dot), dw * SIMD8(repeating: dx))
+        acc = acc.addingProduct(Kernels.floats(dot), dw * SIMD8(repeating: dx))
         if F.hasMinimum { acc = acc.addingProduct(mw, SIMD8(repeating: sx)) }
     }
 
@@ -89,7 +89,7 @@ public struct PanelKernel: Sendable {
         for b in 0..<blocks {
             let block = panel + b * F.blockBytes
             let w = F.weights(block, mask)
-            let dw = halves(block), mw = F.hasMinimum ? halves(block + 16) : SIMD8()
+            let dw = Kernels.halves(block), mw = F.hasMinimum ? Kernels.halves(block + 16) : SIMD8()
             let dot = F.integerDot(w, xt + 32 * b, x.integerSums[first + b])
             accumulate(F.self, &acc, dot, dw, mw, x.scales[first + b], x.sums[first + b])
         }
@@ -106,7 +106,7 @@ public struct PanelKernel: Sendable {
         for b in 0..<blocks {
             let block = panel + b * F.blockBytes
             let w = F.weights(block, mask)
-            let dw = halves(block), mw = F.hasMinimum ? halves(block + 16) : SIMD8()
+            let dw = Kernels.halves(block), mw = F.hasMinimum ? Kernels.halves(block + 16) : SIMD8()
             @inline(__always) func step(_ k: Int, _ acc: inout SIMD8<Float>) {
                 let i = (t + k) * blocks + b
                 let dot = F.integerDot(w, x.values + (t + k) * columns + 32 * b, x.integerSums[i])
@@ -115,22 +115,6 @@ public struct PanelKernel: Sendable {
             step(0, &a0); step(1, &a1); step(2, &a2); step(3, &a3)
         }
         return (a0, a1, a2, a3)
-    }
-
-    /// Eight f16 values as floats (one vcvtph2ps).
-    @inline(__always)
-    static func halves(_ p: UnsafeRawPointer) -> SIMD8<Float> {
-        let h = p.loadUnaligned(as: SIMD8<Float16>.self)
-        var f = SIMD8<Float>()
-        for k in 0..<8 { f[k] = Float(h[k]) }
-        return f
-    }
-
-    @inline(__always)
-    static func floats(_ v: SIMD8<Int32>) -> SIMD8<Float> {
-        var f = SIMD8<Float>()
-        for k in 0..<8 { f[k] = Float(v[k]) }
-        return f
     }
 
     /// Four activation bytes (columns 4g..4g+3) in every 32-bit lane.
@@ -192,7 +176,7 @@ enum Q4_1Panel: PanelBlocks {
     static var blockBytes: Int { PanelFormat.q4_1.blockBytes }
     static var hasMinimum: Bool { true }
     @inline(__always)
-    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> NibbleGroups { NibbleGroups(block + 32, mask) }
+    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> NibbleGroups { NibbleGroups(block + PanelFormat.q4_1.scaleBytes, mask) }
     @inline(__always)
     static func integerDot(_ w: NibbleGroups, _ x: UnsafePointer<Int8>, _ n: Int32) -> SIMD8<Int32> { w.dot(x) }
 }
@@ -202,7 +186,7 @@ enum Q4_0Panel: PanelBlocks {
     static var blockBytes: Int { PanelFormat.q4_0.blockBytes }
     static var hasMinimum: Bool { false }
     @inline(__always)
-    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> NibbleGroups { NibbleGroups(block + 16, mask) }
+    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> NibbleGroups { NibbleGroups(block + PanelFormat.q4_0.scaleBytes, mask) }
     @inline(__always)
     static func integerDot(_ w: NibbleGroups, _ x: UnsafePointer<Int8>, _ n: Int32) -> SIMD8<Int32> {
         w.dot(x) &- SIMD8(repeating: n &<< 3)
@@ -220,7 +204,7 @@ enum Q8_0Panel: PanelBlocks {
 
     @inline(__always)
     static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> Groups {
-        @inline(__always) func load(_ k: Int) -> SIMD32<Int8> { block.loadUnaligned(fromByteOffset: 16 + 32 * k, as: SIMD32<Int8>.self) }
+        @inline(__always) func load(_ k: Int) -> SIMD32<Int8> { block.loadUnaligned(fromByteOffset: PanelFormat.q8_0.scaleBytes + 32 * k, as: SIMD32<Int8>.self) }
         return Groups(g: (load(0), load(1), load(2), load(3), load(4), load(5), load(6), load(7)))
     }
 

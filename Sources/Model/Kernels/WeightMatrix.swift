@@ -49,21 +49,17 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// Bytes of the whole matrix in its current layout.
-    public var byteCount: Int { panels.map { $0.byteCount(rows: rows, columns: columns) } ?? rows * rowBytes }
+    public var byteCount: Int { byteCount(as: panels) }
 
-    /// The layout `copied(to:panels:)` gives: panels for the types the 8-bit
-    /// kernels multiply, when `wanted`.
-    func targetPanels(wanted: Bool) -> PanelFormat? { wanted ? PanelFormat(type) : nil }
-
-    /// Bytes of the copy `copied(to:panels:)` makes.
-    func copyBytes(panels target: PanelFormat?) -> Int {
-        target.map { $0.byteCount(rows: rows, columns: columns) } ?? rows * rowBytes
+    /// Bytes of the matrix laid out as `layout` (nil: the file's rows).
+    func byteCount(as layout: PanelFormat?) -> Int {
+        layout.map { $0.byteCount(rows: rows, columns: columns) } ?? rows * rowBytes
     }
 
-    /// This matrix copied to `destination` (`copyBytes(panels:)` bytes), as
-    /// panels if `target` is set; the caller keeps that memory alive as long
-    /// as the copy is used.
-    func copied(to destination: UnsafeMutableRawPointer, panels target: PanelFormat?) -> WeightMatrix {
+    /// This matrix copied to `destination` (`byteCount(as: target)` bytes),
+    /// as panels if `target` is set; the caller keeps that memory alive as
+    /// long as the copy is used.
+    func copied(to destination: UnsafeMutableRawPointer, as target: PanelFormat?) -> WeightMatrix {
         precondition(panels == nil, "copy of a matrix already repacked")
         if let target {
             target.repack(data, rows: rows, columns: columns, into: destination)
@@ -158,6 +154,22 @@ enum Kernels {
     }
 
     @inline(__always)
+    static func floats(_ v: SIMD8<Int32>) -> V8 {
+        var f = V8()
+        for i in 0..<8 { f[i] = Float(v[i]) }
+        return f
+    }
+
+    /// Eight f16 values at `p` as floats (one vcvtph2ps).
+    @inline(__always)
+    static func halves(_ p: UnsafeRawPointer) -> V8 {
+        let h = p.loadUnaligned(as: SIMD8<Float16>.self)
+        var f = V8()
+        for i in 0..<8 { f[i] = Float(h[i]) }
+        return f
+    }
+
+    @inline(__always)
     static func horizontalSum(_ v: V8) -> Float {
         let a = v.lowHalf + v.highHalf
         let b = a.lowHalf + a.highHalf
@@ -230,10 +242,7 @@ enum Kernels {
     static func dotF16(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = V8()
         for i in stride(from: 0, to: n, by: 8) {
-            let h = row.loadUnaligned(fromByteOffset: 2 * i, as: SIMD8<Float16>.self)
-            var w = V8()
-            for k in 0..<8 { w[k] = Float(h[k]) }
-            acc = acc.addingProduct(w, load8(x + i))
+            acc = acc.addingProduct(halves(row + 2 * i), load8(x + i))
         }
         return horizontalSum(acc)
     }

@@ -112,6 +112,17 @@ public final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// `body` over `0..<count`: split into the parts' shares on the pool when
+    /// there are at least `minimum` items, else in one call on this thread
+    /// (a hand-over costs more than a few items' work).
+    public func forEachShare(of count: Int, splittingFrom minimum: Int, _ body: (Range<Int>) -> Void) {
+        if count >= minimum {
+            run { part, parts in body(Self.share(of: count, worker: part, workers: parts)) }
+        } else {
+            body(0..<count)
+        }
+    }
+
     /// Rows `0..<count` split into `workers` contiguous shares.
     @inline(__always)
     public static func share(of count: Int, worker: Int, workers: Int) -> Range<Int> {
