@@ -18,6 +18,9 @@ public final class HTTPServer: @unchecked Sendable {
     private var connections: [Int: Connection] = [:]
     private var nextConnectionID = 0
     private(set) var isDraining = false
+    /// Until the accept source's cancel handler has closed the socket, a
+    /// client can still connect, so shutdown's completion waits for it.
+    private var listenerIsOpen = true
     private var drained: (() -> Void)?
     private var readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
     private var cachedDate: (second: Int, text: String) = (-1, "")
@@ -52,7 +55,12 @@ public final class HTTPServer: @unchecked Sendable {
         port = boundPort
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         source.setEventHandler { [weak self] in self?.acceptAll() }
-        source.setCancelHandler { close(fd) }
+        source.setCancelHandler { [weak self] in
+            close(fd)
+            guard let self else { return }
+            listenerIsOpen = false
+            if isDraining && connections.isEmpty { finishShutdown() }
+        }
         acceptSource = source
         source.resume()
         let timer = DispatchSource.makeTimerSource(queue: queue)
@@ -133,7 +141,7 @@ public final class HTTPServer: @unchecked Sendable {
             guard !isDraining else { return }
             isDraining = true
             drained = completion
-            acceptSource?.cancel()
+            if let source = acceptSource { source.cancel() } else { listenerIsOpen = false }
             acceptSource = nil
             for connection in Array(connections.values) { connection.drain() }
             if connections.isEmpty { finishShutdown(); return }
@@ -149,6 +157,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func finishShutdown() {
+        guard !listenerIsOpen else { return }
         sweep?.cancel()
         sweep = nil
         let done = drained

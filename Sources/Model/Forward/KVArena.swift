@@ -77,16 +77,31 @@ public final class KVArena: @unchecked Sendable {
     /// Stores one head's key or value for a position.
     @inline(__always)
     func store(_ source: UnsafePointer<Float>, block: Int32, slot: Int, layer: Int, value: Bool, head: Int) {
-        let base = vectors(block: block, layer: layer, value: value, head: head)
-        // Keys go down a column of [dimension][slot], values along a row of [slot][dimension].
-        let start = value ? slot * headDimension : slot, step = value ? 1 : blockSize
-        switch elementType {
-        case .f32:
-            let out = base.assumingMemoryBound(to: Float.self) + start
-            for i in 0..<headDimension { out[i * step] = source[i] }
-        case .f16:
-            let out = base.assumingMemoryBound(to: Float16.self) + start
-            for i in 0..<headDimension { out[i * step] = Float16(source[i]) }
+        store(source - head * headDimension, elements: (head * headDimension)..<((head + 1) * headDimension),
+              block: block, slot: slot, layer: layer, value: value)
+    }
+
+    /// Stores elements `elements` of a position's keys or values, all KV
+    /// heads side by side in `row` (what one part of the K/V product computed).
+    @inline(__always)
+    func store(_ row: UnsafePointer<Float>, elements: Range<Int>, block: Int32, slot: Int, layer: Int, value: Bool) {
+        var e = elements.lowerBound
+        while e < elements.upperBound {
+            let head = e / headDimension, first = e % headDimension
+            let n = min(elements.upperBound - e, headDimension - first)
+            let base = vectors(block: block, layer: layer, value: value, head: head)
+            // Keys go down a column of [dimension][slot], values along a row of [slot][dimension].
+            let start = value ? slot * headDimension : slot, step = value ? 1 : blockSize
+            let source = row + e
+            switch elementType {
+            case .f32:
+                let out = base.assumingMemoryBound(to: Float.self) + start
+                for i in 0..<n { out[(first + i) * step] = source[i] }
+            case .f16:
+                let out = base.assumingMemoryBound(to: Float16.self) + start
+                for i in 0..<n { out[(first + i) * step] = Float16(source[i]) }
+            }
+            e += n
         }
     }
 }

@@ -167,7 +167,7 @@ public final class LlamaModel: @unchecked Sendable {
         let step = attentionKernel.step(positions: positions, tableStart: tableStart, tables: tables)
 
         var x = [Float](repeating: 0, count: count * dim)
-        var normed = x, attention = x, projected = x
+        var normed = x, attention = x
         var q = x
         var k = [Float](repeating: 0, count: count * kvDim), v = k
         var gate = [Float](repeating: 0, count: count * ffn), up = gate
@@ -178,29 +178,28 @@ public final class LlamaModel: @unchecked Sendable {
         x.withUnsafeMutableBufferPointer { xs in
             for t in 0..<count { embedding.copyRow(Int(tokens[t]), into: xs.baseAddress! + t * dim) }
         }
+        let slots = positions.indices.map { t in
+            (block: batch[owner[t]].blockTable[positions[t] / cache.blockSize], slot: positions[t] % cache.blockSize)
+        }
+        let ropeDimensions = h.ropeDimensionCount
+        // Five pool jobs per layer. The work between products rides in the
+        // jobs: each part rotates and caches the Q/K/V rows it computed,
+        // applies SwiGLU to its gate/up rows and quantizes them for `down`,
+        // and the output products add into the residual stream themselves.
+        // Only the norms (and their quantization) run between jobs.
         for (l, layer) in layers.enumerated() {
             rmsNorm(x, layer.attentionNorm, into: &normed, rows: count)
             quantizedWide.invalidate()
-            q.withUnsafeMutableBufferPointer { qp in
-                k.withUnsafeMutableBufferPointer { kp in
-                    v.withUnsafeMutableBufferPointer { vp in
-                        multiply([layer.query, layer.key, layer.value], normed, &quantizedWide,
-                                 into: [qp.baseAddress!, kp.baseAddress!, vp.baseAddress!], count: count)
+            withPointers(&q, &k, &v) { qp, kp, vp in
+                multiply([layer.query, layer.key, layer.value], normed, &quantizedWide, into: [qp, kp, vp], count: count) { m, rows in
+                    let outputs = [qp, kp, vp], width = [dim, kvDim, kvDim][m]
+                    if m < 2 {
+                        rotation.apply(outputs[m], width: width, rows: rows, headDimension: headDim, ropeDimensions: ropeDimensions)
                     }
-                }
-            }
-            rotation.apply(&q, heads: h.headCount, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
-            rotation.apply(&k, heads: h.headCountKV, headDimension: headDim, ropeDimensions: h.ropeDimensionCount)
-            k.withUnsafeBufferPointer { ks in
-                v.withUnsafeBufferPointer { vs in
+                    guard m > 0 else { return }
                     for t in 0..<count {
-                        let table = batch[owner[t]].blockTable
-                        let block = table[positions[t] / cache.blockSize], slot = positions[t] % cache.blockSize
-                        for head in 0..<h.headCountKV {
-                            let offset = t * kvDim + head * headDim
-                            cache.store(ks.baseAddress! + offset, block: block, slot: slot, layer: l, value: false, head: head)
-                            cache.store(vs.baseAddress! + offset, block: block, slot: slot, layer: l, value: true, head: head)
-                        }
+                        cache.store(outputs[m] + t * kvDim, elements: rows, block: slots[t].block, slot: slots[t].slot,
+                                    layer: l, value: m == 2)
                     }
                 }
             }
@@ -211,28 +210,29 @@ public final class LlamaModel: @unchecked Sendable {
                 }
             }
             quantizedWide.invalidate()
-            multiply(layer.attentionOutput, attention, &quantizedWide, into: &projected, count: count)
-            for i in 0..<(count * dim) { x[i] += projected[i] }
+            x.withUnsafeMutableBufferPointer { xs in
+                multiply([layer.attentionOutput], attention, &quantizedWide, into: [xs.baseAddress!], count: count, accumulating: true)
+            }
 
             rmsNorm(x, layer.feedForwardNorm, into: &normed, rows: count)
             quantizedWide.invalidate()
-            gate.withUnsafeMutableBufferPointer { g in
-                up.withUnsafeMutableBufferPointer { u in
-                    multiply([layer.gate, layer.up], normed, &quantizedWide, into: [g.baseAddress!, u.baseAddress!], count: count)
-                }
-            }
-            gate.withUnsafeMutableBufferPointer { g in
-                up.withUnsafeBufferPointer { u in
-                    let g = g.baseAddress!, u = u.baseAddress!
-                    // Elementwise: a step of many tokens shares it out by whole tokens.
-                    pool.forEachShare(of: count, splittingFrom: 8) { tokens in
-                        Kernels.swiGLU(g + tokens.lowerBound * ffn, u + tokens.lowerBound * ffn, count: tokens.count * ffn)
+            let downIsQuantized = layer.down.panelKernel != nil
+            withPointers(&gate, &up) { g, u in
+                quantizedFFN.fill(count: downIsQuantized ? count : 0) { downInput in
+                    multiply([layer.gate, layer.up], normed, &quantizedWide, into: [g, u], count: count,
+                             sharing: .sameRows(multiple: 32)) { _, rows in
+                        for t in 0..<count {
+                            let first = t * ffn + rows.lowerBound
+                            Kernels.swiGLU(g + first, u + first, count: rows.count)
+                            guard downIsQuantized else { continue }
+                            for b in (first / 32)..<((first + rows.count) / 32) { downInput.quantize(block: b, of: g) }
+                        }
                     }
                 }
             }
-            quantizedFFN.invalidate()
-            multiply(layer.down, gate, &quantizedFFN, into: &projected, count: count)
-            for i in 0..<(count * dim) { x[i] += projected[i] }
+            x.withUnsafeMutableBufferPointer { xs in
+                multiply([layer.down], gate, &quantizedFFN, into: [xs.baseAddress!], count: count, accumulating: true)
+            }
         }
 
         // Logits for the last token of each sequence that wants them, as one
@@ -251,7 +251,9 @@ public final class LlamaModel: @unchecked Sendable {
         rmsNorm(lastRows, outputNorm, into: &n, rows: wanted.count)
         var logits = [Float](repeating: 0, count: wanted.count * vocabularySize)
         var quantized = Int8Activations(columns: dim)
-        multiply(output, n, &quantized, into: &logits, count: wanted.count)
+        logits.withUnsafeMutableBufferPointer { y in
+            multiply([output], n, &quantized, into: [y.baseAddress!], count: wanted.count)
+        }
         for (i, s) in wanted.enumerated() {
             results[s] = Array(logits[(i * vocabularySize)..<((i + 1) * vocabularySize)])
         }
@@ -279,51 +281,97 @@ public final class LlamaModel: @unchecked Sendable {
         }}}
     }
 
-    /// output[t] = W · input[t] for `count` vectors.
-    func multiply(_ w: WeightMatrix, _ input: [Float], _ quantized: inout Int8Activations,
-                  into output: inout [Float], count: Int) {
-        output.withUnsafeMutableBufferPointer { out in
-            multiply([w], input, &quantized, into: [out.baseAddress!], count: count)
-        }
+    /// How a product job's parts divide the rows of its matrices.
+    enum RowSharing {
+        /// The matrices' rows one after another, cut in panels of 8.
+        case concatenated
+        /// Every matrix's same rows, cut in groups of `multiple` (all the
+        /// matrices have the same number of rows): gate and up, whose rows
+        /// pair up in SwiGLU.
+        case sameRows(multiple: Int)
     }
 
     /// Several matrices that multiply the same input (Q, K and V; gate and
     /// up) as one job for the pool: one hand-over instead of one per matrix,
     /// and the small K and V matrices no longer split on their own.
-    /// outputs[m][t * rows_m + row] = W_m · input[t]. Matrices in panels
-    /// multiply the 8-bit form of the input (quantized here on first use),
-    /// others the floats.
+    /// outputs[m][t * rows_m + row] = W_m · input[t] (added to it when
+    /// `accumulating`). Matrices in panels multiply the 8-bit form of the
+    /// input (quantized here on first use), others (a file may mix types)
+    /// the floats.
+    ///
+    /// `finish(m, rows)` runs in the part that computed rows `rows` of matrix
+    /// m, for all tokens, right after them (with `.sameRows`, once for all
+    /// the matrices, m = 0): work on those rows alone needs no hand-over of
+    /// its own. Row ranges start on a multiple of 8 (of the `.sameRows`
+    /// multiple).
     func multiply(_ ws: [WeightMatrix], _ input: [Float], _ quantized: inout Int8Activations,
-                  into outputs: [UnsafeMutablePointer<Float>], count: Int) {
-        let panelKernels = ws.compactMap(\.panelKernel)
-        guard panelKernels.isEmpty || panelKernels.count == ws.count else {
-            // Matrices that need different inputs go one by one.
-            for (w, y) in zip(ws, outputs) { multiply([w], input, &quantized, into: [y], count: count) }
-            return
-        }
-        guard panelKernels.isEmpty else {
+                  into outputs: [UnsafeMutablePointer<Float>], count: Int, accumulating: Bool = false,
+                  sharing: RowSharing = .concatenated, finish: ((Int, Range<Int>) -> Void)? = nil) {
+        let panelKernels = ws.map(\.panelKernel)
+        let rows = ws.map(\.rows), columns = ws[0].columns
+        let anyPanels = panelKernels.contains { $0 != nil }
+        if anyPanels {
             input.withUnsafeBufferPointer { quantized.prepare($0.baseAddress!, count: count, pool: pool) }
-            let panels = panelKernels.map(\.panelCount), rows = ws.map(\.rows)
-            quantized.withPointers { x in
-                pool.run { worker, workers in
-                    WorkerPool.forEachShare(of: panels, worker: worker, workers: workers) { m, range in
-                        panelKernels[m].multiply(panels: range, x, count: count, into: outputs[m], stride: rows[m])
-                    }
-                }
-            }
-            return
         }
-        let kernels = ws.map(\.rowsKernel), rows = ws.map(\.rows), columns = ws[0].columns
-        input.withUnsafeBufferPointer { inp in
-            let x = inp.baseAddress!
-            pool.run { worker, workers in
-                WorkerPool.forEachShare(of: rows, worker: worker, workers: workers) { m, range in
-                    let kernel = kernels[m], y = outputs[m], stride = rows[m]
-                    for row in range {
-                        for t in 0..<count { y[t * stride + row] = kernel.dot(row: row, x + t * columns) }
+        /// Rows `range` of matrix m for every token.
+        func product(_ m: Int, _ range: Range<Int>, _ x: PanelKernel.Activations?, _ floats: UnsafePointer<Float>) {
+            let y = outputs[m], stride = rows[m]
+            if let kernel = panelKernels[m], let x {
+                let panels = (range.lowerBound / PanelFormat.rows)..<((range.upperBound + PanelFormat.rows - 1) / PanelFormat.rows)
+                kernel.multiply(panels: panels, x, count: count, into: y, stride: stride, accumulating: accumulating)
+            } else {
+                let kernel = ws[m].rowsKernel
+                for row in range {
+                    for t in 0..<count {
+                        let dot = kernel.dot(row: row, floats + t * columns)
+                        y[t * stride + row] = accumulating ? y[t * stride + row] + dot : dot
                     }
                 }
             }
+        }
+        func job(_ x: PanelKernel.Activations?, _ floats: UnsafePointer<Float>) {
+            pool.run { part, parts in
+                switch sharing {
+                case .concatenated:
+                    let unit = PanelFormat.rows
+                    WorkerPool.forEachShare(of: rows.map { ($0 + unit - 1) / unit }, worker: part, workers: parts) { m, units in
+                        let range = (units.lowerBound * unit)..<min(units.upperBound * unit, rows[m])
+                        product(m, range, x, floats)
+                        finish?(m, range)
+                    }
+                case .sameRows(let unit):
+                    precondition(rows.allSatisfy { $0 == rows[0] })
+                    let units = WorkerPool.share(of: (rows[0] + unit - 1) / unit, worker: part, workers: parts)
+                    guard !units.isEmpty else { return }
+                    let range = (units.lowerBound * unit)..<min(units.upperBound * unit, rows[0])
+                    for m in ws.indices { product(m, range, x, floats) }
+                    finish?(0, range)
+                }
+            }
+        }
+        input.withUnsafeBufferPointer { floats in
+            if !anyPanels {
+                job(nil, floats.baseAddress!)
+            } else {
+                quantized.withPointers { job($0, floats.baseAddress!) }
+            }
+        }
+    }
+
+    /// Mutable base addresses of several arrays at once.
+    private func withPointers(_ a: inout [Float], _ b: inout [Float], _ c: inout [Float],
+                              _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        a.withUnsafeMutableBufferPointer { a in
+            b.withUnsafeMutableBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in body(a.baseAddress!, b.baseAddress!, c.baseAddress!) }
+            }
+        }
+    }
+
+    private func withPointers(_ a: inout [Float], _ b: inout [Float],
+                              _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+        a.withUnsafeMutableBufferPointer { a in
+            b.withUnsafeMutableBufferPointer { b in body(a.baseAddress!, b.baseAddress!) }
         }
     }
 }
@@ -348,17 +396,19 @@ struct RotaryTable {
         cosines = c; sines = s
     }
 
-    func apply(_ x: inout [Float], heads: Int, headDimension: Int, ropeDimensions: Int) {
+    /// Rotates rows `rows` (an even start) of every token's vector of
+    /// `width` values, heads side by side.
+    func apply(_ x: UnsafeMutablePointer<Float>, width: Int, rows: Range<Int>, headDimension: Int, ropeDimensions: Int) {
         let tokens = cosines.count / max(pairs, 1)
         for t in 0..<tokens {
-            for head in 0..<heads {
-                let base = (t * heads + head) * headDimension
-                for i in 0..<(ropeDimensions / 2) {
-                    let c = cosines[t * pairs + i], s = sines[t * pairs + i]
-                    let a = x[base + 2 * i], b = x[base + 2 * i + 1]
-                    x[base + 2 * i] = a * c - b * s
-                    x[base + 2 * i + 1] = a * s + b * c
-                }
+            let row = x + t * width
+            for r in stride(from: rows.lowerBound, to: rows.upperBound, by: 2) {
+                let i = (r % headDimension) / 2
+                guard i < ropeDimensions / 2 else { continue }
+                let c = cosines[t * pairs + i], s = sines[t * pairs + i]
+                let a = row[r], b = row[r + 1]
+                row[r] = a * c - b * s
+                row[r + 1] = a * s + b * c
             }
         }
     }
@@ -389,9 +439,13 @@ extension LlamaModel {
         for i in x.indices { x[i] = Float(Int(rng.next() % 2001) - 1000) / 1000 }
         var y = [Float](repeating: 0, count: matrix.rows)
         var quantized = Int8Activations(columns: matrix.columns)
-        multiply(matrix, x, &quantized, into: &y, count: 1)
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<calls { multiply(matrix, x, &quantized, into: &y, count: 1) }
+        let start = y.withUnsafeMutableBufferPointer { y in
+            multiply([matrix], x, &quantized, into: [y.baseAddress!], count: 1)
+            return DispatchTime.now().uptimeNanoseconds
+        }
+        y.withUnsafeMutableBufferPointer { y in
+            for _ in 0..<calls { multiply([matrix], x, &quantized, into: [y.baseAddress!], count: 1) }
+        }
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 }

@@ -7,8 +7,9 @@ import Synchronization
 /// Each token's positions 0...p are cut into fixed chunks of 64 positions.
 /// For each (token, KV head, chunk) a partial softmax is computed: the
 /// chunk's maximum score, its sum of exponentials and its weighted sum of
-/// values, for all the query heads that share the KV head. A second pass
-/// merges the chunks of each (token, head) in chunk order. A partial depends
+/// values, for all the query heads that share the KV head. The chunks of
+/// each (token, head) are merged in chunk order by whichever thread finishes
+/// the last of them, inside the same pool job (no second hand-over). A partial depends
 /// only on the token's query and position, never on the batch or the thread
 /// that ran it, so results are bit-identical however tokens are batched; and
 /// a single decoding token still spreads over every worker at long context.
@@ -45,6 +46,10 @@ struct PagedAttention {
         /// Per slot and head of its group: maximum, sum, then the weighted
         /// values. Every run writes all of it before reading it.
         fileprivate let partials: UnsafeMutableBufferPointer<Float>
+        /// Per (tile, KV head): its items, and how many of them are still to
+        /// run in the current layer; the item that brings it to zero merges.
+        fileprivate let itemsPerGroup: [Int]
+        fileprivate let unfinished: [Countdown]
 
         fileprivate init(positions: [Int], tableStart: [Int], tables: [Int32], kvHeads: Int, partialsPerSlot: Int) {
             self.positions = positions
@@ -55,7 +60,7 @@ struct PagedAttention {
                 firstSlot.append(slots)
                 slots += kvHeads * (position / PagedAttention.chunkLength + 1)
             }
-            var items: [Item] = []
+            var items: [Item] = [], itemsPerGroup: [Int] = []
             var t = 0
             while t < positions.count {
                 // A tile: consecutive positions of one sequence, one last chunk.
@@ -66,12 +71,16 @@ struct PagedAttention {
                       positions[t + count] / PagedAttention.chunkLength == lastChunk { count += 1 }
                 for g in 0..<kvHeads {
                     for c in 0...lastChunk {
-                        items.append(Item(token: Int32(t), count: Int32(count), kvHead: Int32(g), chunk: Int32(c)))
+                        items.append(Item(token: Int32(t), count: Int32(count), kvHead: Int32(g), chunk: Int32(c),
+                                          group: Int32(itemsPerGroup.count)))
                     }
+                    itemsPerGroup.append(lastChunk + 1)
                 }
                 t += count
             }
             self.items = items
+            self.itemsPerGroup = itemsPerGroup
+            unfinished = itemsPerGroup.map { _ in Countdown() }
             self.firstSlot = firstSlot
             partials = .allocate(capacity: slots * partialsPerSlot)
         }
@@ -79,9 +88,10 @@ struct PagedAttention {
         deinit { partials.deallocate() }
     }
 
-    /// Tokens `token..<token + count`, one KV head, one chunk.
+    /// Tokens `token..<token + count`, one KV head, one chunk; `group`
+    /// numbers the (tile, KV head) it belongs to.
     fileprivate struct Item {
-        var token: Int32, count: Int32, kvHead: Int32, chunk: Int32
+        var token: Int32, count: Int32, kvHead: Int32, chunk: Int32, group: Int32
     }
 
     /// Tokens per tile: 4 x a group of 3 query heads is three passes of four rows.
@@ -98,7 +108,8 @@ struct PagedAttention {
         let group = groupSize, hd = headDimension
         let partialStride = hd + 2
         let next = WorkCounter()
-        let firstSlot = step.firstSlot, partial = step.partials
+        let firstSlot = step.firstSlot, partial = step.partials, unfinished = step.unfinished
+        for (countdown, items) in zip(unfinished, step.itemsPerGroup) { countdown.reset(to: items) }
         step.items.withUnsafeBufferPointer { itemList in
         step.positions.withUnsafeBufferPointer { positions in
         step.tableStart.withUnsafeBufferPointer { tableStart in
@@ -108,6 +119,25 @@ struct PagedAttention {
             @inline(__always) func partialRow(_ t: Int, _ g: Int, _ c: Int, _ h: Int) -> UnsafeMutablePointer<Float> {
                 let chunks = positions[t] / Self.chunkLength + 1
                 return partial.baseAddress! + ((firstSlot[t] + g * chunks + c) * group + h) * partialStride
+            }
+            /// Token t's output for the heads of KV head g: its chunks merged in order.
+            func merge(_ t: Int, _ g: Int) {
+                let chunks = positions[t] / Self.chunkLength + 1
+                for h in 0..<group {
+                    func part(_ c: Int) -> UnsafeMutablePointer<Float> { partialRow(t, g, c, h) }
+                    var m = -Float.infinity
+                    for c in 0..<chunks { m = max(m, part(c)[0]) }
+                    var total: Float = 0
+                    let o = output + t * width + (g * group + h) * hd
+                    for i in 0..<hd { o[i] = 0 }
+                    for c in 0..<chunks {
+                        let p = part(c), weight = expf(p[0] - m)
+                        total += weight * p[1]
+                        for i in 0..<hd { o[i] += weight * p[2 + i] }
+                    }
+                    let inverse = 1 / total
+                    for i in 0..<hd { o[i] *= inverse }
+                }
             }
             pool.run { _, _ in
                 withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: Self.tileTokens * group) { queryRows in
@@ -140,31 +170,11 @@ struct PagedAttention {
                             // The diagonal chunk: each token sees it to its own position.
                             for t in tokens { attend(t..<(t + 1), end: positions[t] + 1) }
                         }
+                        if unfinished[Int(item.group)].finishOne() {
+                            for t in tokens { merge(t, g) }
+                        }
                     }
                 }}
-            }
-            // Merge each (token, head)'s chunks in order.
-            let tokenCount = positions.count
-            pool.run { worker, workers in
-                for t in WorkerPool.share(of: tokenCount, worker: worker, workers: workers) {
-                    let chunks = positions[t] / Self.chunkLength + 1
-                    for head in 0..<heads {
-                        let g = head / group, h = head % group
-                        func part(_ c: Int) -> UnsafeMutablePointer<Float> { partialRow(t, g, c, h) }
-                        var m = -Float.infinity
-                        for c in 0..<chunks { m = max(m, part(c)[0]) }
-                        var total: Float = 0
-                        let o = output + t * width + head * hd
-                        for i in 0..<hd { o[i] = 0 }
-                        for c in 0..<chunks {
-                            let p = part(c), weight = expf(p[0] - m)
-                            total += weight * p[1]
-                            for i in 0..<hd { o[i] += weight * p[2 + i] }
-                        }
-                        let inverse = 1 / total
-                        for i in 0..<hd { o[i] *= inverse }
-                    }
-                }
             }
         }}}}
     }
@@ -343,6 +353,18 @@ extension Float: KVScalar {
 }
 
 /// Hands out work item indices to the pool's workers, each exactly once.
+/// Items of one group still to finish. The acquire-release decrements make
+/// every finished item's partials visible to the thread that finishes last.
+final class Countdown: Sendable {
+    private let remaining = Atomic<Int>(0)
+
+    func reset(to count: Int) { remaining.store(count, ordering: .relaxed) }
+
+    /// Whether this was the last one.
+    @inline(__always)
+    func finishOne() -> Bool { remaining.subtract(1, ordering: .acquiringAndReleasing).oldValue == 1 }
+}
+
 final class WorkCounter: Sendable {
     private let next = Atomic<Int>(0)
 

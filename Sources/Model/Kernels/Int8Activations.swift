@@ -28,6 +28,22 @@ struct Int8Activations {
     /// independent, so a step of many tokens spreads them over `pool`.
     mutating func prepare(_ x: UnsafePointer<Float>, count: Int, pool: WorkerPool? = nil) {
         guard !isCurrent else { return }
+        let blocks = count * columns / 32, blocksPerVector = columns / 32
+        fill(count: count) { writer in
+            if let pool {
+                pool.forEachShare(of: blocks, splittingFrom: 8 * blocksPerVector) { share in
+                    for b in share { writer.quantize(block: b, of: x) }
+                }
+            } else {
+                for b in 0..<blocks { writer.quantize(block: b, of: x) }
+            }
+        }
+    }
+
+    /// Room for `count` vectors, which `body` quantizes block by block
+    /// (from any threads, each block once); they are current afterwards.
+    /// Lets the job that computes a vector quantize it as it goes.
+    mutating func fill(count: Int, _ body: (Writer) -> Void) {
         let blocks = count * columns / 32
         if values.count < count * columns {
             values = [Int8](repeating: 0, count: count * columns)
@@ -39,17 +55,23 @@ struct Int8Activations {
         scales.withUnsafeMutableBufferPointer { d in
         sums.withUnsafeMutableBufferPointer { s in
         integerSums.withUnsafeMutableBufferPointer { n in
-            let q = q.baseAddress!, d = d.baseAddress!, s = s.baseAddress!, n = n.baseAddress!
-            @inline(__always) func quantize(_ share: Range<Int>) {
-                for b in share { Self.quantize(block: b, x, q, d, s, n) }
-            }
-            if let pool {
-                pool.forEachShare(of: blocks, splittingFrom: 8 * columns / 32, quantize)
-            } else {
-                quantize(0..<blocks)
-            }
+            body(Writer(q: q.baseAddress!, d: d.baseAddress!, s: s.baseAddress!, n: n.baseAddress!))
         }}}}
         isCurrent = true
+    }
+
+    /// The arrays' addresses while `fill` runs.
+    struct Writer: @unchecked Sendable {
+        let q: UnsafeMutablePointer<Int8>
+        let d: UnsafeMutablePointer<Float>
+        let s: UnsafeMutablePointer<Float>
+        let n: UnsafeMutablePointer<Int32>
+
+        /// Block b: values x[32b..<32b+32] (vectors lie end to end).
+        @inline(__always)
+        func quantize(block b: Int, of x: UnsafePointer<Float>) {
+            Int8Activations.quantize(block: b, x, q, d, s, n)
+        }
     }
 
     @inline(__always)

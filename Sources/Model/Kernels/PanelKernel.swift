@@ -34,18 +34,22 @@ public struct PanelKernel: Sendable {
     @inline(__always) static var lowNibbles: SIMD16<UInt16> { SIMD16(repeating: 0x0F0F) }
 
     /// Panels `panels` times `count` vectors: y[t * stride + row] for the
-    /// panels' rows.
-    func multiply(panels: Range<Int>, _ x: Activations, count: Int, into y: UnsafeMutablePointer<Float>, stride: Int) {
-        switch format {
-        case .q4_0: multiply(Q4_0Panel.self, panels: panels, x, count: count, into: y, stride: stride)
-        case .q4_1: multiply(Q4_1Panel.self, panels: panels, x, count: count, into: y, stride: stride)
-        case .q8_0: multiply(Q8_0Panel.self, panels: panels, x, count: count, into: y, stride: stride)
+    /// panels' rows, or added to it when `accumulating` (a residual sum).
+    func multiply(panels: Range<Int>, _ x: Activations, count: Int, into y: UnsafeMutablePointer<Float>, stride: Int,
+                  accumulating: Bool = false) {
+        switch (format, accumulating) {
+        case (.q4_0, false): multiply(Q4_0Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: false)
+        case (.q4_0, true): multiply(Q4_0Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: true)
+        case (.q4_1, false): multiply(Q4_1Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: false)
+        case (.q4_1, true): multiply(Q4_1Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: true)
+        case (.q8_0, false): multiply(Q8_0Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: false)
+        case (.q8_0, true): multiply(Q8_0Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: true)
         }
     }
 
     @inline(__always)
     private func multiply<F: PanelBlocks>(_: F.Type, panels: Range<Int>, _ x: Activations, count: Int,
-                                           into y: UnsafeMutablePointer<Float>, stride: Int) {
+                                           into y: UnsafeMutablePointer<Float>, stride: Int, accumulating: Bool) {
         let blocks = columns / 32, mask = Self.lowNibbles
         for p in panels {
             let panel = data + p * blocks * F.blockBytes
@@ -53,9 +57,11 @@ public struct PanelKernel: Sendable {
             @inline(__always) func store(_ r: SIMD8<Float>, _ t: Int) {
                 let to = y + t * stride + firstRow
                 if live == PanelFormat.rows {
-                    UnsafeMutableRawPointer(to).storeBytes(of: r, as: SIMD8<Float>.self)
+                    let out = UnsafeMutableRawPointer(to)
+                    let sum = accumulating ? out.loadUnaligned(as: SIMD8<Float>.self) + r : r
+                    out.storeBytes(of: sum, as: SIMD8<Float>.self)
                 } else {
-                    for k in 0..<live { to[k] = r[k] }
+                    for k in 0..<live { to[k] = accumulating ? to[k] + r[k] : r[k] }
                 }
             }
             var t = 0
