@@ -31,17 +31,17 @@ extension KVArena: KVBlockMemory {}
 
 /// A LLaMA-family model with its K/V arena.
 public final class LlamaPagedModel: PagedModel {
-    public let model: LlamaModel
+    public let model: DecoderModel
     public let arena: KVArena
 
-    public init(model: LlamaModel, arena: KVArena) {
+    public init(model: DecoderModel, arena: KVArena) {
         self.model = model
         self.arena = arena
     }
 
     /// The arena of as many whole blocks as `kvCacheBytes` holds, made once:
     /// the pool never grows past its budget.
-    public convenience init(model: LlamaModel, kvCacheBytes: Int, blockSize: Int, elementType: KVElementType) throws(KVBudgetError) {
+    public convenience init(model: DecoderModel, kvCacheBytes: Int, blockSize: Int, elementType: KVElementType) throws(KVBudgetError) {
         let geometry = Self.geometry(model.hyperparameters, blockSize: blockSize, elementType: elementType)
         let blocks = geometry.blockCount(budget: kvCacheBytes)
         guard blocks > 0 else { throw KVBudgetError(budget: kvCacheBytes, bytesPerBlock: geometry.bytesPerBlock) }

@@ -1,9 +1,8 @@
-/// The shape of a LLaMA-family model, read from `<arch>.*` metadata keys.
+/// The shape of a decoder-only model, read from `<arch>.*` metadata keys.
 /// A missing required key is an error naming it.
 public struct ModelHyperparameters: Sendable, Equatable {
-    /// Architectures whose forward pass is the LLaMA one (RMSNorm, RoPE,
-    /// grouped-query attention, SwiGLU).
-    public static let supportedArchitectures: Set<String> = ["llama"]
+    /// Architectures kvserve has a forward pass for (Forward/Architectures).
+    public static let supportedArchitectures: Set<String> = ["llama", "gemma3"]
 
     public let architecture: String
     public let contextLength: Int
@@ -17,8 +16,12 @@ public struct ModelHyperparameters: Sendable, Equatable {
     public let rmsNormEpsilon: Float
     /// `<arch>.vocab_size` when present; the tokenizer's size otherwise.
     public let vocabSize: Int?
+    /// Dimension of one attention head: `<arch>.attention.key_length`, or the
+    /// embedding length shared out between the heads.
+    public let headDimension: Int
+    /// Positions a sliding-window layer attends to (`<arch>.attention.sliding_window`).
+    public let slidingWindow: Int?
 
-    public var headDimension: Int { embeddingLength / headCount }
     /// Query heads sharing one key/value head.
     public var groupSize: Int { headCount / headCountKV }
 
@@ -41,7 +44,14 @@ public struct ModelHyperparameters: Sendable, Equatable {
         ropeFreqBase = try gguf.optionalFloat("\(arch).rope.freq_base") ?? 10_000
         vocabSize = try gguf.optionalInt("\(arch).vocab_size", in: big)
 
-        guard embeddingLength % headCount == 0 else {
+        slidingWindow = try gguf.optionalInt("\(arch).attention.sliding_window", in: 1...(1 << 24))
+        let keyLength = try gguf.optionalInt("\(arch).attention.key_length", in: 1...(1 << 16))
+        let valueLength = try gguf.optionalInt("\(arch).attention.value_length", in: 1...(1 << 16))
+        guard valueLength == keyLength else {
+            throw GGUFError.valueOutOfRange(key: "\(arch).attention.value_length",
+                reason: "value length \(valueLength ?? 0) differs from key length \(keyLength ?? 0), which kvserve does not run")
+        }
+        guard keyLength != nil || embeddingLength % headCount == 0 else {
             throw GGUFError.valueOutOfRange(key: "\(arch).attention.head_count",
                 reason: "\(headCount) heads do not divide the embedding length \(embeddingLength)")
         }
@@ -49,7 +59,8 @@ public struct ModelHyperparameters: Sendable, Equatable {
             throw GGUFError.valueOutOfRange(key: "\(arch).attention.head_count_kv",
                 reason: "\(headCountKV) key/value heads do not divide \(headCount) query heads")
         }
-        let headDim = embeddingLength / headCount
+        let headDim = keyLength ?? embeddingLength / headCount
+        headDimension = headDim
         ropeDimensionCount = try gguf.optionalInt("\(arch).rope.dimension_count", in: 2...headDim) ?? headDim
         guard ropeDimensionCount % 2 == 0 else {
             throw GGUFError.valueOutOfRange(key: "\(arch).rope.dimension_count", reason: "\(ropeDimensionCount) is odd")

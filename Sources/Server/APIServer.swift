@@ -80,7 +80,7 @@ public final class APIServer: Sendable {
         let file = try ModelFile(path: c.model)
         if c.threads > 0 { setenv("KVSERVE_THREADS", String(c.threads), 1) }
         log("compute threads: " + (c.threads > 0 ? "\(c.threads) (threads)" : ProcessInfo.processInfo.environment["KVSERVE_THREADS"].map { "\($0) (KVSERVE_THREADS)" } ?? "\(UsableCPUs.detect())"))
-        let llama = try LlamaModel(file: file)
+        let llama = try DecoderModel(file: file)
         let paged = try LlamaPagedModel(model: llama, kvCacheBytes: c.kvCacheBytes, blockSize: c.blockSize,
                                         elementType: c.kvType == "f32" ? .f32 : .f16)
         var limits = DecodeEngine.Limits()

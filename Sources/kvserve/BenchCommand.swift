@@ -64,7 +64,7 @@ struct DecodeBenchCommand: ParsableCommand {
     func run() throws {
         let contexts = parsedContexts!, prompts = Self.positiveList(promptTokens)!
         let file = try ModelFile(path: model)
-        let llama = try LlamaModel(file: file)
+        let llama = try DecoderModel(file: file)
         var bench = DecodeBenchmark(model: llama)
         let threads = WorkerPool.shared.threadCount
         let context = file.hyperparameters.contextLength

@@ -43,7 +43,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let file = try ModelFile(path: model)
-        let llama = try LlamaModel(file: file, activations: exact ? .float : .int8)
+        let llama = try DecoderModel(file: file, activations: exact ? .float : .int8)
         let tokenizer = file.tokenizer
         let text = chat
             ? file.chatTemplate.render([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true)

@@ -8,8 +8,8 @@ enum TestModel {
     static let enabled = DefaultModel.testsEnabled
     static let missingNote = Comment(rawValue: DefaultModel.missingNote)
 
-    static let loaded: Result<(ModelFile, LlamaModel), Error> = Result {
+    static let loaded: Result<(ModelFile, DecoderModel), Error> = Result {
         let file = try ModelFile(path: DefaultModel.path)
-        return (file, try LlamaModel(file: file))
+        return (file, try DecoderModel(file: file))
     }
 }

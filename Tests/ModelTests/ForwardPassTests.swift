@@ -7,9 +7,9 @@ import Testing
 /// invariance).
 @Suite(.enabled(if: TestResources.modelTestsEnabled, TestResources.modelMissingNote))
 struct ForwardPassTests {
-    static let llama: Result<LlamaModel, Error> = Result { try LlamaModel(file: TestResources.requireModel()) }
+    static let llama: Result<DecoderModel, Error> = Result { try DecoderModel(file: TestResources.requireModel()) }
 
-    func arena(_ model: LlamaModel, blocks: Int, type: KVElementType = .f16) -> KVArena {
+    func arena(_ model: DecoderModel, blocks: Int, type: KVElementType = .f16) -> KVArena {
         KVArena(hyperparameters: model.hyperparameters, elementType: type, blockSize: 16, blockCount: blocks)
     }
 

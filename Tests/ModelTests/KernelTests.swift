@@ -255,9 +255,11 @@ struct KernelTests {
 
     /// Paged attention against softmax(q·k / sqrt(d)) v computed in Double
     /// over the same stored (rounded) keys and values, across many chunks,
-    /// blocks in scattered order, and grouped query heads.
-    @Test(arguments: KVElementType.allCases)
-    func pagedAttentionMatchesDirectSoftmax(_ type: KVElementType) {
+    /// blocks in scattered order, and grouped query heads; with a sliding
+    /// window, over the last `window` positions only (70: the window starts
+    /// inside a chunk; 5: it straddles a chunk boundary at position 64).
+    @Test(arguments: KVElementType.allCases, [nil, 70, 5] as [Int?])
+    func pagedAttentionMatchesDirectSoftmax(_ type: KVElementType, window: Int?) {
         let heads = 6, kvHeads = 2, hd = 16, blockSize = 16, layer = 1
         let attention = PagedAttention(heads: heads, kvHeads: kvHeads, headDimension: hd)
         var rng = SplitMix64(seed: 3)
@@ -270,7 +272,7 @@ struct KernelTests {
         let positions = [0, 64, length - 1]
         let queries = (0..<(positions.count * heads * hd)).map { _ in random() }
         var output = [Float](repeating: .nan, count: queries.count)
-        let step = attention.step(positions: positions, tableStart: [0, 0, 0], tables: table)
+        let step = attention.step(positions: positions, tableStart: [0, 0, 0], tables: table, window: window)
         queries.withUnsafeBufferPointer { q in
             output.withUnsafeMutableBufferPointer { o in
                 attention.run(queries: q.baseAddress!, step: step, layer: layer, cache: arena, output: o.baseAddress!, pool: WorkerPool(threadCount: 2))
@@ -280,12 +282,13 @@ struct KernelTests {
             for head in 0..<heads {
                 let g = head / (heads / kvHeads)
                 let q = (0..<hd).map { Double(queries[(t * heads + head) * hd + $0]) }
-                let scores = (0...position).map { p in zip(q, keys[p][g]).map { $0 * Double($1) }.reduce(0, +) / Double(hd).squareRoot() }
+                let visible = Array(max(0, position - (window ?? length) + 1)...position)
+                let scores = visible.map { p in zip(q, keys[p][g]).map { $0 * Double($1) }.reduce(0, +) / Double(hd).squareRoot() }
                 let m = scores.max()!
                 let weights = scores.map { Foundation.exp($0 - m) }
                 let total = weights.reduce(0, +)
                 for i in 0..<hd {
-                    let expected = (0...position).map { weights[$0] * Double(values[$0][g][i]) }.reduce(0, +) / total
+                    let expected = visible.indices.map { weights[$0] * Double(values[visible[$0]][g][i]) }.reduce(0, +) / total
                     let got = Double(output[(t * heads + head) * hd + i])
                     #expect(abs(got - expected) < 2e-5, "token \(t) head \(head) dim \(i): \(got) vs \(expected)")
                 }
@@ -296,9 +299,10 @@ struct KernelTests {
     /// A prompt's attention, tokens in tiles over whole chunks, gives exactly
     /// the bits of attending one token at a time: two sequences of 150 and
     /// 203 consecutive positions in one step (tiles never cross sequences or
-    /// chunk boundaries), against 353 one-token steps.
-    @Test(arguments: KVElementType.allCases)
-    func tiledPrefillAttentionIsBitIdenticalToOneTokenSteps(_ type: KVElementType) {
+    /// chunk boundaries), against 353 one-token steps; also with sliding
+    /// windows whose edges fall inside tiles' chunks.
+    @Test(arguments: KVElementType.allCases, [nil, 70, 130] as [Int?])
+    func tiledPrefillAttentionIsBitIdenticalToOneTokenSteps(_ type: KVElementType, window: Int?) {
         let heads = 9, kvHeads = 3, hd = 16, blockSize = 16, layer = 0
         let attention = PagedAttention(heads: heads, kvHeads: kvHeads, headDimension: hd)
         var rng = SplitMix64(seed: 41)
@@ -321,7 +325,7 @@ struct KernelTests {
         var together = [Float](repeating: .nan, count: queries.count)
         queries.withUnsafeBufferPointer { q in
             together.withUnsafeMutableBufferPointer { o in
-                attention.run(queries: q.baseAddress!, step: attention.step(positions: positions, tableStart: starts, tables: flatTables),
+                attention.run(queries: q.baseAddress!, step: attention.step(positions: positions, tableStart: starts, tables: flatTables, window: window),
                               layer: layer, cache: arena, output: o.baseAddress!, pool: pool)
             }
         }
@@ -331,7 +335,7 @@ struct KernelTests {
             queries.withUnsafeBufferPointer { q in
                 alone.withUnsafeMutableBufferPointer { o in
                     attention.run(queries: q.baseAddress! + t * width,
-                                  step: attention.step(positions: [positions[t]], tableStart: [starts[t]], tables: flatTables),
+                                  step: attention.step(positions: [positions[t]], tableStart: [starts[t]], tables: flatTables, window: window),
                                   layer: layer, cache: arena, output: o.baseAddress!, pool: pool)
                 }
             }

@@ -8,7 +8,7 @@ import Testing
 /// make_greedy_fixtures.py).
 @Suite(.enabled(if: TestResources.modelTestsEnabled, TestResources.modelMissingNote))
 struct ReferenceOutputTests {
-    func greedy(_ model: LlamaModel, prompt: [TokenID], steps: Int, eos: TokenID?) -> [TokenID] {
+    func greedy(_ model: DecoderModel, prompt: [TokenID], steps: Int, eos: TokenID?) -> [TokenID] {
         let table = (0..<((prompt.count + steps) / 16 + 1)).map { Int32($0) }
         let cache = KVArena(hyperparameters: model.hyperparameters, elementType: .f16, blockSize: 16, blockCount: table.count)
         var logits = model.forward([ForwardSequence(tokens: prompt, startPosition: 0, blockTable: table)], cache: cache)[0]!
@@ -27,10 +27,10 @@ struct ReferenceOutputTests {
     /// 0.5 at every step (make_greedy_fixtures.py's selection rule): at near
     /// ties any two correct implementations may round differently, so
     /// agreement there would test luck, not the forward pass.
-    @Test(arguments: LlamaModel.ActivationPrecision.allCases)
-    func greedyContinuationsMatchLlamaCpp(_ precision: LlamaModel.ActivationPrecision) throws {
+    @Test(arguments: DecoderModel.ActivationPrecision.allCases)
+    func greedyContinuationsMatchLlamaCpp(_ precision: DecoderModel.ActivationPrecision) throws {
         let file = try TestResources.requireModel()
-        let model = try LlamaModel(file: file, activations: precision)
+        let model = try DecoderModel(file: file, activations: precision)
         let fixture = try TestResources.decode(GreedyFixture.self, "forward/smollm2-llama-greedy.json")
         #expect(fixture.cases.count >= 5)
         #expect(fixture.cases.contains { $0.chat } && fixture.cases.contains { !$0.chat })
@@ -60,8 +60,8 @@ struct ReferenceOutputTests {
             return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         }
         let exact = try rows(fixture.logits_file), emulated = try rows(fixture.int8_logits_file)
-        for precision in LlamaModel.ActivationPrecision.allCases {
-            let model = try LlamaModel(file: file, activations: precision)
+        for precision in DecoderModel.ActivationPrecision.allCases {
+            let model = try DecoderModel(file: file, activations: precision)
             let reference = precision == .float ? exact : emulated
             for (k, position) in fixture.positions.enumerated() {
                 let expected = Array(reference[(k * fixture.n_vocab)..<((k + 1) * fixture.n_vocab)])

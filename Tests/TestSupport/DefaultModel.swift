@@ -16,3 +16,14 @@ public enum DefaultModel {
 
     public static let missingNote = "the default model is not fetched: run scripts/fetch-model"
 }
+
+/// The second model, gemma-3-270m Q4_K_M (`scripts/fetch-model gemma3`):
+/// KVSERVE_TEST_GEMMA_MODEL or its place under models/. Required in CI too.
+public enum GemmaModel {
+    public static let path = ProcessInfo.processInfo.environment["KVSERVE_TEST_GEMMA_MODEL"]
+        ?? DefaultModel.repositoryRoot.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
+
+    public static let testsEnabled = DefaultModel.isCI || FileManager.default.fileExists(atPath: path)
+
+    public static let missingNote = "the Gemma 3 model is not fetched: run scripts/fetch-model gemma3"
+}

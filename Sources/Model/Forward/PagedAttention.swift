@@ -23,6 +23,12 @@ import Synchronization
 /// row's arithmetic is the single token's, in the same order. The chunk on
 /// the diagonal, which each token sees to a different length, is done token
 /// by token.
+///
+/// A sliding-window layer (Gemma's local layers) lets a token see only its
+/// last `window` positions: chunks wholly before them get no item, and the
+/// positions of a chunk before the first visible one get zero weight. The
+/// chunks stay where they are (multiples of 64), so a token's partials
+/// still depend on nothing but its own position.
 struct PagedAttention {
     static let chunkLength = 64
 
@@ -37,6 +43,8 @@ struct PagedAttention {
     /// are made once per step and serve every layer.
     final class Step {
         let positions: [Int]
+        /// The first position token t sees (0 without a window).
+        let firstVisible: [Int]
         let tableStart: [Int]
         let tables: [Int32]
         fileprivate let items: [Item]
@@ -51,8 +59,10 @@ struct PagedAttention {
         fileprivate let itemsPerGroup: [Int]
         fileprivate let unfinished: [Countdown]
 
-        fileprivate init(positions: [Int], tableStart: [Int], tables: [Int32], kvHeads: Int, partialsPerSlot: Int) {
+        fileprivate init(positions: [Int], tableStart: [Int], tables: [Int32], window: Int?, kvHeads: Int, partialsPerSlot: Int) {
             self.positions = positions
+            let firstVisible = positions.map { p in window.map { max(0, p - $0 + 1) } ?? 0 }
+            self.firstVisible = firstVisible
             self.tableStart = tableStart
             self.tables = tables
             var firstSlot: [Int] = [], slots = 0
@@ -69,12 +79,14 @@ struct PagedAttention {
                 while count < PagedAttention.tileTokens, t + count < positions.count,
                       tableStart[t + count] == tableStart[t], positions[t + count] == positions[t] + count,
                       positions[t + count] / PagedAttention.chunkLength == lastChunk { count += 1 }
+                // The tile's first token sees the earliest position.
+                let firstChunk = firstVisible[t] / PagedAttention.chunkLength
                 for g in 0..<kvHeads {
-                    for c in 0...lastChunk {
+                    for c in firstChunk...lastChunk {
                         items.append(Item(token: Int32(t), count: Int32(count), kvHead: Int32(g), chunk: Int32(c),
                                           group: Int32(itemsPerGroup.count)))
                     }
-                    itemsPerGroup.append(lastChunk + 1)
+                    itemsPerGroup.append(lastChunk - firstChunk + 1)
                 }
                 t += count
             }
@@ -97,8 +109,9 @@ struct PagedAttention {
     /// Tokens per tile: 4 x a group of 3 query heads is three passes of four rows.
     static let tileTokens = 4
 
-    func step(positions: [Int], tableStart: [Int], tables: [Int32]) -> Step {
-        Step(positions: positions, tableStart: tableStart, tables: tables, kvHeads: kvHeads,
+    /// The step's items for layers that see the last `window` positions (nil: all).
+    func step(positions: [Int], tableStart: [Int], tables: [Int32], window: Int? = nil) -> Step {
+        Step(positions: positions, tableStart: tableStart, tables: tables, window: window, kvHeads: kvHeads,
              partialsPerSlot: groupSize * (headDimension + 2))
     }
 
@@ -109,6 +122,7 @@ struct PagedAttention {
         let partialStride = hd + 2
         let next = WorkCounter()
         let firstSlot = step.firstSlot, partial = step.partials, unfinished = step.unfinished
+        let firstVisible = step.firstVisible
         for (countdown, items) in zip(unfinished, step.itemsPerGroup) { countdown.reset(to: items) }
         step.items.withUnsafeBufferPointer { itemList in
         step.positions.withUnsafeBufferPointer { positions in
@@ -122,15 +136,15 @@ struct PagedAttention {
             }
             /// Token t's output for the heads of KV head g: its chunks merged in order.
             func merge(_ t: Int, _ g: Int) {
-                let chunks = positions[t] / Self.chunkLength + 1
+                let chunks = (firstVisible[t] / Self.chunkLength)..<(positions[t] / Self.chunkLength + 1)
                 for h in 0..<group {
                     func part(_ c: Int) -> UnsafeMutablePointer<Float> { partialRow(t, g, c, h) }
                     var m = -Float.infinity
-                    for c in 0..<chunks { m = max(m, part(c)[0]) }
+                    for c in chunks { m = max(m, part(c)[0]) }
                     var total: Float = 0
                     let o = output + t * width + (g * group + h) * hd
                     for i in 0..<hd { o[i] = 0 }
-                    for c in 0..<chunks {
+                    for c in chunks {
                         let p = part(c), weight = expf(p[0] - m)
                         total += weight * p[1]
                         for i in 0..<hd { o[i] += weight * p[2 + i] }
@@ -149,8 +163,8 @@ struct PagedAttention {
                         let first = Int(item.token), g = Int(item.kvHead), c = Int(item.chunk)
                         let start = c * Self.chunkLength
                         let table = tables.baseAddress! + tableStart[first]
-                        /// Rows of tokens `tokens` for this KV head and chunk, all seeing positions start..<end.
-                        func attend(_ tokens: Range<Int>, end: Int) {
+                        /// Rows of tokens `tokens` for this KV head and chunk, all seeing positions lower..<end.
+                        func attend(_ tokens: Range<Int>, lower: Int, end: Int) {
                             for (k, t) in tokens.enumerated() {
                                 for h in 0..<group {
                                     queryRows[k * group + h] = queries + t * width + (g * group + h) * hd
@@ -159,16 +173,21 @@ struct PagedAttention {
                             }
                             let rows = tokens.count * group
                             switch cache.elementType {
-                            case .f16: attendChunk(Float16.self, queryRows.baseAddress!, outRows.baseAddress!, rows, table, start, end, layer, g, cache)
-                            case .f32: attendChunk(Float.self, queryRows.baseAddress!, outRows.baseAddress!, rows, table, start, end, layer, g, cache)
+                            case .f16: attendChunk(Float16.self, queryRows.baseAddress!, outRows.baseAddress!, rows, table, start, lower, end, layer, g, cache)
+                            case .f32: attendChunk(Float.self, queryRows.baseAddress!, outRows.baseAddress!, rows, table, start, lower, end, layer, g, cache)
                             }
                         }
                         let tokens = first..<(first + Int(item.count))
-                        if start + Self.chunkLength <= positions[first] + 1 {
-                            attend(tokens, end: start + Self.chunkLength)
+                        let end = start + Self.chunkLength
+                        if end <= positions[first] + 1 && start >= firstVisible[tokens.upperBound - 1] {
+                            attend(tokens, lower: start, end: end)
                         } else {
-                            // The diagonal chunk: each token sees it to its own position.
-                            for t in tokens { attend(t..<(t + 1), end: positions[t] + 1) }
+                            // The diagonal chunk, or the window's edge: each token sees
+                            // its own part of the chunk (maybe none of it).
+                            for t in tokens {
+                                let lower = max(start, firstVisible[t]), upper = min(end, positions[t] + 1)
+                                if lower < upper { attend(t..<(t + 1), lower: lower, end: upper) }
+                            }
                         }
                         if unfinished[Int(item.group)].finishOne() {
                             for t in tokens { merge(t, g) }
@@ -182,15 +201,16 @@ struct PagedAttention {
     /// One chunk [start, end) of one KV head for `rows` query rows (the
     /// group's heads of one token or of a tile of tokens): row r's query is
     /// queryRows[r]; its maximum score, sum of e^(score - max) and sum of
-    /// e^(score - max) * v go to outRows[r][0], [1] and [2...].
+    /// e^(score - max) * v go to outRows[r][0], [1] and [2...]. Positions
+    /// before `lower` (a window's edge) weigh nothing.
     @inline(__always)
     private func attendChunk<E: KVScalar>(_: E.Type, _ queryRows: UnsafePointer<UnsafePointer<Float>>,
                                           _ outRows: UnsafePointer<UnsafeMutablePointer<Float>>, _ rows: Int,
-                                          _ table: UnsafePointer<Int32>, _ start: Int, _ end: Int, _ layer: Int,
+                                          _ table: UnsafePointer<Int32>, _ start: Int, _ lower: Int, _ end: Int, _ layer: Int,
                                           _ kvHead: Int, _ cache: KVArena) {
         let hd = headDimension, blockSize = cache.blockSize
         let scale = 1 / Float(hd).squareRoot()
-        let n = end - start
+        let n = end - start, hidden = lower - start
         let padded = Self.chunkLength + 8
         withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * padded) { scoreBuffer in
             let scores = scoreBuffer.baseAddress!
@@ -219,12 +239,12 @@ struct PagedAttention {
             for r in 0..<rows {
                 let s = scores + r * padded
                 var m = -Float.infinity
-                for j in 0..<n { m = max(m, s[j]) }
+                for j in hidden..<n { m = max(m, s[j]) }
                 var sum: Float = 0
                 var j = 0
                 while j < n {
                     var e = Kernels.exp(Kernels.load8(s + j) - Kernels.V8(repeating: m))
-                    for lane in 0..<8 where j + lane >= n { e[lane] = 0 }
+                    for lane in 0..<8 where j + lane >= n || j + lane < hidden { e[lane] = 0 }
                     UnsafeMutableRawPointer(s + j).storeBytes(of: e, as: Kernels.V8.self)
                     sum += Kernels.horizontalSum(e)
                     j += 8

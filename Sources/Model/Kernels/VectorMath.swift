@@ -36,18 +36,41 @@ extension Kernels {
         x / (V8(repeating: 1) + exp(-x))
     }
 
-    /// y[i] = silu(gate[i]) * up[i], 8 at a time, the tail one by one.
+    /// GELU with the tanh approximation, 0.5x(1 + tanh(z)) with
+    /// z = sqrt(2/pi)(x + 0.044715x^3), written as x / (1 + e^(-2z)) (the
+    /// same function: 0.5(1 + tanh z) = sigmoid(2z)).
+    @inline(__always)
+    static func geluTanh(_ x: V8) -> V8 {
+        let twiceZ = V8(repeating: 2 * 0.797_884_56) * (x + V8(repeating: 0.044_715) * x * x * x)
+        return x / (V8(repeating: 1) + exp(-twiceZ))
+    }
+
+    /// gate[i] = silu(gate[i]) * up[i] (SwiGLU).
     static func swiGLU(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        gated(gate, up, count: count, silu)
+    }
+
+    /// gate[i] = geluTanh(gate[i]) * up[i] (GeGLU).
+    static func geGLU(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+        gated(gate, up, count: count, geluTanh)
+    }
+
+    /// gate[i] = activation(gate[i]) * up[i], 8 at a time, the tail one by
+    /// one in lane 0 (the same arithmetic, so a value does not depend on
+    /// where a call starts).
+    @inline(__always)
+    private static func gated(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int,
+                              _ activation: (V8) -> V8) {
         var i = 0
         while i + 8 <= count {
             let g = load8(gate + i)
-            UnsafeMutableRawPointer(gate + i).storeBytes(of: silu(g) * load8(up + i), as: V8.self)
+            UnsafeMutableRawPointer(gate + i).storeBytes(of: activation(g) * load8(up + i), as: V8.self)
             i += 8
         }
         while i < count {
             var g = V8(repeating: 0)
             g[0] = gate[i]
-            gate[i] = silu(g)[0] * up[i]
+            gate[i] = activation(g)[0] * up[i]
             i += 1
         }
     }

@@ -4,11 +4,11 @@ import Model
 /// Measures the forward pass the way llama-bench does: random token ids, no
 /// sampling, one sequence, wall-clock time per call.
 struct DecodeBenchmark {
-    let model: LlamaModel
+    let model: DecoderModel
     let vocabularySize: Int
     var rng = SplitMix64(seed: 2026)
 
-    init(model: LlamaModel) {
+    init(model: DecoderModel) {
         self.model = model
         vocabularySize = model.vocabularySize
     }

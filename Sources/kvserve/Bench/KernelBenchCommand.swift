@@ -19,7 +19,7 @@ struct KernelBenchCommand: ParsableCommand {
 
     func run() throws {
         let file = try ModelFile(path: model)
-        let llama = try LlamaModel(file: file)
+        let llama = try DecoderModel(file: file)
         print("| matrix | type | rows x columns | us per call | GB/s |")
         print("|---|---|---|---|---|")
         var totalPerToken = 0.0

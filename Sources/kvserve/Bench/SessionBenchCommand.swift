@@ -74,7 +74,7 @@ struct SessionBenchCommand: ParsableCommand {
 
     func run() throws {
         let file = try ModelFile(path: model)
-        let llama = try LlamaModel(file: file)
+        let llama = try DecoderModel(file: file)
         let h = file.hyperparameters
         let eos = file.tokenizer.vocabulary.eos
 

@@ -1,0 +1,130 @@
+import Foundation
+
+/// What an architecture reads from its file: the weights of a decoder-only
+/// transformer and the choices its forward pass makes. `DecoderModel` runs
+/// any of them with one pass; an architecture's file says only what is its own.
+struct DecoderWeights {
+    var recipe: DecoderRecipe
+    var embedding: WeightMatrix
+    /// The embedding itself when the file ties them.
+    var output: WeightMatrix
+    var outputNorm: [Float]
+    var layers: [DecoderLayer]
+}
+
+/// The forward pass's choices that differ between architectures.
+struct DecoderRecipe {
+    /// How RoPE pairs a head's dimensions.
+    enum RotaryPairing {
+        /// (x[2i], x[2i+1]): LLaMA, whose converter permutes Q and K rows so.
+        case adjacent
+        /// (x[i], x[i + d/2]): GPT-NeoX style, Gemma.
+        case halves
+    }
+
+    /// The gate's nonlinearity in the gated feed-forward: act(gate) * up.
+    enum GateActivation {
+        /// x * sigmoid(x) (SwiGLU).
+        case silu
+        /// GELU, tanh approximation (GeGLU).
+        case geluTanh
+    }
+
+    /// Multiplies token embeddings (Gemma: sqrt(width)); nil for none.
+    var embeddingScale: Float?
+    var rotaryPairing: RotaryPairing
+    var gateActivation: GateActivation
+}
+
+/// One transformer block's weights.
+struct DecoderLayer {
+    let attentionNorm: [Float]
+    let query, key, value, attentionOutput: WeightMatrix
+    /// Per-head RMSNorm weights of queries and keys, applied before RoPE (Gemma 3).
+    let queryNorm, keyNorm: [Float]?
+    /// RMSNorm of the attention output before it joins the residual stream (Gemma).
+    let postAttentionNorm: [Float]?
+    let feedForwardNorm: [Float]
+    let gate, up, down: WeightMatrix
+    /// RMSNorm of the feed-forward output before it joins the residual stream (Gemma).
+    let postFeedForwardNorm: [Float]?
+    /// base^(-2i/d) for each rotated pair of this layer's RoPE.
+    let inverseFrequencies: [Float]
+    /// How many of the latest positions a token attends to (itself
+    /// included); nil for all of them.
+    let window: Int?
+
+    var matrices: [WeightMatrix] { [query, key, value, attentionOutput, gate, up, down] }
+
+    /// The same layer with each matrix replaced by `transform(matrix)`.
+    func mapMatrices(_ transform: (WeightMatrix) throws -> WeightMatrix) rethrows -> DecoderLayer {
+        DecoderLayer(attentionNorm: attentionNorm, query: try transform(query), key: try transform(key),
+                     value: try transform(value), attentionOutput: try transform(attentionOutput),
+                     queryNorm: queryNorm, keyNorm: keyNorm, postAttentionNorm: postAttentionNorm,
+                     feedForwardNorm: feedForwardNorm, gate: try transform(gate), up: try transform(up),
+                     down: try transform(down), postFeedForwardNorm: postFeedForwardNorm,
+                     inverseFrequencies: inverseFrequencies, window: window)
+    }
+}
+
+/// Reads a GGUF file's tensors with the shapes the hyperparameters imply;
+/// a missing tensor or a wrong shape is an error naming it.
+struct DecoderTensorReader {
+    let file: ModelFile
+
+    var hyperparameters: ModelHyperparameters { file.hyperparameters }
+
+    /// A vector of `count` weights (a norm's), as floats.
+    func vector(_ name: String, count: Int) throws -> [Float] {
+        let t = try file.gguf.requireTensor(name)
+        guard t.elementCount == count else { throw GGUFError.badTensor(name: name, reason: "\(t.elementCount) values, expected \(count)") }
+        return try t.dequantized()
+    }
+
+    func optionalVector(_ name: String, count: Int) throws -> [Float]? {
+        try file.gguf.tensor(named: name) == nil ? nil : vector(name, count: count)
+    }
+
+    func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
+        try WeightMatrix(file.gguf.requireTensor(name), rows: rows, columns: columns)
+    }
+
+    /// Block i's tensors under GGUF's names: those of every architecture,
+    /// and the per-head and post-block norms where the file has them.
+    func layer(_ i: Int, inverseFrequencies: [Float], window: Int?) throws -> DecoderLayer {
+        let h = hyperparameters, p = "blk.\(i)."
+        let dim = h.embeddingLength, hd = h.headDimension, qDim = h.headCount * hd
+        let kvDim = h.headCountKV * hd, ffn = h.feedForwardLength
+        return DecoderLayer(
+            attentionNorm: try vector(p + "attn_norm.weight", count: dim),
+            query: try matrix(p + "attn_q.weight", rows: qDim, columns: dim),
+            key: try matrix(p + "attn_k.weight", rows: kvDim, columns: dim),
+            value: try matrix(p + "attn_v.weight", rows: kvDim, columns: dim),
+            attentionOutput: try matrix(p + "attn_output.weight", rows: dim, columns: qDim),
+            queryNorm: try optionalVector(p + "attn_q_norm.weight", count: hd),
+            keyNorm: try optionalVector(p + "attn_k_norm.weight", count: hd),
+            postAttentionNorm: try optionalVector(p + "post_attention_norm.weight", count: dim),
+            feedForwardNorm: try vector(p + "ffn_norm.weight", count: dim),
+            gate: try matrix(p + "ffn_gate.weight", rows: ffn, columns: dim),
+            up: try matrix(p + "ffn_up.weight", rows: ffn, columns: dim),
+            down: try matrix(p + "ffn_down.weight", rows: dim, columns: ffn),
+            postFeedForwardNorm: try optionalVector(p + "post_ffw_norm.weight", count: dim),
+            inverseFrequencies: inverseFrequencies, window: window)
+    }
+
+    /// The token embedding, and the output projection (the embedding when tied).
+    func embeddingAndOutput() throws -> (embedding: WeightMatrix, output: WeightMatrix) {
+        let dim = hyperparameters.embeddingLength
+        let embedding = try WeightMatrix(file.gguf.requireTensor("token_embd.weight"))
+        guard embedding.columns == dim else {
+            throw GGUFError.badTensor(name: "token_embd.weight", reason: "row length \(embedding.columns), expected \(dim)")
+        }
+        let output = try file.gguf.tensor(named: "output.weight").map { try WeightMatrix($0, rows: embedding.rows, columns: dim) }
+        return (embedding, output ?? embedding)
+    }
+
+    /// base^(-2i/d) for the d rotated dimensions of a head.
+    static func inverseFrequencies(base: Float, dimensions d: Int) -> [Float] {
+        (0..<(d / 2)).map { powf(base, -Float(2 * $0) / Float(d)) }
+    }
+}

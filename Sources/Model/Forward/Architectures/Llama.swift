@@ -1,0 +1,18 @@
+import Foundation
+
+/// The LLaMA family (SmolLM2, Llama 2/3, Mistral, Qwen2-like files with
+/// `general.architecture = llama`): per layer
+/// x += Wo·attention(RoPE(Wq·norm(x)), K, V) and x += Wdown·(silu(Wgate·n) * Wup·n)
+/// with n = norm(x); RoPE on adjacent pairs (the converter permutes Q and K
+/// rows for it); every layer attends to every position.
+enum Llama {
+    static func weights(_ reader: DecoderTensorReader) throws -> DecoderWeights {
+        let h = reader.hyperparameters
+        let (embedding, output) = try reader.embeddingAndOutput()
+        let frequencies = DecoderTensorReader.inverseFrequencies(base: h.ropeFreqBase, dimensions: h.ropeDimensionCount)
+        let layers = try (0..<h.blockCount).map { try reader.layer($0, inverseFrequencies: frequencies, window: nil) }
+        return DecoderWeights(recipe: DecoderRecipe(embeddingScale: nil, rotaryPairing: .adjacent, gateActivation: .silu),
+                              embedding: embedding, output: output,
+                              outputNorm: try reader.vector("output_norm.weight", count: h.embeddingLength), layers: layers)
+    }
+}
