@@ -9,10 +9,11 @@ public enum ChatWorkload {
 
     /// `sessions` conversations (at most 16) of `turns` turns (at most 5):
     /// `result[s][t]` is the prompt of turn t of session s.
-    public static func turns(sessions: Int, turns: Int, file: ModelFile) -> [[[TokenID]]] {
+    public static func turns(sessions: Int, turns: Int, file: ModelFile) throws -> [[[TokenID]]] {
         precondition(sessions <= topics.count && turns >= 1 && turns <= followUps.count + 1)
-        return topics.prefix(sessions).map { topic in
-            let opening = file.chatTemplate.render([
+        let template = try file.requiredChatTemplate
+        return try topics.prefix(sessions).map { topic in
+            let opening = try template.render([
                 ChatMessage(role: "system", content: "You are a helpful assistant who answers briefly."),
                 ChatMessage(role: "user", content: "Tell me about \(topic)."),
             ], addGenerationPrompt: true)

@@ -10,7 +10,8 @@ import Storage
 public struct ServedModel: Sendable {
     public let name: String
     public let tokenizer: Tokenizer
-    public let chatTemplate: ChatTemplate
+    /// nil: the model has none, and chat requests get a 400 saying so.
+    public let chatTemplate: ChatTemplate?
     public let contextLength: Int
     /// Positions the whole KV pool holds: no request can grow past them.
     public let poolTokens: Int
@@ -77,7 +78,7 @@ public final class APIServer: Sendable {
     public init(configuration c: Configuration, log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         let keys = APIKeys(try APIKeys.load(keys: c.apiKeys, file: c.apiKeysFile), shareCache: c.sharePrefixCache == "all")
         guard FileManager.default.fileExists(atPath: c.model) else { throw ModelMissing(path: c.model) }
-        let file = try ModelFile(path: c.model)
+        let file = try ModelFile(path: c.model, chatTemplate: try Self.chatTemplateOverride(c))
         if c.threads > 0 { setenv("KVSERVE_THREADS", String(c.threads), 1) }
         log("compute threads: " + (c.threads > 0 ? "\(c.threads) (threads)" : ProcessInfo.processInfo.environment["KVSERVE_THREADS"].map { "\($0) (KVSERVE_THREADS)" } ?? "\(UsableCPUs.detect())"))
         let llama = try DecoderModel(file: file)
@@ -101,7 +102,7 @@ public final class APIServer: Sendable {
             durability.write("forget expired sessions") { store in try keys.forEach { try store.deleteSession(key: $0) } }
         }
         service = EngineService(engine: engine)
-        let endOfTurn = file.tokenizer.encode(file.chatTemplate.endOfTurn, parseSpecial: true)
+        let endOfTurn = file.tokenizer.encode(file.chatTemplate?.endOfTurn ?? "", parseSpecial: true)
         model = ServedModel(name: (c.model as NSString).lastPathComponent, tokenizer: file.tokenizer,
                             chatTemplate: file.chatTemplate, contextLength: file.hyperparameters.contextLength,
                             poolTokens: paged.blockCount * c.blockSize,
@@ -124,6 +125,15 @@ public final class APIServer: Sendable {
         }, graceEnding: { service.cancelAll() })
         service.start()
         try http.start()
+    }
+
+    /// The `chat_template` file, read; nil when the setting is empty.
+    static func chatTemplateOverride(_ c: Configuration) throws -> ModelFile.TemplateOverride? {
+        guard !c.chatTemplate.isEmpty else { return nil }
+        guard let data = FileManager.default.contents(atPath: c.chatTemplate) else {
+            throw Configuration.Error(key: "chat_template", source: c.chatTemplate, message: "cannot read the chat template file")
+        }
+        return ModelFile.TemplateOverride(source: String(decoding: data, as: UTF8.self), origin: "chat_template '\(c.chatTemplate)'")
     }
 
     /// Begins a graceful stop (call it as the HTTP server starts draining):

@@ -47,6 +47,9 @@ public struct Configuration: Sendable, Equatable {
     public var kvDiskPath = ""
     /// The disk tier's budget in bytes; 0 turns the tier off.
     public var kvDiskBytes = 4 << 30
+    /// A Jinja chat template file used instead of the model's own
+    /// `tokenizer.chat_template` (or for a model without one); "" = the model's.
+    public var chatTemplate = ""
 
     public init() {}
 
@@ -118,6 +121,7 @@ public struct Configuration: Sendable, Equatable {
         .string("session_store", \.sessionStore, .path(optional: true)),
         .string("kv_disk_path", \.kvDiskPath, .path(optional: true)),
         .int("kv_disk_bytes", \.kvDiskBytes, 0...(1 << 50)),
+        .string("chat_template", \.chatTemplate, .path(optional: true)),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }

@@ -45,10 +45,10 @@ struct GenerateCommand: ParsableCommand {
         let file = try ModelFile(path: model)
         let llama = try DecoderModel(file: file, activations: exact ? .float : .int8)
         let tokenizer = file.tokenizer
-        let text = chat
-            ? file.chatTemplate.render([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true)
-            : prompt
-        let promptIDs = tokenizer.encode(text, addSpecial: true, parseSpecial: chat)
+        let promptIDs = chat
+            ? tokenizer.encode(chatPrompt: try file.requiredChatTemplate.prompt([ChatMessage(role: "user", content: prompt)],
+                                                                                 addGenerationPrompt: true))
+            : tokenizer.encode(prompt, addSpecial: true)
         guard !promptIDs.isEmpty else { throw ValidationError("the prompt has no tokens") }
         let context = file.hyperparameters.contextLength
         guard promptIDs.count + maxTokens <= context else {

@@ -52,7 +52,8 @@ struct InspectCommand: ParsableCommand {
             print("tokenizer:      unusable: \(error)")
         }
         do {
-            print("chat template:  \(try ChatTemplate(model: gguf).kindDescription)")
+            let template = try ModelFile.chatTemplate(gguf, try Tokenizer(gguf).vocabulary, nil)
+            print("chat template:  \(template?.kindDescription ?? "none (chat requests need the chat_template setting)")")
         } catch {
             print("chat template:  \(error)")
         }

@@ -43,7 +43,7 @@ struct ConversationEvictionTests {
 
     @Test func repliesUnderEvictionEqualRepliesWithEverythingResident() throws {
         let (file, _) = try TestModel.loaded.get()
-        let turns = ChatWorkload.turns(sessions: 8, turns: 4, file: file)
+        let turns = try ChatWorkload.turns(sessions: 8, turns: 4, file: file)
         let roomy = try run(turns, blocks: 8 * 24)
         let tight = try run(turns, blocks: 32)
 
@@ -74,7 +74,7 @@ struct ConversationEvictionTests {
     /// follow-ups find their evicted histories on disk.
     @Test func followUpsServedFromTheDiskTierAreExact() throws {
         let (file, _) = try TestModel.loaded.get()
-        let turns = ChatWorkload.turns(sessions: 8, turns: 4, file: file)
+        let turns = try ChatWorkload.turns(sessions: 8, turns: 4, file: file)
         let roomy = try run(turns, blocks: 8 * 24, batch: 4)
         let tight = try run(turns, blocks: 48, batch: 4)
         let tiered = try run(turns, blocks: 48, diskSlots: 8 * 24, batch: 4)

@@ -27,3 +27,24 @@ public enum GemmaModel {
 
     public static let missingNote = "the Gemma 3 model is not fetched: run scripts/fetch-model gemma3"
 }
+
+extension DefaultModel {
+    /// A copy of the default model whose chat template key is renamed (to
+    /// `tokenizer.chat_templatX`, the same length, so no offset moves): a
+    /// real model that has no chat template. Made once per test process.
+    public static func withoutChatTemplate() throws -> String {
+        try copyWithoutTemplate.get()
+    }
+
+    private static let copyWithoutTemplate: Result<String, Error> = Result {
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let key = Data("tokenizer.chat_template".utf8)
+        var length = UInt64(key.count).littleEndian
+        let prefixed = withUnsafeBytes(of: &length) { Data($0) } + key
+        guard let range = bytes.range(of: prefixed) else { throw CocoaError(.fileReadCorruptFile) }
+        bytes[range.upperBound - 1] = UInt8(ascii: "X")
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("kvserve-no-template-\(getpid()).gguf")
+        try bytes.write(to: copy)
+        return copy.path
+    }
+}

@@ -12,105 +12,137 @@ public struct ChatMessage: Codable, Sendable, Equatable {
 }
 
 /// A model's chat template (`tokenizer.chat_template`, Jinja source),
-/// recognised as one of the formats kvserve renders natively. A template that
-/// is not recognised is an error when the model loads, never wrong text.
-public enum ChatTemplate: Sendable, Equatable {
-    /// ChatML: `<|im_start|>{role}\n{content}<|im_end|>\n` per message; the
-    /// generation prompt is `<|im_start|>assistant\n`. Some templates insert a
-    /// default system message when the conversation does not start with one.
-    case chatML(defaultSystemPrompt: String?)
-
-    public enum Error: Swift.Error, CustomStringConvertible, Equatable {
-        case unrecognized(excerpt: String)
-
-        public var description: String {
-            switch self {
-            case let .unrecognized(excerpt):
-                return "unrecognised chat template (kvserve renders ChatML templates): \(excerpt)"
-            }
-        }
-    }
+/// rendered by kvserve's Jinja interpreter exactly as Hugging Face
+/// transformers renders it. The whole template is parsed when the model
+/// loads and tried on a small conversation, so an unsupported construct is
+/// an error then, never wrong text later.
+public struct ChatTemplate: Sendable, Equatable {
+    public let source: String
+    let template: Jinja.Template
+    /// The `bos_token` and `eos_token` variables: the vocabulary's texts.
+    public let bosToken: String?
+    public let eosToken: String?
+    /// The markup the template writes right after an assistant message's
+    /// content, without trailing whitespace (`<|im_end|>`, `<|eot_id|>`...).
+    public let endOfTurn: String
+    /// Whether rendering a conversation that has a system message begins
+    /// with the rendering of its earlier turns (nil: the template refuses
+    /// system messages). Where it does not (Mistral moves the system prompt
+    /// into the last user message), a session's follow-up leaves the system
+    /// prompt where its first turn put it: see `continuation`.
+    public let systemPrefixStable: Bool?
 
     public static let metadataKey = "tokenizer.chat_template"
 
-    public init(model gguf: GGUFFile) throws {
-        try self.init(source: gguf.string(Self.metadataKey))
+    public enum Error: Swift.Error, CustomStringConvertible, Equatable {
+        /// The template cannot be used (found when it loads).
+        case invalid(Jinja.Error)
+        /// A turn cannot be continued by appending (found when it loads).
+        case notPrefixStable(String)
+        /// The template refused this conversation (`raise_exception`, or an
+        /// error Jinja2 raises too): the request's fault, a 400.
+        case rejected(Jinja.Error)
+
+        public var description: String {
+            switch self {
+            case let .invalid(e): return "unusable chat template: \(e)"
+            case let .notPrefixStable(why): return "unusable chat template: \(why)"
+            case let .rejected(e): return "the chat template rejected the conversation: \(e)"
+            }
+        }
+
+        /// The template's own words for a rejected conversation.
+        public var message: String {
+            if case let .rejected(e) = self, e.kind == .raised { return e.message }
+            return description
+        }
     }
 
-    public init(source: String) throws {
-        let excerpt = String(source.prefix(80)).replacingOccurrences(of: "\n", with: "\\n")
-        // Features whose output this renderer does not reproduce.
-        let unsupported = ["tools", "<think>", "strftime", "raise_exception", "bos_token"]
-        guard source.contains("<|im_start|>"), source.contains("<|im_end|>"),
-              source.contains("add_generation_prompt"),
-              source.contains("message['role']") || source.contains("message.role"),
-              source.contains("message['content']") || source.contains("message.content"),
-              !unsupported.contains(where: source.contains)
-        else { throw Error.unrecognized(excerpt: excerpt) }
-        self = .chatML(defaultSystemPrompt: Self.defaultSystemPrompt(in: source))
+    public static func == (a: ChatTemplate, b: ChatTemplate) -> Bool {
+        a.source == b.source && a.bosToken == b.bosToken && a.eosToken == b.eosToken
     }
 
-    /// The system message a ChatML template adds when the first message is
-    /// not a system one: the literal between `<|im_start|>system` and
-    /// `<|im_end|>` guarded by a test of the first message's role.
-    static func defaultSystemPrompt(in source: String) -> String? {
-        guard let guardRange = source.range(of: "!= 'system'") ?? source.range(of: "!= \"system\""),
-              let open = source.range(of: "<|im_start|>system", range: guardRange.upperBound..<source.endIndex),
-              let close = source.range(of: "<|im_end|>", range: open.upperBound..<source.endIndex)
-        else { return nil }
-        var body = String(source[open.upperBound..<close.lowerBound])
-        // Jinja string literals may spell the newline as an escape.
-        body = body.replacingOccurrences(of: "\\n", with: "\n")
-        guard body.hasPrefix("\n") else { return nil }
-        return String(body.dropFirst())
+    public init(source: String, bosToken: String? = nil, eosToken: String? = nil) throws {
+        let template: Jinja.Template
+        do { template = try Jinja.Template(source) } catch { throw Error.invalid(error) }
+        let draft = ChatTemplate(source: source, template: template, bosToken: bosToken, eosToken: eosToken,
+                                 endOfTurn: "", systemPrefixStable: nil)
+        let (endOfTurn, systemPrefixStable) = try Probe(draft).checked()
+        self.init(source: source, template: template, bosToken: bosToken, eosToken: eosToken,
+                  endOfTurn: endOfTurn, systemPrefixStable: systemPrefixStable)
+    }
+
+    private init(source: String, template: Jinja.Template, bosToken: String?, eosToken: String?,
+                 endOfTurn: String, systemPrefixStable: Bool?) {
+        self.source = source
+        self.template = template
+        self.bosToken = bosToken
+        self.eosToken = eosToken
+        self.endOfTurn = endOfTurn
+        self.systemPrefixStable = systemPrefixStable
     }
 
     /// The prompt text for `messages`, exactly as the template renders it.
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
-        prompt(messages, addGenerationPrompt: addGenerationPrompt).string
+    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
+        try prompt(messages, addGenerationPrompt: addGenerationPrompt).string
     }
 
     /// The same text, with each message's content kept apart from the
-    /// template's markup, so that only the markup is parsed for control tokens.
-    public func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> PromptText {
-        switch self {
-        case let .chatML(defaultSystemPrompt):
-            var prompt = PromptText()
-            if let system = defaultSystemPrompt, let first = messages.first, first.role != "system" {
-                prompt.pieces.append(.markup("<|im_start|>system\n\(system)<|im_end|>\n"))
-            }
-            for (i, message) in messages.enumerated() {
-                prompt.pieces += [.markup("<|im_start|>\(message.role)\n"), .content(message.content, message: i), .markup("<|im_end|>\n")]
-            }
-            if addGenerationPrompt { prompt.pieces.append(.markup("<|im_start|>assistant\n")) }
-            return prompt
+    /// template's markup, so that only the markup is parsed for control
+    /// tokens. Which characters count as content is `Jinja.Text`'s rule:
+    /// what a message's content becomes by concatenation and trimming keeps
+    /// its origin, and anything else computed from content is content too.
+    public func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> PromptText {
+        let text: Jinja.Text
+        do { text = try template.render(context(messages, addGenerationPrompt: addGenerationPrompt)) }
+        catch { throw Error.rejected(error) }
+        return PromptText(text.segments.map { s in s.message.map { .content(s.text, message: $0) } ?? .markup(s.text) })
+    }
+
+    /// The variables transformers' `apply_chat_template` gives a template.
+    private func context(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> [String: Jinja.Value] {
+        let list = messages.enumerated().map { i, m in
+            Jinja.Value.dict(Jinja.Dict([("role", .string(m.role)), ("content", .string(Jinja.Text(m.content, message: i)))]))
         }
+        return [
+            "messages": .list(list), "add_generation_prompt": .bool(addGenerationPrompt),
+            "bos_token": bosToken.map { .string($0) } ?? .none, "eos_token": eosToken.map { .string($0) } ?? .none,
+            "tools": .none, "documents": .none,
+        ]
     }
 
     /// What continues a conversation already rendered and answered: the end
     /// of the assistant's turn (`closingTurn`: the reply did not end with the
     /// end-of-turn token, being cut by a length limit or a stop string), the
-    /// separator after it, then `messages`, with no default system prompt,
-    /// since the conversation already began.
-    public func continuation(_ messages: [ChatMessage], closingTurn: Bool, addGenerationPrompt: Bool) -> PromptText {
-        switch self {
-        case .chatML:
-            let rest = ChatTemplate.chatML(defaultSystemPrompt: nil).prompt(messages, addGenerationPrompt: addGenerationPrompt)
-            return PromptText([.markup((closingTurn ? endOfTurn : "") + "\n")]) + rest
+    /// separator after it, then `messages`.
+    ///
+    /// It is the difference between two renders of a probe conversation: a
+    /// user turn answered by the assistant, then `messages`, less the user
+    /// turn with its generation prompt and the answer. The load-time checks
+    /// made sure the first is a prefix of the second. `messages` are
+    /// rendered as they follow that probe, so a template that moves the
+    /// system prompt to the last user message (Mistral) leaves it in the
+    /// turn that first had it: the session's history is never rewritten.
+    public func continuation(_ messages: [ChatMessage], closingTurn: Bool, addGenerationPrompt: Bool) throws -> PromptText {
+        let history = [Probe.user, Probe.assistant]
+        let before = try render([Probe.user], addGenerationPrompt: true) + Probe.assistant.content
+        let full = try prompt(history + messages, addGenerationPrompt: addGenerationPrompt)
+        guard full.string.hasScalarPrefix(before) else {
+            throw Error.rejected(Jinja.Error(.runtime, "these messages change how the earlier turns render, so they cannot follow them"))
         }
-    }
-
-    /// The markup that ends a message, as the model generates it to end its reply.
-    public var endOfTurn: String {
-        switch self {
-        case .chatML: "<|im_end|>"
-        }
+        var rest = full.droppingPrefix(scalars: before.unicodeScalars.count).renumbered(by: -history.count)
+        if !closingTurn { rest = rest.droppingLeadingMarkup(endOfTurn) }
+        return rest
     }
 
     public var kindDescription: String {
-        switch self {
-        case let .chatML(system):
-            return system.map { "ChatML (default system prompt: \"\($0)\")" } ?? "ChatML"
+        var parts = ["Jinja, \(source.utf8.count) bytes", "end of turn \(endOfTurn.debugDescription)"]
+        if source.contains("bos_token") { parts.append("writes bos_token") }
+        switch systemPrefixStable {
+        case false?: parts.append("moves the system prompt (a session keeps it in its first turn)")
+        case nil: parts.append("refuses system messages")
+        default: break
         }
+        return parts.joined(separator: "; ")
     }
 }

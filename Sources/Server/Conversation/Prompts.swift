@@ -1,5 +1,12 @@
 import Model
 
+/// A chat request the chat template cannot render: the model has none, or
+/// the template refused these messages (`raise_exception`). The client's
+/// to fix: a 400 with this message.
+struct ChatPromptRefused: Error {
+    let message: String
+}
+
 /// Token ids of what a request asks the model to continue, for one tenant.
 /// Control tokens come only from the chat template's markup; a reply the
 /// model generated, sent back as text, gets the ids it was generated as.
@@ -9,16 +16,18 @@ struct Prompts {
     let tenant: Tenant
 
     /// A whole conversation, from its start to the assistant's prompt.
-    func conversation(_ messages: [ChatMessage]) -> [TokenID] {
-        model.tokenizer.encode(withReplies(model.chatTemplate.prompt(messages, addGenerationPrompt: true), messages),
-                               addSpecial: true)
+    func conversation(_ messages: [ChatMessage]) throws(ChatPromptRefused) -> [TokenID] {
+        let prompt = try rendered { try $0.prompt(messages, addGenerationPrompt: true) }
+        return model.tokenizer.encode(chatPrompt: withReplies(prompt, messages))
     }
 
     /// `messages` after a history that ends with `lastToken` (nil: there is
     /// none, and this is the conversation's start).
-    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?) -> [TokenID] {
-        guard let lastToken else { return conversation(messages) }
-        let prompt = model.chatTemplate.continuation(messages, closingTurn: lastToken != model.endOfTurn, addGenerationPrompt: true)
+    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?) throws(ChatPromptRefused) -> [TokenID] {
+        guard let lastToken else { return try conversation(messages) }
+        let prompt = try rendered {
+            try $0.continuation(messages, closingTurn: lastToken != model.endOfTurn, addGenerationPrompt: true)
+        }
         return model.tokenizer.encode(withReplies(prompt, messages), addSpecial: false)
     }
 
@@ -26,6 +35,15 @@ struct Prompts {
     /// model puts before a sequence (BOS).
     func text(_ text: String, atStart: Bool) -> [TokenID] {
         model.tokenizer.encode(text, addSpecial: atStart, parseSpecial: false)
+    }
+
+    private func rendered(_ render: (ChatTemplate) throws -> PromptText) throws(ChatPromptRefused) -> PromptText {
+        guard let template = model.chatTemplate else { throw ChatPromptRefused(message: NoChatTemplate().description) }
+        do { return try render(template) } catch let error as ChatTemplate.Error {
+            throw ChatPromptRefused(message: error.message)
+        } catch {
+            throw ChatPromptRefused(message: "\(error)")
+        }
     }
 
     private func withReplies(_ prompt: PromptText, _ messages: [ChatMessage]) -> PromptText {

@@ -28,7 +28,10 @@ struct GenerateRoute: Sendable {
         let prompt: [TokenID]
         switch parameters.input {
         case .prompt(let text): prompt = prompts.text(text, atStart: lastToken == nil)
-        case .messages(let messages): prompt = prompts.continuation(messages, after: lastToken)
+        case .messages(let messages):
+            do { prompt = try prompts.continuation(messages, after: lastToken) } catch {
+                return responder.send(.error(400, error.message))
+            }
         }
         var generation = GenerationRequest(prompt: prompt, sessionID: key, maxTokens: parameters.maxTokens,
                                            sampling: parameters.sampling, ignoreEOS: parameters.ignoreEOS)

@@ -20,7 +20,7 @@ struct ChatCompletionsRoute: Sendable {
             let topLogprobs = try fields.integer("top_logprobs", 0...20)
             let logprobs = try fields.bool("logprobs") ?? false
             if topLogprobs != nil && !logprobs { throw .invalid("top_logprobs needs logprobs: true", param: "top_logprobs") }
-            let prompt = Prompts(model: serving.model, replies: serving.replies, tenant: tenant).conversation(messages)
+            let prompt = try Prompts(model: serving.model, replies: serving.replies, tenant: tenant).conversation(messages, param: "messages")
             var generation = try fields.generation(prompt, maxTokenKeys: ["max_completion_tokens", "max_tokens"], sessionID: sessionID,
                                                    tenant: tenant, model: serving.model)
             generation.topLogprobs = logprobs ? (topLogprobs ?? 0) : nil

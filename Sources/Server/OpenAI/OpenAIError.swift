@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import Model
 
 /// An error in OpenAI's shape, `{"error":{"message","type","param","code"}}`,
 /// with the same statuses as the native API: the official SDKs raise the
@@ -78,5 +79,16 @@ extension OpenAIOutput {
         } else {
             responder.send(error.response())
         }
+    }
+}
+
+extension Prompts {
+    /// The OpenAI routes' form: a refused conversation is a 400 on `param`.
+    func conversation(_ messages: [ChatMessage], param: String) throws(OpenAIError) -> [TokenID] {
+        do { return try conversation(messages) } catch { throw .invalid(error.message, param: param) }
+    }
+
+    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, param: String) throws(OpenAIError) -> [TokenID] {
+        do { return try continuation(messages, after: lastToken) } catch { throw .invalid(error.message, param: param) }
     }
 }

@@ -30,9 +30,9 @@ struct ResponsesRoute: Sendable {
                     throw .invalid("no stored response '\(previousID)': it does not exist, expired, was deleted or was not stored",
                                               param: "previous_response_id", code: "previous_response_not_found")
                 }
-                prompt = previous.tokens + prompts.continuation(messages, after: previous.tokens.last)
+                prompt = previous.tokens + (try prompts.continuation(messages, after: previous.tokens.last, param: "input"))
             } else {
-                prompt = prompts.conversation(messages)
+                prompt = try prompts.conversation(messages, param: "input")
             }
             let maxTokens = try fields.maxTokens(["max_output_tokens"], inputTokens: prompt.count,
                                                  room: serving.model.room(inputTokens: prompt.count, session: false))

@@ -87,7 +87,7 @@ struct SessionBenchCommand: ParsableCommand {
         limits.maxBatchSequences = 4
         let evicting = DecodeEngine(model: LlamaPagedModel(model: llama, arena: smallArena), endOfSequence: eos, limits: limits,
                                     diskTier: evictionTier)
-        _ = try evicting.converse(ChatWorkload.turns(sessions: 8, turns: 4, file: file), maxTokens: 32)
+        _ = try evicting.converse(try ChatWorkload.turns(sessions: 8, turns: 4, file: file), maxTokens: 32)
         evictionTier.waitForWrites()
         let peak = ProcessMemory.peakResidentBytes
         let fileBytes = (try FileManager.default.attributesOfItem(atPath: model)[.size] as? Int) ?? 0
@@ -101,7 +101,7 @@ struct SessionBenchCommand: ParsableCommand {
         // Time to first token of a turn after `history` tokens.
         let followUp = ChatWorkload.followUp("Which record mentions river 3?", file: file)
         // Each repetition opens differently, so none finds another's blocks.
-        let openings = (0..<repetitions).map { longOpening(set: $0, file: file) }
+        let openings = try (0..<repetitions).map { try longOpening(set: $0, file: file) }
         let opening = openings.max { $0.count < $1.count }!
         let poolTokens = opening.count + 2 * (followUp.count + 1) + 64
         let arena = KVArena(hyperparameters: h, elementType: .f16, blockSize: 16, blockCount: (poolTokens + 15) / 16)
@@ -230,7 +230,7 @@ struct SessionBenchCommand: ParsableCommand {
 
     /// A chat opening of at least `history` tokens: a system prompt and a long
     /// user message of numbered records.
-    func longOpening(set: Int, file: ModelFile) -> [TokenID] {
+    func longOpening(set: Int, file: ModelFile) throws -> [TokenID] {
         let colours = ["red", "green", "blue", "amber", "grey", "white", "black"]
         let animals = ["fox", "heron", "otter", "badger", "lynx", "crane", "stoat", "hare"]
         var text = "Here is record set \(set + 1). Read it carefully.\n"
@@ -241,7 +241,7 @@ struct SessionBenchCommand: ParsableCommand {
                 text += "Record \(i): the \(colours[i % colours.count]) \(animals[i % animals.count]) crossed river \(i % 17) at \(i % 24) o'clock.\n"
                 i += 1
             }
-            let rendered = file.chatTemplate.render([
+            let rendered = try file.requiredChatTemplate.render([
                 ChatMessage(role: "system", content: "You are a helpful assistant who answers briefly."),
                 ChatMessage(role: "user", content: text),
             ], addGenerationPrompt: true)

@@ -1,0 +1,147 @@
+import Foundation
+
+extension Jinja.Renderer {
+    static let filterNames: Set<String> = [
+        "trim", "tojson", "length", "count", "first", "last", "upper", "lower", "capitalize", "title", "default", "d",
+        "join", "list", "string", "int", "float", "replace", "select", "reject", "selectattr", "rejectattr", "map",
+        "items", "safe", "e", "escape", "abs",
+    ]
+
+    func filter(_ name: String, _ value: Value, _ args: [Value], _ kwargs: [String: Value]) throws(Error) -> Value {
+        func argument(_ k: Int, _ key: String) -> Value? { kwargs[key] ?? (k < args.count ? args[k] : nil) }
+        switch name {
+        case "trim":
+            let chars = argument(0, "chars")?.text.map { Set($0.string.unicodeScalars) }
+            return .string(value.printed.trimmed(leading: true, trailing: true) { chars?.contains($0) ?? $0.isPythonWhitespace })
+        case "tojson":
+            let indent = argument(0, "indent")?.integer
+            return .string(Jinja.Text(try Jinja.JSONWriter.encode(value, indent: indent), message: value.contentMessage))
+        case "length", "count": return .int(try length(value))
+        case "first", "last":
+            let items = try iterationItems(value)
+            return (name == "first" ? items.first : items.last) ?? .undefined("no \(name) item, sequence was empty")
+        case "upper", "lower", "capitalize", "title":
+            return try method(name, of: .string(value.printed), [], [:])
+        case "default", "d":
+            let boolean = argument(1, "boolean")?.isTruthy ?? false
+            let missing = boolean ? !value.isTruthy : value.isUndefined
+            return missing ? argument(0, "default_value") ?? .string("") : value
+        case "join":
+            let separator = argument(0, "d")?.printed ?? Jinja.Text("")
+            var items = try iterationItems(value)
+            if let attribute = kwargs["attribute"]?.text?.string {
+                items = try items.map { v throws(Error) in try self.attribute(v, attribute) }
+            }
+            return .string(items.enumerated().reduce(Jinja.Text("")) { $0 + ($1.offset > 0 ? separator : Jinja.Text("")) + $1.element.printed })
+        case "list": return .list(try iterationItems(value))
+        case "string": return .string(value.printed)
+        case "int": return try integer(value, default: argument(0, "default") ?? .int(0))
+        case "float":
+            if let x = value.number { return .double(x) }
+            return .double(value.text.flatMap { Double($0.string.trimmingCharacters(in: .whitespaces)) } ?? argument(0, "default")?.number ?? 0)
+        case "replace":
+            guard let old = argument(0, "old")?.text?.string, let new = argument(1, "new")?.text?.string else {
+                throw Error(.runtime, "replace needs two strings")
+            }
+            let text = value.printed
+            return .string(text.derived(text.string.pythonReplacing(old, with: new, limit: argument(2, "count")?.integer ?? -1)))
+        case "select", "reject", "selectattr", "rejectattr": return try selection(name, value, args)
+        case "map": return try mapped(value, args, kwargs)
+        case "items":
+            guard case let .dict(d) = value else {
+                if value.isUndefined { return .list([]) }
+                throw Error(.runtime, "items filter needs a mapping, not \(value.typeName)")
+            }
+            return .list(d.pairs.map { .list([.string($0.key), $0.value]) })
+        case "safe": return value
+        case "e", "escape":
+            let text = value.printed
+            return .string(text.derived(text.string.htmlEscaped))
+        case "abs":
+            if let n = value.integer { return .int(abs(n)) }
+            if let x = value.number { return .double(abs(x)) }
+            throw Error(.runtime, "bad operand type for abs(): '\(value.typeName)'")
+        default:
+            throw Error(.unsupported, "the filter '\(name)' is not supported")
+        }
+    }
+
+    func length(_ value: Value) throws(Error) -> Int {
+        switch value {
+        case .undefined: return 0
+        case let .string(t): return t.scalars.count
+        case let .list(l): return l.count
+        case let .dict(d): return d.count
+        default: throw Error(.runtime, "object of type '\(value.typeName)' has no len()")
+        }
+    }
+
+    /// Jinja2's `int` filter: Python's int(), then int(float()), else the default.
+    private func integer(_ value: Value, default fallback: Value) throws(Error) -> Value {
+        switch value {
+        case let .int(n): return .int(n)
+        case let .bool(b): return .int(b ? 1 : 0)
+        case let .double(x) where x.isFinite: return .int(Int(x))
+        case let .string(t):
+            let s = t.string.trimmingCharacters(in: .whitespacesAndNewlines)
+            if let n = Int(s) { return .int(n) }
+            if let x = Double(s), x.isFinite { return .int(Int(x)) }
+            return fallback
+        default: return fallback
+        }
+    }
+
+    /// `select(test, ...)`, `reject(...)`, `selectattr(attribute, test, ...)`, `rejectattr(...)`.
+    private func selection(_ name: String, _ value: Value, _ args: [Value]) throws(Error) -> Value {
+        let byAttribute = name.hasSuffix("attr")
+        let keep = name.hasPrefix("select")
+        var rest = args
+        var attribute: String?
+        if byAttribute {
+            guard let a = rest.first?.text?.string else { throw Error(.runtime, "\(name) needs an attribute name") }
+            attribute = a
+            rest.removeFirst()
+        }
+        let testName = rest.first?.text?.string
+        let testArgs = Array(rest.dropFirst())
+        var out: [Value] = []
+        for item in try iterationItems(value) {
+            let subject = try attribute.map { a throws(Error) in try self.attribute(item, a) } ?? item
+            let passes = try testName.map { t throws(Error) in try test(t, subject, testArgs) } ?? subject.isTruthy
+            if passes == keep { out.append(item) }
+        }
+        return .list(out)
+    }
+
+    /// `map(attribute='x')` or `map('filter', ...)`.
+    private func mapped(_ value: Value, _ args: [Value], _ kwargs: [String: Value]) throws(Error) -> Value {
+        let items = try iterationItems(value)
+        if let attribute = kwargs["attribute"]?.text?.string {
+            return .list(try items.map { v throws(Error) in
+                let a = try self.attribute(v, attribute)
+                return a.isUndefined ? kwargs["default"] ?? a : a
+            })
+        }
+        guard let filterName = args.first?.text?.string, Self.filterNames.contains(filterName) else {
+            throw Error(.unsupported, "map needs attribute= or the name of a supported filter")
+        }
+        return .list(try items.map { v throws(Error) in try filter(filterName, v, Array(args.dropFirst()), [:]) })
+    }
+}
+
+extension String {
+    var htmlEscaped: String {
+        var out = ""
+        for c in self {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&#34;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}
