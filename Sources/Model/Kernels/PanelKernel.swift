@@ -8,6 +8,7 @@ import X86Instructions
 /// activations, four columns of eight rows at a time), summed in 16 bits
 /// (8 x 2 x 15 x 127 < 32768) and widened once by `vpmaddwd`. Then, lane by
 /// lane, acc = acc + float(dot) * (d_w * d_x), and for Q4_1 acc = acc + m_w * s_x.
+/// (The packed 5-bit and K-quant blocks are in PackedPanelKernels.swift.)
 /// The integer part is exact and the float part is the same chain of
 /// operations for every (row, token) whatever the tile it falls in, so one
 /// token, a tile of four and any batch give bit-identical results.
@@ -37,13 +38,23 @@ public struct PanelKernel: Sendable {
     /// panels' rows, or added to it when `accumulating` (a residual sum).
     func multiply(panels: Range<Int>, _ x: Activations, count: Int, into y: UnsafeMutablePointer<Float>, stride: Int,
                   accumulating: Bool = false) {
-        switch (format, accumulating) {
-        case (.q4_0, false): multiply(Q4_0Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: false)
-        case (.q4_0, true): multiply(Q4_0Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: true)
-        case (.q4_1, false): multiply(Q4_1Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: false)
-        case (.q4_1, true): multiply(Q4_1Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: true)
-        case (.q8_0, false): multiply(Q8_0Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: false)
-        case (.q8_0, true): multiply(Q8_0Panel.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: true)
+        // A literal `accumulating` per call, so each copy is specialised.
+        @inline(__always) func run<F: PanelBlocks>(_: F.Type) {
+            if accumulating {
+                multiply(F.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: true)
+            } else {
+                multiply(F.self, panels: panels, x, count: count, into: y, stride: stride, accumulating: false)
+            }
+        }
+        switch format {
+        case .q4_0: run(Q4_0Panel.self)
+        case .q4_1: run(Q4_1Panel.self)
+        case .q8_0: run(Q8_0Panel.self)
+        case .q5_0: run(Q5_0Panel.self)
+        case .q5_1: run(Q5_1Panel.self)
+        case .q4_K: run(Q4KPanel.self)
+        case .q5_K: run(Q5KPanel.self)
+        case .q6_K: run(Q6KPanel.self)
         }
     }
 
@@ -52,7 +63,7 @@ public struct PanelKernel: Sendable {
                                            into y: UnsafeMutablePointer<Float>, stride: Int, accumulating: Bool) {
         let blocks = columns / 32, mask = Self.lowNibbles
         for p in panels {
-            let panel = data + p * blocks * F.blockBytes
+            let panel = data + p * F.panelBytes(blocks: blocks)
             let firstRow = p * PanelFormat.rows, live = min(PanelFormat.rows, rows - firstRow)
             @inline(__always) func store(_ r: SIMD8<Float>, _ t: Int) {
                 let to = y + t * stride + firstRow
@@ -77,15 +88,6 @@ public struct PanelKernel: Sendable {
         }
     }
 
-    /// acc + float(dot) * (d_w * d_x) (+ m_w * s_x): the float chain of one
-    /// block, the same for every tile shape.
-    @inline(__always)
-    static func accumulate<F: PanelBlocks>(_: F.Type, _ acc: inout SIMD8<Float>, _ dot: SIMD8<Int32>,
-                                           _ dw: SIMD8<Float>, _ mw: SIMD8<Float>, _ dx: Float, _ sx: Float) {
-        acc = acc.addingProduct(Kernels.floats(dot), dw * SIMD8(repeating: dx))
-        if F.hasMinimum { acc = acc.addingProduct(mw, SIMD8(repeating: sx)) }
-    }
-
     /// One panel times one token.
     @inline(__always)
     static func tile1<F: PanelBlocks>(_: F.Type, _ panel: UnsafeRawPointer, blocks: Int, _ x: Activations,
@@ -93,11 +95,10 @@ public struct PanelKernel: Sendable {
         var acc = SIMD8<Float>()
         let xt = x.values + t * x.columns, first = t * blocks
         for b in 0..<blocks {
-            let block = panel + b * F.blockBytes
-            let w = F.weights(block, mask)
-            let dw = Kernels.halves(block), mw = F.hasMinimum ? Kernels.halves(block + 16) : SIMD8()
-            let dot = F.integerDot(w, xt + 32 * b, x.integerSums[first + b])
-            accumulate(F.self, &acc, dot, dw, mw, x.scales[first + b], x.sums[first + b])
+            let w = F.weights(panel, block: b, mask), s = F.scales(panel, block: b)
+            let i = first + b
+            let dot = F.integerDot(w, xt + 32 * b, x.integerSums[i])
+            F.accumulate(&acc, dot, s, dx: x.scales[i], sx: x.sums[i], n: x.integerSums[i])
         }
         return acc
     }
@@ -110,13 +111,11 @@ public struct PanelKernel: Sendable {
         var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
         let columns = x.columns
         for b in 0..<blocks {
-            let block = panel + b * F.blockBytes
-            let w = F.weights(block, mask)
-            let dw = Kernels.halves(block), mw = F.hasMinimum ? Kernels.halves(block + 16) : SIMD8()
+            let w = F.weights(panel, block: b, mask), s = F.scales(panel, block: b)
             @inline(__always) func step(_ k: Int, _ acc: inout SIMD8<Float>) {
                 let i = (t + k) * blocks + b
                 let dot = F.integerDot(w, x.values + (t + k) * columns + 32 * b, x.integerSums[i])
-                accumulate(F.self, &acc, dot, dw, mw, x.scales[i], x.sums[i])
+                F.accumulate(&acc, dot, s, dx: x.scales[i], sx: x.sums[i], n: x.integerSums[i])
             }
             step(0, &a0); step(1, &a1); step(2, &a2); step(3, &a3)
         }
@@ -135,15 +134,51 @@ public struct PanelKernel: Sendable {
     @inline(__always) static var ones: SIMD16<Int16> { SIMD16(repeating: 1) }
 }
 
-/// A panel format's block: how its weights load and meet one token.
+/// A panel format's blocks of 32 columns: how block b's weights and scales
+/// load and meet one token.
 protocol PanelBlocks {
     associatedtype Weights
-    static var blockBytes: Int { get }
-    static var hasMinimum: Bool { get }
-    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> Weights
+    associatedtype Scales
+    /// Bytes of one panel of `blocks` blocks.
+    static func panelBytes(blocks: Int) -> Int
+    static func weights(_ panel: UnsafeRawPointer, block b: Int, _ mask: SIMD16<UInt16>) -> Weights
+    static func scales(_ panel: UnsafeRawPointer, block b: Int) -> Scales
     /// The eight rows' exact sums of weight times activation over the block
     /// (`n`: the activations' sum, for formats with an offset).
     static func integerDot(_ w: Weights, _ x: UnsafePointer<Int8>, _ n: Int32) -> SIMD8<Int32>
+    /// The block's float chain, the same for every tile shape: `dx` the
+    /// activations' scale, `sx` its f16 sum and `n` its integer sum.
+    static func accumulate(_ acc: inout SIMD8<Float>, _ dot: SIMD8<Int32>, _ s: Scales, dx: Float, sx: Float, n: Int32)
+}
+
+/// Formats whose panel blocks are 32 columns with f16 d[8] (and m[8]) first.
+protocol SingleBlockPanel: PanelBlocks where Scales == (SIMD8<Float>, SIMD8<Float>) {
+    static var blockBytes: Int { get }
+    static var hasMinimum: Bool { get }
+    static func weights(_ block: UnsafeRawPointer, _ mask: SIMD16<UInt16>) -> Weights
+}
+
+extension SingleBlockPanel {
+    @inline(__always) static func panelBytes(blocks: Int) -> Int { blocks * blockBytes }
+
+    @inline(__always)
+    static func weights(_ panel: UnsafeRawPointer, block b: Int, _ mask: SIMD16<UInt16>) -> Weights {
+        weights(panel + b * blockBytes, mask)
+    }
+
+    @inline(__always)
+    static func scales(_ panel: UnsafeRawPointer, block b: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+        let block = panel + b * blockBytes
+        return (Kernels.halves(block), hasMinimum ? Kernels.halves(block + 16) : SIMD8())
+    }
+
+    /// acc + float(dot) * (d_w * d_x) (+ m_w * s_x).
+    @inline(__always)
+    static func accumulate(_ acc: inout SIMD8<Float>, _ dot: SIMD8<Int32>, _ s: (SIMD8<Float>, SIMD8<Float>),
+                           dx: Float, sx: Float, n: Int32) {
+        acc = acc.addingProduct(Kernels.floats(dot), s.0 * SIMD8(repeating: dx))
+        if hasMinimum { acc = acc.addingProduct(s.1, SIMD8(repeating: sx)) }
+    }
 }
 
 /// The 4-bit values of a panel block as eight groups of four columns of
@@ -178,7 +213,7 @@ struct NibbleGroups {
     }
 }
 
-enum Q4_1Panel: PanelBlocks {
+enum Q4_1Panel: SingleBlockPanel {
     static var blockBytes: Int { PanelFormat.q4_1.blockBytes }
     static var hasMinimum: Bool { true }
     @inline(__always)
@@ -188,7 +223,7 @@ enum Q4_1Panel: PanelBlocks {
 }
 
 /// Q4_0 weights are q - 8: the dot of q, less 8 times the activations' sum.
-enum Q4_0Panel: PanelBlocks {
+enum Q4_0Panel: SingleBlockPanel {
     static var blockBytes: Int { PanelFormat.q4_0.blockBytes }
     static var hasMinimum: Bool { false }
     @inline(__always)
@@ -202,7 +237,7 @@ enum Q4_0Panel: PanelBlocks {
 /// Q8_0: signed weights, so each product is |w| times x with w's sign
 /// (vpmaddubsw multiplies unsigned by signed); pairs reach 2 x 128 x 127,
 /// so every 16-bit result is widened at once.
-enum Q8_0Panel: PanelBlocks {
+enum Q8_0Panel: SingleBlockPanel {
     static var blockBytes: Int { PanelFormat.q8_0.blockBytes }
     static var hasMinimum: Bool { false }
 

@@ -25,8 +25,8 @@ public struct WeightMatrix: @unchecked Sendable {
         if let expectedRows, expectedRows != rows || expectedColumns.map({ $0 != columns }) == true {
             throw GGUFError.badTensor(name: tensor.name, reason: "shape \(tensor.shape), expected [\(expectedColumns ?? columns), \(expectedRows)]")
         }
-        guard columns % 32 == 0 else {
-            throw GGUFError.badTensor(name: tensor.name, reason: "row length \(columns) is not a multiple of 32")
+        guard columns % max(32, tensor.type.blockLength) == 0 else {
+            throw GGUFError.badTensor(name: tensor.name, reason: "row length \(columns) is not a multiple of \(max(32, tensor.type.blockLength))")
         }
         name = tensor.name
         type = tensor.type
@@ -95,10 +95,15 @@ public struct WeightMatrix: @unchecked Sendable {
 /// Dot products of the rows of one matrix (file layout) with float vectors.
 public struct RowKernel: Sendable {
     enum Format: Sendable {
-        case q4_0, q4_1, q8_0, f16, f32
+        case q4_0, q4_1, q8_0, f16, f32, q5_0, q5_1, q4_K, q5_K, q6_K
 
         init(_ type: TensorType) {
             switch type.id {
+            case TensorType.q5_0.id: self = .q5_0
+            case TensorType.q5_1.id: self = .q5_1
+            case TensorType.q4_K.id: self = .q4_K
+            case TensorType.q5_K.id: self = .q5_K
+            case TensorType.q6_K.id: self = .q6_K
             case TensorType.q4_0.id: self = .q4_0
             case TensorType.q4_1.id: self = .q4_1
             case TensorType.q8_0.id: self = .q8_0
@@ -123,6 +128,11 @@ public struct RowKernel: Sendable {
         case .q4_0: return Kernels.dotQ4_0(p, x, columns)
         case .f16: return Kernels.dotF16(p, x, columns)
         case .f32: return Kernels.dotF32(p, x, columns)
+        case .q5_0: return Kernels.dotFiveBit(p, x, columns, hasMinimum: false)
+        case .q5_1: return Kernels.dotFiveBit(p, x, columns, hasMinimum: true)
+        case .q4_K: return Kernels.dotK(p, x, columns, hasFifthBit: false)
+        case .q5_K: return Kernels.dotK(p, x, columns, hasFifthBit: true)
+        case .q6_K: return Kernels.dotQ6K(p, x, columns)
         }
     }
 }

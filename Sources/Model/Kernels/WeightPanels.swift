@@ -22,6 +22,8 @@ public enum PanelFormat: Sendable {
     /// Per panel block: d[8], then eight 32-byte groups G_g whose byte
     /// 4r + i is row r's value at column 4g + i (signed). Weight = q d.
     case q8_0
+    /// 5-, 4- and 6-bit values stay packed: see `PackedPanels`.
+    case q5_0, q5_1, q4_K, q5_K, q6_K
 
     public static let rows = 8
 
@@ -30,6 +32,11 @@ public enum PanelFormat: Sendable {
         case TensorType.q4_0.id: self = .q4_0
         case TensorType.q4_1.id: self = .q4_1
         case TensorType.q8_0.id: self = .q8_0
+        case TensorType.q5_0.id: self = .q5_0
+        case TensorType.q5_1.id: self = .q5_1
+        case TensorType.q4_K.id: self = .q4_K
+        case TensorType.q5_K.id: self = .q5_K
+        case TensorType.q6_K.id: self = .q6_K
         default: return nil
         }
     }
@@ -39,11 +46,21 @@ public enum PanelFormat: Sendable {
         case .q4_0: return .q4_0
         case .q4_1: return .q4_1
         case .q8_0: return .q8_0
+        case .q5_0: return .q5_0
+        case .q5_1: return .q5_1
+        case .q4_K: return .q4_K
+        case .q5_K: return .q5_K
+        case .q6_K: return .q6_K
         }
     }
 
-    /// Bytes of one block of eight rows.
-    var blockBytes: Int { Self.rows * fileType.blockBytes }
+    /// Bytes of one file block (32 or 256 columns) of eight rows.
+    var blockBytes: Int {
+        switch self {
+        case .q4_0, .q4_1, .q8_0: return Self.rows * fileType.blockBytes
+        default: return packed.blockBytes
+        }
+    }
 
     /// Bytes of the scales (and minimums) at the start of a panel block.
     var scaleBytes: Int { self == .q4_1 ? 32 : 16 }
@@ -54,11 +71,16 @@ public enum PanelFormat: Sendable {
     static func panelCount(rows: Int) -> Int { (rows + Self.rows - 1) / Self.rows }
 
     /// Bytes of `rows` rows of `columns` values as panels.
-    func byteCount(rows: Int, columns: Int) -> Int { Self.panelCount(rows: rows) * columns / 32 * blockBytes }
+    func byteCount(rows: Int, columns: Int) -> Int {
+        Self.panelCount(rows: rows) * columns / fileType.blockLength * blockBytes
+    }
 
     /// Writes `rows` file-layout rows (`source`) as panels to `destination`
     /// (`byteCount(rows:columns:)` bytes).
     func repack(_ source: UnsafeRawPointer, rows: Int, columns: Int, into destination: UnsafeMutableRawPointer) {
+        guard self == .q4_0 || self == .q4_1 || self == .q8_0 else {
+            return packed.repack(source, rows: rows, columns: columns, into: destination)
+        }
         let blocks = columns / 32, fileBlock = fileType.blockBytes, rowBytes = blocks * fileBlock
         let groupBytes = 32, groups = (blockBytes - scaleBytes) / groupBytes
         destination.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount(rows: rows, columns: columns))
@@ -80,6 +102,9 @@ public enum PanelFormat: Sendable {
 
     /// Row `row` of a panel-layout matrix as floats (the embedding lookup).
     func dequantizeRow(_ row: Int, of data: UnsafeRawPointer, columns: Int, into destination: UnsafeMutablePointer<Float>) {
+        guard self == .q4_0 || self == .q4_1 || self == .q8_0 else {
+            return packed.dequantizeRow(row, of: data, columns: columns, into: destination)
+        }
         let blocks = columns / 32, panel = row / Self.rows, r = row % Self.rows
         for b in 0..<blocks {
             let block = data + (panel * blocks + b) * blockBytes
@@ -99,7 +124,7 @@ public enum PanelFormat: Sendable {
                         out[16 + 4 * j + i] = value(byte >> 4)
                     }
                 }
-            case .q8_0:
+            default:
                 for g in 0..<8 {
                     for i in 0..<4 {
                         out[4 * g + i] = Float(block.load(fromByteOffset: 16 + 32 * g + 4 * r + i, as: Int8.self)) * d

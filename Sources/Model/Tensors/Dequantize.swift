@@ -45,6 +45,12 @@ public enum Dequantize {
                     out[j] = Float(block.load(fromByteOffset: 2 + j, as: Int8.self)) * d
                 }
             }
+        case .q5_0, .q5_1:
+            fiveBit(type, from: source, count: count, into: destination)
+        case .q4_K, .q5_K:
+            kQuant(type, from: source, count: count, into: destination)
+        case .q6_K:
+            q6K(from: source, count: count, into: destination)
         default:
             preconditionFailure("dequantize called for \(type); callers check isComputable")
         }

@@ -17,6 +17,18 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
     public static let q4_1 = TensorType(id: 3, name: "Q4_1", blockLength: 32, blockBytes: 20)
     /// 32 values: f16 scale d, then 32 signed bytes q; x = q * d.
     public static let q8_0 = TensorType(id: 8, name: "Q8_0", blockLength: 32, blockBytes: 34)
+    /// 32 values: f16 d, 32 high bits, 16 bytes of low nibbles; x = (q - 16) * d.
+    public static let q5_0 = TensorType(id: 6, name: "Q5_0", blockLength: 32, blockBytes: 22)
+    /// 32 values: f16 d, f16 m, 32 high bits, 16 bytes of low nibbles; x = q * d + m.
+    public static let q5_1 = TensorType(id: 7, name: "Q5_1", blockLength: 32, blockBytes: 24)
+    /// 256 values in 8 sub-blocks of 32: f16 d and dmin, 6-bit scales and
+    /// minimums packed in 12 bytes, 128 bytes of nibbles; x = d sc q - dmin m.
+    public static let q4_K = TensorType(id: 12, name: "Q4_K", blockLength: 256, blockBytes: 144)
+    /// As Q4_K with a fifth bit per value (32 bytes) before the nibbles.
+    public static let q5_K = TensorType(id: 13, name: "Q5_K", blockLength: 256, blockBytes: 176)
+    /// 256 values in 16 sub-blocks of 16: 128 bytes of low nibbles, 64 of
+    /// high 2-bit pairs, 16 int8 scales, f16 d last; x = d sc (q - 32).
+    public static let q6_K = TensorType(id: 14, name: "Q6_K", blockLength: 256, blockBytes: 210)
 
     public static let known: [UInt32: TensorType] = {
         let table: [(UInt32, String, Int, Int)] = [
@@ -39,7 +51,13 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
 
     /// The types kvserve dequantizes and multiplies with.
     public var isComputable: Bool {
-        self == .f32 || self == .f16 || self == .q4_0 || self == .q4_1 || self == .q8_0
+        Self.computable.contains(self)
+    }
+
+    static let computable: Set<TensorType> = [.f32, .f16, .q4_0, .q4_1, .q8_0, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+
+    /// Whether a block is 256 values with sub-block scales (the K-quants).
+    var isSuperBlock: Bool { blockLength == 256
     }
 
     /// Bytes for one row of `length` values (length must be a multiple of blockLength).
