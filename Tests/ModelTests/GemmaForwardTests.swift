@@ -6,9 +6,9 @@ import TestSupport
 /// Gemma 3 270M against llama.cpp's greedy output, and its sliding-window
 /// layers across chunked prefill (scripts/fixtures/make_greedy_fixtures.py
 /// --vocab gemma3).
-@Suite(.enabled(if: GemmaModel.testsEnabled, Comment(rawValue: GemmaModel.missingNote)))
+@Suite(.enabled(if: TestResources.gemmaPresent, TestResources.gemmaMissingNote))
 struct GemmaForwardTests {
-    static let file: Result<ModelFile, Error> = Result { try ModelFile(path: GemmaModel.path) }
+    static let file: Result<ModelFile, Error> = Result { try ModelFile(gguf: TestResources.gemma.get()) }
     static let model: Result<DecoderModel, Error> = Result { try DecoderModel(file: file.get()) }
 
     /// llama.cpp's 32 greedy tokens, exactly, for every prompt where its own

@@ -6,9 +6,9 @@ import TestSupport
 /// Gemma 3's SentencePiece tokenizer (262,144 pieces, no space prefix)
 /// against llama.cpp's llama-tokenize on the strings of
 /// scripts/fixtures/make_tokenizer_fixtures.py --vocab gemma3.
-@Suite(.enabled(if: GemmaModel.testsEnabled, Comment(rawValue: GemmaModel.missingNote)))
+@Suite(.enabled(if: TestResources.gemmaPresent, TestResources.gemmaMissingNote))
 struct GemmaTokenizerTests {
-    static let tokenizer: Result<Tokenizer, Error> = Result { try Tokenizer(GGUFFile(path: GemmaModel.path)) }
+    static let tokenizer: Result<Tokenizer, Error> = Result { try Tokenizer(TestResources.gemma.get()) }
 
     @Test func matchesLlamaTokenize() throws {
         let tokenizer = try Self.tokenizer.get()

@@ -159,20 +159,8 @@ extension KernelTests {
     @Test(arguments: packedFormats)
     func packedPanelRowsDequantizeLikeFileRows(_ type: TensorType) {
         var rng = SplitMix64(seed: 31)
-        let n = 512, rows = 13
-        let rowBytes = (0..<rows).map { _ in randomPackedRow(type, columns: n, &rng) }
-        let format = PanelFormat(type)!
-        let panels = UnsafeMutableRawPointer.allocate(byteCount: format.byteCount(rows: rows, columns: n), alignment: 64)
-        defer { panels.deallocate() }
-        rowBytes.flatMap { $0 }.withUnsafeBytes { format.repack($0.baseAddress!, rows: rows, columns: n, into: panels) }
-        for r in 0..<rows {
-            var fromPanels = [Float](repeating: .nan, count: n), fromFile = fromPanels
-            fromPanels.withUnsafeMutableBufferPointer { format.dequantizeRow(r, of: panels, columns: n, into: $0.baseAddress!) }
-            rowBytes[r].withUnsafeBytes { raw in
-                fromFile.withUnsafeMutableBufferPointer { Dequantize.values(type, from: raw.baseAddress!, count: n, into: $0.baseAddress!) }
-            }
-            #expect(fromPanels.map(\.bitPattern) == fromFile.map(\.bitPattern), "\(type.name) row \(r)")
-        }
+        let n = 512
+        KernelTests.expectPanelRowsDequantizeLikeFileRows(type, (0..<13).map { _ in randomPackedRow(type, columns: n, &rng) }, columns: n)
     }
 
     /// The float kernel against the weights written out from the formula.

@@ -164,8 +164,14 @@ struct KernelTests {
     @Test(arguments: formats)
     func panelRowsDequantizeLikeFileRows(_ type: TensorType) {
         var rng = SplitMix64(seed: 29)
-        let n = 96, rows = 13
-        let rowBytes = (0..<rows).map { _ in randomRow(type, blocks: n / 32, &rng) }
+        let n = 96
+        Self.expectPanelRowsDequantizeLikeFileRows(type, (0..<13).map { _ in randomRow(type, blocks: n / 32, &rng) }, columns: n)
+    }
+
+    /// Rows `rowBytes` (the file's layout) repacked as panels read back as
+    /// the file rows dequantize, bit for bit.
+    static func expectPanelRowsDequantizeLikeFileRows(_ type: TensorType, _ rowBytes: [[UInt8]], columns n: Int) {
+        let rows = rowBytes.count
         let format = PanelFormat(type)!
         let panels = UnsafeMutableRawPointer.allocate(byteCount: format.byteCount(rows: rows, columns: n), alignment: 64)
         defer { panels.deallocate() }

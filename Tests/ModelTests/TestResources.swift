@@ -18,14 +18,10 @@ enum TestResources {
     static let modelTestsEnabled = DefaultModel.testsEnabled
     static let modelMissingNote = Comment(rawValue: DefaultModel.missingNote)
 
-    /// gemma-3-270m Q4_K_M (`scripts/fetch-model gemma3`), for its K-quant
-    /// tensors: tests that read it skip when it is absent, in CI too (CI
-    /// fetches only the default model).
-    static let gemmaPath = ProcessInfo.processInfo.environment["KVSERVE_TEST_GEMMA"]
-        ?? repositoryRoot.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
-    static let gemmaPresent = FileManager.default.fileExists(atPath: gemmaPath)
-    static let gemmaMissingNote = Comment(rawValue: "gemma-3-270m is not fetched: run scripts/fetch-model gemma3")
-    static let gemma: Result<GGUFFile, Error> = Result { try GGUFFile(path: gemmaPath) }
+    /// gemma-3-270m Q4_K_M (`scripts/fetch-model gemma3`), where TestSupport's GemmaModel finds it.
+    static let gemmaPresent = GemmaModel.testsEnabled
+    static let gemmaMissingNote = Comment(rawValue: GemmaModel.missingNote)
+    static let gemma: Result<GGUFFile, Error> = Result { try GGUFFile(path: GemmaModel.path) }
 
     /// The default model, loaded once for all tests.
     static let model: Result<ModelFile, Error> = Result { try ModelFile(path: modelPath) }
