@@ -53,7 +53,8 @@ public final class DecodeEngine {
 
     public let model: any PagedModel
     public let limits: Limits
-    private let endOfSequence: TokenID?
+    /// Tokens that end a reply (unless the request ignores them).
+    private let endOfGeneration: Set<TokenID>
     private let contextLength: Int
     private let clock: () -> Double
     public private(set) var cache: PagedCache
@@ -72,13 +73,13 @@ public final class DecodeEngine {
     /// Told of the sessions that expired (on the engine thread; must be quick).
     public var sessionsExpired: ([String]) -> Void = { _ in }
 
-    public init(model: any PagedModel, endOfSequence: TokenID?, limits: Limits = Limits(), diskTier: DiskTier? = nil,
+    public init(model: any PagedModel, endOfGeneration: Set<TokenID>, limits: Limits = Limits(), diskTier: DiskTier? = nil,
                 clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
         precondition(diskTier == nil || diskTier!.memory === model.blockMemory, "the disk tier must move this model's blocks")
         self.model = model
         self.diskTier = diskTier
         self.limits = limits
-        self.endOfSequence = endOfSequence
+        self.endOfGeneration = endOfGeneration
         self.contextLength = model.contextLength
         self.clock = clock
         cache = PagedCache(blockCount: model.blockCount, blockSize: model.blockSize)
@@ -260,7 +261,7 @@ public final class DecodeEngine {
             running[item.index].generated.append(token)
             cache.append(id, [token])
             let sequence = running[item.index]
-            if token == endOfSequence && !sequence.request.ignoreEOS {
+            if endOfGeneration.contains(token) && !sequence.request.ignoreEOS {
                 finished.append(item.index)
                 events.append(end(sequence, .stop, table: cache.finish(id)))
                 continue
@@ -401,9 +402,9 @@ public final class DecodeEngine {
                          chainHashes: keep ? table?.chainHashes ?? [] : [], now: clock())
             if keep { session = sessions[sessionID] }
         }
-        var generated = sequence.generated
-        if reason == .stop, generated.last == endOfSequence { generated.removeLast() }
-        return .finished(sequence.id, Completion(reason: reason, tokens: generated, historyTokens: sequence.history.count,
+        var generated = sequence.generated, stopToken: TokenID?
+        if reason == .stop, let last = generated.last, endOfGeneration.contains(last) { stopToken = generated.removeLast() }
+        return .finished(sequence.id, Completion(reason: reason, tokens: generated, stopToken: stopToken, historyTokens: sequence.history.count,
                                                  promptTokens: sequence.prompt.count, cachedTokens: sequence.cachedTokens ?? 0,
                                                  diskCachedTokens: sequence.diskCachedTokens, session: session))
     }

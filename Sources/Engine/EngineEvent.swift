@@ -60,8 +60,11 @@ public struct TokenLogprobs: Sendable, Equatable {
 /// The end of a request.
 public struct Completion: Sendable, Equatable {
     public var reason: FinishReason
-    /// Generated tokens, end-of-sequence excluded.
+    /// Generated tokens, the one that ended the reply excluded.
     public var tokens: [TokenID]
+    /// The end-of-generation token that ended the reply, if one did (it
+    /// belongs to the conversation's history, not to the reply's text).
+    public var stopToken: TokenID? = nil
     /// Tokens of the session's history before this turn (for a turn that
     /// reconciles a whole conversation, the part of the history it kept).
     public var historyTokens: Int = 0

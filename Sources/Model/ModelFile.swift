@@ -61,6 +61,13 @@ public struct NoChatTemplate: Error, CustomStringConvertible {
 }
 
 extension ModelFile {
+    /// The tokens that end a reply (see `Tokenizer.endOfGeneration`).
+    public var endOfGeneration: Set<TokenID> { tokenizer.endOfGeneration(chatTemplate) }
+
+    /// The chat template's end of turn when it is one token (a session whose
+    /// last token is this has its turn closed).
+    public var chatTemplateEndOfTurn: TokenID? { tokenizer.endOfTurn(of: chatTemplate) }
+
     /// The chat template, or the error that says there is none.
     public var requiredChatTemplate: ChatTemplate {
         get throws(NoChatTemplate) {

@@ -92,7 +92,7 @@ public final class APIServer: Sendable {
         limits.sessionTimeToLive = Double(c.sessionTTLSeconds)
         let store = try Self.openStore(c, log: log)
         let diskTier = try Self.openDiskTier(c, modelPath: c.model, arena: paged.arena, log: log)
-        let engine = DecodeEngine(model: paged, endOfSequence: file.tokenizer.vocabulary.eos, limits: limits, diskTier: diskTier)
+        let engine = DecodeEngine(model: paged, endOfGeneration: file.endOfGeneration, limits: limits, diskTier: diskTier)
         let durability = Durability(store: store, logger: Logger(label: "kvserve.storage"),
                                     failures: { [metrics] in metrics.durableWriteFailures.increment(by: Int64($0)) })
         self.durability = durability
@@ -102,12 +102,11 @@ public final class APIServer: Sendable {
             durability.write("forget expired sessions") { store in try keys.forEach { try store.deleteSession(key: $0) } }
         }
         service = EngineService(engine: engine)
-        let endOfTurn = file.tokenizer.encode(file.chatTemplate?.endOfTurn ?? "", parseSpecial: true)
         model = ServedModel(name: (c.model as NSString).lastPathComponent, tokenizer: file.tokenizer,
                             chatTemplate: file.chatTemplate, contextLength: file.hyperparameters.contextLength,
                             poolTokens: paged.blockCount * c.blockSize,
                             maxSessionTokens: min(c.maxSessionTokens, file.hyperparameters.contextLength),
-                            endOfTurn: endOfTurn.count == 1 ? endOfTurn[0] : nil, created: Int(Date().timeIntervalSince1970))
+                            endOfTurn: file.chatTemplateEndOfTurn, created: Int(Date().timeIntervalSince1970))
         log("model \(model.name): \(paged.blockCount) KV blocks of \(c.blockSize) positions (\(paged.arena.byteCount >> 20) MiB)")
         if !keys.isEmpty { log("API keys required (\(c.sharePrefixCache == "all" ? "prefix cache shared by all keys" : "one prefix cache per key"))") }
         let serving = Serving(model: model, service: service, metrics: metrics, logger: Logger(label: "kvserve.requests"),

@@ -45,6 +45,7 @@ struct GenerateCommand: ParsableCommand {
         let file = try ModelFile(path: model)
         let llama = try DecoderModel(file: file, activations: exact ? .float : .int8)
         let tokenizer = file.tokenizer
+        let endOfGeneration = file.endOfGeneration
         let promptIDs = chat
             ? tokenizer.encode(chatPrompt: try file.requiredChatTemplate.prompt([ChatMessage(role: "user", content: prompt)],
                                                                                  addGenerationPrompt: true))
@@ -72,7 +73,7 @@ struct GenerateCommand: ParsableCommand {
         let prefilled = DispatchTime.now()
         while completion.count < maxTokens {
             let next = sampler.sample(logits, history: Array((promptIDs + completion).suffix(DecodeEngine.penaltyWindow)))
-            if next == tokenizer.vocabulary.eos { finishReason = "stop"; break }
+            if endOfGeneration.contains(next) { finishReason = "stop"; break }
             completion.append(next)
             if !json { FileHandle.standardOutput.write(Data(detokenizer.append(next).utf8)) }
             if completion.count == maxTokens { break }

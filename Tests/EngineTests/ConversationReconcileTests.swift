@@ -9,7 +9,7 @@ import Model
 /// the turn recomputes, and what a cancelled turn leaves.
 @Suite struct ConversationReconcileTests {
     func engine() -> DecodeEngine {
-        DecodeEngine(model: RecordingModel(contextLength: 256, blockSize: 4, blockCount: 64), endOfSequence: nil,
+        DecodeEngine(model: RecordingModel(contextLength: 256, blockSize: 4, blockCount: 64), endOfGeneration: [],
                      clock: { 0 })
     }
 

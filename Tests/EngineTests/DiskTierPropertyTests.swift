@@ -87,7 +87,7 @@ import Model
             let model = RecordingModel(contextLength: 96, blockSize: blockSize, blockCount: blocks)
             let file = try! BlockFile(path: path, layout: layout, budget: budget)
             let tier = DiskTier(file: file, memory: model)
-            return (model, DecodeEngine(model: model, endOfSequence: RecordingModel.endOfSequence, limits: limits, diskTier: tier,
+            return (model, DecodeEngine(model: model, endOfGeneration: [RecordingModel.endOfSequence], limits: limits, diskTier: tier,
                                         clock: { 0 }))
         }
         var (model, engine) = boot()

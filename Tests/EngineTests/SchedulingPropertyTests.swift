@@ -89,7 +89,7 @@ import Model
         limits.maxSessions = 4
         limits.sessionTimeToLive = timeToLive
         let clock = Clock()
-        let engine = DecodeEngine(model: model, endOfSequence: RecordingModel.endOfSequence, limits: limits, clock: { clock.now })
+        let engine = DecodeEngine(model: model, endOfGeneration: [RecordingModel.endOfSequence], limits: limits, clock: { clock.now })
         var history: [Int: [TokenID]] = [:]  // each session's tokens, as the test knows them
         var inFlight: [RequestID: InFlight] = [:]
         var endedAt: [Int: Double] = [:]  // when each session's last turn ended

@@ -30,6 +30,10 @@ public struct Vocabulary: Sendable {
 
     public let bos: TokenID?
     public let eos: TokenID?
+    /// End of turn and end of message (`eot_token_id`, `eom_token_id`):
+    /// Llama-3's `<|eot_id|>` ends a reply without being EOS.
+    public let endOfTurn: TokenID?
+    public let endOfMessage: TokenID?
     public let unknown: TokenID?
     public let padding: TokenID?
     public let addBOS: Bool
@@ -86,6 +90,8 @@ public struct Vocabulary: Sendable {
         }
         bos = try specialID("tokenizer.ggml.bos_token_id")
         eos = try specialID("tokenizer.ggml.eos_token_id")
+        endOfTurn = try specialID("tokenizer.ggml.eot_token_id")
+        endOfMessage = try specialID("tokenizer.ggml.eom_token_id")
         unknown = try specialID("tokenizer.ggml.unknown_token_id")
         padding = try specialID("tokenizer.ggml.padding_token_id")
 

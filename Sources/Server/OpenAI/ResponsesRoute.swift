@@ -50,7 +50,7 @@ struct ResponsesRoute: Sendable {
                                       temperature: Self.decimal(sampling.temperature), topP: Self.decimal(sampling.topP),
                                       metadata: metadata)
             let output = ResponseOutput(responder: responder, shape: shape, stream: try fields.bool("stream") ?? false,
-                                        prompt: prompt, endOfSequence: serving.model.tokenizer.vocabulary.eos,
+                                        prompt: prompt,
                                         responses: serving.responses, tenant: tenant)
             Turn(serving.turnContext(route: "responses", tenant: tenant, sessionID: nil, stop: []), output: output)
                 .run(generation, maxWaiting: serving.maxWaiting, responder: responder)
@@ -138,19 +138,17 @@ final class ResponseOutput: OpenAIOutput {
     let shape: ResponseShape
     let streaming: Bool
     let prompt: [TokenID]
-    let endOfSequence: TokenID?
     let responses: StoredResponses
     let tenant: Tenant
     private(set) var stream: ResponseStream?
     private var sequence = 0
 
-    init(responder: Responder, shape: ResponseShape, stream: Bool, prompt: [TokenID], endOfSequence: TokenID?,
+    init(responder: Responder, shape: ResponseShape, stream: Bool, prompt: [TokenID],
          responses: StoredResponses, tenant: Tenant) {
         self.responder = responder
         self.shape = shape
         streaming = stream
         self.prompt = prompt
-        self.endOfSequence = endOfSequence
         self.responses = responses
         self.tenant = tenant
     }
@@ -190,10 +188,9 @@ final class ResponseOutput: OpenAIOutput {
         ]
         let object = shape.object(status: status, text: end.text, usage: usage)
         if shape.store {
-            // The reply's end-of-sequence token is part of the conversation a
+            // The token that ended the reply is part of the conversation a
             // continuation extends, as it is of a session's history.
-            let ended = c.reason == .stop ? [endOfSequence].compactMap { $0 } : []
-            responses.store(shape.id, tenant: tenant, tokens: prompt + c.tokens + ended, json: JSONText.encode(object))
+            responses.store(shape.id, tenant: tenant, tokens: prompt + c.tokens + [c.stopToken].compactMap { $0 }, json: JSONText.encode(object))
         }
         if stream != nil {
             event("response.output_text.done", position.merging(["text": end.text, "logprobs": [Any]()]) { a, _ in a })
