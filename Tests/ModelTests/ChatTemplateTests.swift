@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import Model
 
-/// Chat templates of six model families against Jinja2's renders of them
+/// Chat templates of seven models against Jinja2's renders of them
 /// (scripts/fixtures/make_jinja_fixtures.py, make_chat_template_fixtures.py).
 @Suite struct ChatTemplateTests {
     static func source(_ entry: JinjaFixture.Entry) throws -> String {
@@ -11,15 +11,18 @@ import TestSupport
         return try TestResources.decode(ChatFixture.self, "chat/smollm2-chatml.json").template
     }
 
+    /// Each at the fixture's clock, the instant its `strftime_now` formatted.
     static func templates() throws -> [(JinjaFixture.Entry, ChatTemplate)] {
-        try JinjaFixture.load().templates.map { entry in
-            (entry, try ChatTemplate(source: try source(entry), bosToken: entry.bos_token, eosToken: entry.eos_token))
+        let fixture = try JinjaFixture.load()
+        return try fixture.templates.map { entry in
+            (entry, try ChatTemplate(source: try source(entry), bosToken: entry.bos_token, eosToken: entry.eos_token,
+                                     clock: .fixed(fixture.now)))
         }
     }
 
     @Test func everyTemplateRendersEveryConversationAsJinja2() throws {
         let templates = try Self.templates()
-        #expect(templates.map(\.0.name) == ["qwen2.5", "llama-3.1", "gemma-2", "mistral-nemo", "phi-3.5", "smollm2"])
+        #expect(templates.map(\.0.name) == ["qwen2.5", "llama-3.1", "llama-3.2", "gemma-2", "mistral-nemo", "phi-3.5", "smollm2"])
         for (entry, template) in templates {
             #expect(entry.cases.count == 20)
             for c in entry.cases {
@@ -44,10 +47,10 @@ import TestSupport
 
     /// The end-of-turn markup each family's model generates to end a reply.
     @Test func endOfTurnIsWhatEachFamilyEndsAReplyWith() throws {
-        let expected = ["qwen2.5": "<|im_end|>", "llama-3.1": "<|eot_id|>", "gemma-2": "<end_of_turn>",
+        let expected = ["qwen2.5": "<|im_end|>", "llama-3.1": "<|eot_id|>", "llama-3.2": "<|eot_id|>", "gemma-2": "<end_of_turn>",
                         "mistral-nemo": "</s>", "phi-3.5": "<|end|>", "smollm2": "<|im_end|>"]
         for (entry, template) in try Self.templates() { #expect(template.endOfTurn == expected[entry.name], "\(entry.name)") }
-        let stable: [String: Bool?] = ["qwen2.5": true, "llama-3.1": true, "gemma-2": nil, "mistral-nemo": false,
+        let stable: [String: Bool?] = ["qwen2.5": true, "llama-3.1": true, "llama-3.2": true, "gemma-2": nil, "mistral-nemo": false,
                                        "phi-3.5": true, "smollm2": true]
         for (entry, template) in try Self.templates() { #expect(template.systemPrefixStable == stable[entry.name], "\(entry.name)") }
     }

@@ -31,6 +31,9 @@ public struct ChatTemplate: Sendable, Equatable {
     /// into the last user message), a session's follow-up leaves the system
     /// prompt where its first turn put it: see `continuation`.
     public let systemPrefixStable: Bool?
+    /// The date `strftime_now` writes (Llama 3.2, Granite, gpt-oss): the
+    /// system clock in UTC, unless a caller fixes it.
+    public let clock: Jinja.Clock
 
     public static let metadataKey = "tokenizer.chat_template"
 
@@ -62,29 +65,35 @@ public struct ChatTemplate: Sendable, Equatable {
         a.source == b.source && a.bosToken == b.bosToken && a.eosToken == b.eosToken
     }
 
-    public init(source: String, bosToken: String? = nil, eosToken: String? = nil) throws {
+    public init(source: String, bosToken: String? = nil, eosToken: String? = nil, clock: Jinja.Clock = .system) throws {
         let template: Jinja.Template
         do { template = try Jinja.Template(source) } catch { throw Error.invalid(error) }
+        // The probe's renders compare with each other: one clock reading for all of them.
         let draft = ChatTemplate(source: source, template: template, bosToken: bosToken, eosToken: eosToken,
-                                 endOfTurn: "", systemPrefixStable: nil)
+                                 endOfTurn: "", systemPrefixStable: nil, clock: .fixed(clock.now()))
         let (endOfTurn, systemPrefixStable) = try Probe(draft).checked()
         self.init(source: source, template: template, bosToken: bosToken, eosToken: eosToken,
-                  endOfTurn: endOfTurn, systemPrefixStable: systemPrefixStable)
+                  endOfTurn: endOfTurn, systemPrefixStable: systemPrefixStable, clock: clock)
     }
 
     private init(source: String, template: Jinja.Template, bosToken: String?, eosToken: String?,
-                 endOfTurn: String, systemPrefixStable: Bool?) {
+                 endOfTurn: String, systemPrefixStable: Bool?, clock: Jinja.Clock) {
         self.source = source
         self.template = template
         self.bosToken = bosToken
         self.eosToken = eosToken
         self.endOfTurn = endOfTurn
         self.systemPrefixStable = systemPrefixStable
+        self.clock = clock
     }
 
     /// The prompt text for `messages`, exactly as the template renders it.
     public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
         try prompt(messages, addGenerationPrompt: addGenerationPrompt).string
+    }
+
+    private func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, at now: Date) throws -> String {
+        try prompt(messages, addGenerationPrompt: addGenerationPrompt, at: now).string
     }
 
     /// The same text, with each message's content kept apart from the
@@ -93,8 +102,12 @@ public struct ChatTemplate: Sendable, Equatable {
     /// what a message's content becomes by concatenation and trimming keeps
     /// its origin, and anything else computed from content is content too.
     public func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> PromptText {
+        try prompt(messages, addGenerationPrompt: addGenerationPrompt, at: clock.now())
+    }
+
+    private func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool, at now: Date) throws -> PromptText {
         let text: Jinja.Text
-        do { text = try template.render(context(messages, addGenerationPrompt: addGenerationPrompt)) }
+        do { text = try template.render(context(messages, addGenerationPrompt: addGenerationPrompt), now: now) }
         catch { throw Error.rejected(error) }
         return PromptText(text.segments.map { s in s.message.map { .content(s.text, message: $0) } ?? .markup(s.text) })
     }
@@ -125,8 +138,10 @@ public struct ChatTemplate: Sendable, Equatable {
     /// turn that first had it: the session's history is never rewritten.
     public func continuation(_ messages: [ChatMessage], closingTurn: Bool, addGenerationPrompt: Bool) throws -> PromptText {
         let history = [Probe.user, Probe.assistant]
-        let before = try render([Probe.user], addGenerationPrompt: true) + Probe.assistant.content
-        let full = try prompt(history + messages, addGenerationPrompt: addGenerationPrompt)
+        // Both renders at one instant: a date that changed between them would break the prefix.
+        let now = clock.now()
+        let before = try render([Probe.user], addGenerationPrompt: true, at: now) + Probe.assistant.content
+        let full = try prompt(history + messages, addGenerationPrompt: addGenerationPrompt, at: now)
         guard full.string.hasScalarPrefix(before) else {
             throw Error.rejected(Jinja.Error(.runtime, "these messages change how the earlier turns render, so they cannot follow them"))
         }

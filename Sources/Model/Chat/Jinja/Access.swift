@@ -16,9 +16,9 @@ extension Jinja.Renderer {
             return d[key.string] ?? .undefined("'dict object' has no attribute '\(key.string)'")
         case let (.namespace(ns), .string(key)):
             return ns.attributes[key.string] ?? .undefined("'Namespace object' has no attribute '\(key.string)'")
-        case let (.list(items), .int(k)):
+        case let (.list(items), .int(k)), let (.tuple(items), .int(k)):
             let j = k < 0 ? items.count + k : k
-            return items.indices.contains(j) ? items[j] : .undefined("list object has no element \(k)")
+            return items.indices.contains(j) ? items[j] : .undefined("\(base.typeName) object has no element \(k)")
         case let (.string(t), .int(k)):
             let scalars = Array(t.scalars)
             let j = k < 0 ? scalars.count + k : k
@@ -30,7 +30,7 @@ extension Jinja.Renderer {
         }
     }
 
-    /// `x[a:b:c]` on a list or a string, with Python's bounds.
+    /// `x[a:b:c]` on a list, a tuple or a string, with Python's bounds.
     func slice(_ base: Value, start: Value?, stop: Value?, step: Value?) throws(Error) -> Value {
         func int(_ v: Value?) throws(Error) -> Int? {
             switch v {
@@ -44,6 +44,8 @@ extension Jinja.Renderer {
         switch try defined(base) {
         case let .list(items):
             return .list(Self.indices(items.count, try int(start), try int(stop), by).map { items[$0] })
+        case let .tuple(items):
+            return .tuple(Self.indices(items.count, try int(start), try int(stop), by).map { items[$0] })
         case let .string(t):
             let scalars = Array(t.scalars)
             var view = String.UnicodeScalarView()

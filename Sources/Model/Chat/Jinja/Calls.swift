@@ -1,11 +1,11 @@
 extension Jinja.Renderer {
-    static let globalFunctions = ["raise_exception", "namespace", "range"]
+    static let globalFunctions = ["raise_exception", "namespace", "range", "strftime_now"]
 
     func call(_ callee: Jinja.Expression, _ arguments: Jinja.Arguments) throws(Error) -> Value {
         if case let .attribute(baseExpression, name) = callee {
             let base = try evaluate(baseExpression)
             switch base {
-            case .string, .dict, .list:
+            case .string, .dict, .list, .tuple:
                 return try method(name, of: base, try positional(arguments), try keywords(arguments))
             default: break
             }
@@ -24,6 +24,12 @@ extension Jinja.Renderer {
         case "raise_exception":
             // transformers raises TemplateError(message): the template's own words.
             throw Error(.raised, args.first.map { $0.printed.string } ?? "")
+        case "strftime_now":
+            // transformers' `datetime.now().strftime(format)`, at the render's clock reading.
+            guard args.count == 1, kwargs.isEmpty, case let .string(format) = args[0] else {
+                throw Error(.runtime, "strftime_now() takes one argument, a format string")
+            }
+            return .string(format.derived(try Jinja.Strftime(now).format(format.string)))
         case "namespace":
             var attributes = Jinja.Dict()
             if case let .dict(d)? = args.first { for (k, v) in d.pairs { attributes[k] = v } }

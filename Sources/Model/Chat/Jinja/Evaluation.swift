@@ -6,7 +6,8 @@ extension Jinja.Renderer {
         switch e {
         case let .literal(l): return Self.value(of: l)
         case let .name(n): return scope.lookup(n) ?? .undefined("'\(n)' is undefined")
-        case let .list(items), let .tuple(items): return .list(try items.map { x throws(Error) in try evaluate(x) })
+        case let .list(items): return .list(try items.map { x throws(Error) in try evaluate(x) })
+        case let .tuple(items): return .tuple(try items.map { x throws(Error) in try evaluate(x) })
         case let .dict(entries):
             var d = Jinja.Dict()
             for entry in entries {

@@ -1,11 +1,11 @@
 import Foundation
 
 extension Jinja.Renderer {
-    static let filterNames: Set<String> = [
+    static let filterNames = Set<String>([
         "trim", "tojson", "length", "count", "first", "last", "upper", "lower", "capitalize", "title", "default", "d",
         "join", "list", "string", "int", "float", "replace", "select", "reject", "selectattr", "rejectattr", "map",
-        "items", "safe", "e", "escape", "abs",
-    ]
+        "items", "safe", "e", "escape", "abs", "indent",
+    ]).union(sortingFilterNames)
 
     func filter(_ name: String, _ value: Value, _ args: [Value], _ kwargs: [String: Value]) throws(Error) -> Value {
         func argument(_ k: Int, _ key: String) -> Value? { kwargs[key] ?? (k < args.count ? args[k] : nil) }
@@ -52,11 +52,19 @@ extension Jinja.Renderer {
                 if value.isUndefined { return .list([]) }
                 throw Error(.runtime, "items filter needs a mapping, not \(value.typeName)")
             }
-            return .list(d.pairs.map { .list([.string($0.key), $0.value]) })
+            return .list(d.pairs.map { .tuple([.string($0.key), $0.value]) })
         case "safe": return value
         case "e", "escape":
             let text = value.printed
             return .string(text.derived(text.string.htmlEscaped))
+        case "indent":
+            guard case let .string(t) = try defined(value) else { throw Error(.runtime, "indent needs a string, not \(value.typeName)") }
+            // A string width is the indentation itself.
+            let width = argument(0, "width") ?? .int(4)
+            let indention = width.text?.string ?? String(repeating: " ", count: max(0, width.integer ?? 4))
+            return .string(t.derived(t.string.jinjaIndented(by: indention, first: argument(1, "first")?.isTruthy ?? false,
+                                                            blank: argument(2, "blank")?.isTruthy ?? false)))
+        case _ where Self.sortingFilterNames.contains(name): return try sortingFilter(name, value, args, kwargs)
         case "abs":
             if let n = value.integer { return .int(abs(n)) }
             if let x = value.number { return .double(abs(x)) }
@@ -70,7 +78,7 @@ extension Jinja.Renderer {
         switch value {
         case .undefined: return 0
         case let .string(t): return t.scalars.count
-        case let .list(l): return l.count
+        case let .list(l), let .tuple(l): return l.count
         case let .dict(d): return d.count
         default: throw Error(.runtime, "object of type '\(value.typeName)' has no len()")
         }
@@ -105,6 +113,8 @@ extension Jinja.Renderer {
         let testName = rest.first?.text?.string
         let testArgs = Array(rest.dropFirst())
         var out: [Value] = []
+        // Jinja2 checks `if value:` first, so none and empty values select nothing.
+        guard value.isTruthy else { return .list([]) }
         for item in try iterationItems(value) {
             let subject = try attribute.map { a throws(Error) in try self.attribute(item, a) } ?? item
             let passes = try testName.map { t throws(Error) in try test(t, subject, testArgs) } ?? subject.isTruthy
@@ -115,6 +125,8 @@ extension Jinja.Renderer {
 
     /// `map(attribute='x')` or `map('filter', ...)`.
     private func mapped(_ value: Value, _ args: [Value], _ kwargs: [String: Value]) throws(Error) -> Value {
+        // As for select: Jinja2 maps nothing over a false value (functionary's tools=none).
+        guard value.isTruthy else { return .list([]) }
         let items = try iterationItems(value)
         if let attribute = kwargs["attribute"]?.text?.string {
             return .list(try items.map { v throws(Error) in

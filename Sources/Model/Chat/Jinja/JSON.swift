@@ -20,7 +20,8 @@ extension Jinja {
             case let .double(x):
                 out += x.isNaN ? "NaN" : x.isInfinite ? (x < 0 ? "-Infinity" : "Infinity") : x.pythonRepr
             case let .string(t): out += t.string.jsonQuoted
-            case let .list(items):
+            // json.dumps writes a tuple as an array.
+            case let .list(items), let .tuple(items):
                 try container("[", "]", items.count, level) { (w: inout JSONWriter, k: Int) throws(Error) in
                     try w.write(items[k], level: level + 1)
                 }

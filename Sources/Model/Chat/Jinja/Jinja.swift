@@ -1,8 +1,9 @@
 /// A Jinja interpreter for chat templates: the subset of Jinja2 that model
 /// repositories' `chat_template`s use, with the environment Hugging Face
 /// transformers renders them in (`trim_blocks`, `lstrip_blocks`, loop
-/// controls, `raise_exception`). Anything outside the subset is refused with
-/// its line when the template is parsed, never rendered approximately.
+/// controls, `raise_exception`, `strftime_now`). Anything outside the subset
+/// is refused with its line when the template is parsed, never rendered
+/// approximately.
 public enum Jinja {}
 
 extension Jinja {

@@ -5,9 +5,9 @@ extension Jinja.Renderer {
     /// mutating methods are refused, as transformers' immutable sandbox does.
     func method(_ name: String, of base: Value, _ args: [Value], _ kwargs: [String: Value]) throws(Error) -> Value {
         switch base {
-        case let .string(t): return try stringMethod(name, t, args)
+        case let .string(t): return name == "format" ? try format(t, args, kwargs) : try stringMethod(name, t, args)
         case let .dict(d): return try dictMethod(name, d, args)
-        default: throw Error(.unsupported, "the list method '\(name)' is not supported")
+        default: throw Error(.unsupported, "the \(base.typeName) method '\(name)' is not supported")
         }
     }
 
@@ -30,8 +30,9 @@ extension Jinja.Renderer {
             let candidates: [String]
             switch args.first {
             case let .string(p)?: candidates = [p.string]
-            case let .list(items)?: candidates = items.compactMap { $0.text?.string }
-            default: throw Error(.runtime, "\(name) first arg must be str or a tuple of str")
+            case let .tuple(items)?: candidates = items.compactMap { $0.text?.string }
+            // Python refuses a list here: only a tuple of prefixes.
+            default: throw Error(.runtime, "\(name) first arg must be str or a tuple of str, not \(args.first?.typeName ?? "nothing")")
             }
             let s = Array(t.scalars)
             return .bool(candidates.contains { c in
@@ -58,7 +59,7 @@ extension Jinja.Renderer {
 
     private func dictMethod(_ name: String, _ d: Jinja.Dict, _ args: [Value]) throws(Error) -> Value {
         switch name {
-        case "items": return .list(d.pairs.map { .list([.string($0.key), $0.value]) })
+        case "items": return .list(d.pairs.map { .tuple([.string($0.key), $0.value]) })
         case "keys": return .list(d.keys.map { .string($0) })
         case "values": return .list(d.pairs.map(\.value))
         case "get":

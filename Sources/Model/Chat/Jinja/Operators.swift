@@ -7,11 +7,15 @@ extension Jinja.Renderer {
         switch (op, left, right) {
         case let ("+", .string(x), .string(y)): return .string(x + y)
         case let ("+", .list(x), .list(y)): return .list(x + y)
-        case ("+", .string, _): throw Error(.runtime, "can only concatenate str (not \"\(right.typeName)\") to str")
+        case let ("+", .tuple(x), .tuple(y)): return .tuple(x + y)
+        case ("+", .string, _), ("+", .list, _), ("+", .tuple, _):
+            throw Error(.runtime, "can only concatenate \(left.typeName) (not \"\(right.typeName)\") to \(left.typeName)")
         case let ("*", .string(s), .int(n)), let ("*", .int(n), .string(s)):
             return .string(s.derived(String(repeating: s.string, count: max(0, n))))
         case let ("*", .list(l), .int(n)), let ("*", .int(n), .list(l)):
             return .list(Array(repeating: l, count: max(0, n)).flatMap { $0 })
+        case let ("*", .tuple(l), .int(n)), let ("*", .int(n), .tuple(l)):
+            return .tuple(Array(repeating: l, count: max(0, n)).flatMap { $0 })
         default: return try arithmetic(op, left, right)
         }
     }
@@ -69,14 +73,14 @@ extension Jinja.Renderer {
         }
     }
 
-    private func ordering(_ a: Value, _ b: Value, _ op: String) throws(Error) -> Int {
+    func ordering(_ a: Value, _ b: Value, _ op: String) throws(Error) -> Int {
         if let x = a.number, let y = b.number { return x < y ? -1 : x > y ? 1 : 0 }
         switch (a, b) {
         case let (.string(x), .string(y)):
             // Python orders strings by code point.
             let p = Array(x.scalars.map(\.value)), q = Array(y.scalars.map(\.value))
             return p.lexicographicallyPrecedes(q) ? -1 : p == q ? 0 : 1
-        case let (.list(x), .list(y)):
+        case let (.list(x), .list(y)), let (.tuple(x), .tuple(y)):
             for (p, q) in zip(x, y) where p != q { return try ordering(p, q, op) }
             return x.count < y.count ? -1 : x.count > y.count ? 1 : 0
         default:
@@ -92,7 +96,7 @@ extension Jinja.Renderer {
                 throw Error(.runtime, "'in <string>' requires string as left operand, not \(element.typeName)")
             }
             return e.string.isEmpty || t.string.contains(e.string)
-        case let .list(items): return items.contains(element)
+        case let .list(items), let .tuple(items): return items.contains(element)
         case let .dict(d):
             guard case let .string(key) = element else { return false }
             return d[key.string] != nil

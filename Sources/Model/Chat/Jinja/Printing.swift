@@ -4,7 +4,7 @@ extension Jinja.Value {
         switch self {
         case .undefined: return Jinja.Text("")
         case let .string(t): return t
-        case .list, .dict, .namespace:
+        case .list, .tuple, .dict, .namespace:
             // A container's repr shows its content: it stays content.
             let text = Jinja.Text(pythonRepr)
             return contentMessage.map { Jinja.Text(text.string, message: $0) } ?? text
@@ -16,7 +16,7 @@ extension Jinja.Value {
     var contentMessage: Int? {
         switch self {
         case let .string(t): return t.contentMessage
-        case let .list(items): return items.lazy.compactMap(\.contentMessage).first
+        case let .list(items), let .tuple(items): return items.lazy.compactMap(\.contentMessage).first
         case let .dict(d): return d.pairs.lazy.compactMap(\.value.contentMessage).first
         case let .namespace(n): return Jinja.Value.dict(n.attributes).contentMessage
         default: return nil
@@ -33,6 +33,8 @@ extension Jinja.Value {
         case let .double(x): return x.pythonRepr
         case let .string(t): return t.string.pythonQuoted
         case let .list(items): return "[" + items.map(\.pythonRepr).joined(separator: ", ") + "]"
+        // A one-item tuple keeps its comma: `(1,)`, as `(1)` would be the number.
+        case let .tuple(items): return "(" + items.map(\.pythonRepr).joined(separator: ", ") + (items.count == 1 ? ",)" : ")")
         case let .dict(d): return d.pythonRepr
         case let .namespace(n): return "<Namespace \(n.attributes.pythonRepr)>"
         case let .macro(m): return "<Macro '\(m.definition.name)'>"

@@ -1,3 +1,5 @@
+import Foundation
+
 extension Jinja {
     /// Variables visible at one point: a `for` iteration or a macro call
     /// opens a scope whose assignments vanish with it, as in Jinja2.
@@ -19,8 +21,11 @@ extension Jinja {
         var scope: Scope
         var output: [Text.Segment] = []
         var line = 0
+        /// What `strftime_now` formats: one reading for the whole render.
+        let now: Date
 
-        init(context: [String: Value]) {
+        init(context: [String: Value], now: Date) {
+            self.now = now
             root = Scope(parent: nil)
             for name in Self.globalFunctions { root.variables[name] = .function(name) }
             for (k, v) in context { root.variables[k] = v }
@@ -148,11 +153,11 @@ extension Jinja {
             ]))
         }
 
-        /// What a `for` loop walks: a list's items, a dict's keys, a string's characters.
+        /// What a `for` loop walks: a list's or a tuple's items, a dict's keys, a string's characters.
         func iterationItems(_ value: Value) throws(Error) -> [Value] {
             switch value {
             case .undefined: return []
-            case let .list(items): return items
+            case let .list(items), let .tuple(items): return items
             case let .dict(d): return d.keys.map { .string($0) }
             case let .string(t): return t.scalars.map { .string(t.derived(String($0))) }
             default: throw Error(.runtime, "'\(value.typeName)' object is not iterable")

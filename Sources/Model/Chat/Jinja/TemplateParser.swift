@@ -32,7 +32,8 @@ extension Jinja {
                 case let .text(t): nodes.append(.text(t))
                 case let .output(tokens, line):
                     var p = ExpressionParser(tokens: tokens, line: line)
-                    let e = try p.expression()
+                    // `{{ a, b }}` prints the tuple, as in Jinja2.
+                    let e = try p.tupleOrExpression()
                     try p.expectEnd()
                     nodes.append(.output(e, line: line))
                 case let .statement(tokens, line):

@@ -20,12 +20,12 @@ extension Jinja.Renderer {
             return false
         case "iterable":
             switch value {
-            case .list, .dict, .string, .undefined: return true
+            case .list, .tuple, .dict, .string, .undefined: return true
             default: return false
             }
         case "sequence":
             switch value {
-            case .list, .dict, .string: return true
+            case .list, .tuple, .dict, .string: return true
             default: return false
             }
         case "number": return value.number != nil

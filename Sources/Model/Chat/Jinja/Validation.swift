@@ -1,3 +1,5 @@
+import Foundation
+
 extension Jinja {
     /// Filters and tests are names Jinja2 resolves when it compiles a
     /// template; an unknown one is refused at load, with its line, even in a
@@ -38,7 +40,13 @@ extension Jinja {
             case let .attribute(b, _), let .negate(b), let .plus(b), let .not(b): try check(b)
             case let .subscript(a, b), let .and(a, b), let .or(a, b), let .binary(_, a, b): try check(a); try check(b)
             case let .slice(b, start, stop, step): for x in [b, start, stop, step].compactMap({ $0 }) { try check(x) }
-            case let .call(b, args): try check(b); try check(args)
+            case let .call(b, args):
+                // A literal strftime_now format is checked at load, like a filter's name.
+                if case .name("strftime_now") = b, case let .literal(.string(format))? = args.positional.first {
+                    do { try Strftime.check(format) } catch { throw error.at(line: line) }
+                }
+                try check(b)
+                try check(args)
             case let .filter(b, name, args):
                 guard Renderer.filterNames.contains(name) else {
                     throw Error(.unsupported, "the filter '\(name)' is not supported", line: line)
@@ -75,9 +83,9 @@ extension Jinja {
         }
 
         /// Renders with `context`'s variables (plus `raise_exception`,
-        /// `namespace` and `range`).
-        func render(_ context: [String: Value]) throws(Error) -> Text {
-            try Renderer(context: context).render(nodes)
+        /// `namespace`, `range` and `strftime_now`, which formats `now`).
+        func render(_ context: [String: Value], now: Date = Date()) throws(Error) -> Text {
+            try Renderer(context: context, now: now).render(nodes)
         }
     }
 }

@@ -43,6 +43,9 @@ extension Jinja {
         case double(Double)
         case string(Text)
         case list([Value])
+        /// Python's tuple: `(a, b)`, `set x = a, b`, a dict's items. Jinja2
+        /// prints it as `(a, b)` and never equates it with a list.
+        case tuple([Value])
         case dict(Dict)
         case namespace(Namespace)
         case macro(Macro)
@@ -54,7 +57,7 @@ extension Jinja {
             switch (a, b) {
             case (.undefined, .undefined), (.none, .none): return true
             case let (.string(x), .string(y)): return x.string == y.string
-            case let (.list(x), .list(y)): return x == y
+            case let (.list(x), .list(y)), let (.tuple(x), .tuple(y)): return x == y
             case let (.dict(x), .dict(y)): return x == y
             case let (.namespace(x), .namespace(y)): return x === y
             case let (.macro(x), .macro(y)): return x.definition.name == y.definition.name
@@ -87,7 +90,7 @@ extension Jinja {
             case let .int(n): return n != 0
             case let .double(x): return x != 0
             case let .string(s): return !s.string.isEmpty
-            case let .list(l): return !l.isEmpty
+            case let .list(l), let .tuple(l): return !l.isEmpty
             case let .dict(d): return d.count > 0
             case .namespace, .macro, .function: return true
             }
@@ -103,6 +106,7 @@ extension Jinja {
             case .double: return "float"
             case .string: return "str"
             case .list: return "list"
+            case .tuple: return "tuple"
             case .dict: return "dict"
             case .namespace: return "Namespace"
             case .macro: return "Macro"
