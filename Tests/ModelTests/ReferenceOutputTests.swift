@@ -55,25 +55,16 @@ struct ReferenceOutputTests {
     @Test func logitsMatchNumpyReference() throws {
         let file = try TestResources.requireModel()
         let fixture = try TestResources.decode(LogitsFixture.self, "forward/smollm2-reference-logits.json")
-        func rows(_ name: String) throws -> [Float] {
-            let data = try Data(contentsOf: TestResources.fixture("forward/" + name))
-            return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        }
-        let exact = try rows(fixture.logits_file), emulated = try rows(fixture.int8_logits_file)
+        let exact = try fixture.rows(fixture.logits_file)
+        let emulated = try fixture.rows(try #require(fixture.int8_logits_file))
         for precision in DecoderModel.ActivationPrecision.allCases {
             let model = try DecoderModel(file: file, activations: precision)
             let reference = precision == .float ? exact : emulated
-            for (k, position) in fixture.positions.enumerated() {
-                let expected = Array(reference[(k * fixture.n_vocab)..<((k + 1) * fixture.n_vocab)])
+            for (position, expected) in zip(fixture.positions, reference) {
                 for type in KVElementType.allCases {
                     let cache = KVArena(hyperparameters: model.hyperparameters, elementType: type, blockSize: 16, blockCount: 1)
                     let logits = model.forward([ForwardSequence(tokens: Array(fixture.prompt_ids[...position]), startPosition: 0, blockTable: [0])], cache: cache)[0]!
-                    var difference: Float = 0, norm: Float = 0
-                    for i in logits.indices {
-                        difference += (logits[i] - expected[i]) * (logits[i] - expected[i])
-                        norm += expected[i] * expected[i]
-                    }
-                    let relative = (difference / norm).squareRoot()
+                    let relative = relativeL2(logits, from: expected)
                     print("logits at position \(position), \(precision) activations, \(type) cache: relative error \(relative)")
                     switch (precision, type) {
                     case (.float, .f32): #expect(relative < 1e-3)

@@ -83,7 +83,27 @@ struct LogitsFixture: Decodable {
     let positions: [Int]
     let logits_file: String
     /// The same forward pass with every quantized-weight product's input
-    /// quantized to 8 bits exactly as kvserve's int8 path does.
-    let int8_logits_file: String
+    /// quantized to 8 bits exactly as kvserve's int8 path does (SmolLM2's
+    /// fixture only).
+    let int8_logits_file: String?
     let n_vocab: Int
+
+    /// A .f32 file's logits, one row for each of `positions`.
+    func rows(_ file: String) throws -> [[Float]] {
+        let data = try Data(contentsOf: TestResources.fixture("forward/" + file))
+        let values = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        try #require(values.count == positions.count * n_vocab, "\(file) does not hold one row per position")
+        return positions.indices.map { k in Array(values[(k * n_vocab)..<((k + 1) * n_vocab)]) }
+    }
+}
+
+/// |logits - reference| / |reference| over whole rows, summed in Double so
+/// that the 262,144 terms of a Gemma row add no rounding of their own.
+func relativeL2(_ logits: [Float], from reference: [Float]) -> Double {
+    var difference = 0.0, norm = 0.0
+    for (a, b) in zip(logits, reference) {
+        difference += Double(a - b) * Double(a - b)
+        norm += Double(b) * Double(b)
+    }
+    return (difference / norm).squareRoot()
 }
