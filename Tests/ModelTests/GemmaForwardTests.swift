@@ -32,9 +32,12 @@ struct GemmaForwardTests {
     /// Logits against a float64 numpy forward pass written from Gemma 3's
     /// published architecture, over 643 tokens of prose, at position 0, 511
     /// (the last whose local layers still see every earlier position) and 642
-    /// (where they see only the last 512), within SmolLM2's bounds: float
-    /// activations 1e-3 relative L2 with an f32 cache, 1e-2 with f16 keys and
-    /// values.
+    /// (where they see only the last 512). Float activations with an f32
+    /// cache are held to 1e-4 relative L2, ten times tighter than SmolLM2's
+    /// 1e-3: they measure 1e-6, and a window one position off moves the
+    /// reference by 6.3e-4 (513 positions) or 1.9e-2 (511; the fixture's
+    /// `window_effects`), which 1e-3 would let through. f16 keys and values:
+    /// 1e-2, SmolLM2's bound.
     ///
     /// The int8 path is held to SmolLM2's int8 bound, 0.1, against the same
     /// float reference: numpy has no emulation of kvserve's 8-bit activations
@@ -57,7 +60,7 @@ struct GemmaForwardTests {
                       + "relative error \(relative), largest logit error \(worst)")
                 let context = "position \(position), \(precision) activations, \(type) cache"
                 switch (precision, type) {
-                case (.float, .f32): #expect(relative < 1e-3, "\(context)")
+                case (.float, .f32): #expect(relative < 1e-4, "\(context)")
                 case (.float, .f16): #expect(relative < 1e-2, "\(context)")  // keys and values rounded to 11 bits
                 case (.int8, _): #expect(relative < 0.1, "\(context)")
                 }
