@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Three x86 instructions the 8-bit kernels need and LLVM does not
@@ -30,7 +32,9 @@ let package = Package(
         .target(name: "KVCache", swiftSettings: cpuFlags),
         // The system's SQLite (Debian: libsqlite3-dev to build, libsqlite3-0 to run).
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
-        .target(name: "Storage", dependencies: ["KVCache", "CSQLite"], swiftSettings: cpuFlags),
+        .target(name: "Storage", dependencies: ["KVCache", "CSQLite", .product(name: "PostgresNIO", package: "postgres-nio"),
+                                          .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                                          .product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["Model", "KVCache", "Storage"], swiftSettings: cpuFlags),
         .target(name: "HTTPServer", swiftSettings: cpuFlags),
         .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer", "Storage",
@@ -50,9 +54,9 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "Storage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"], swiftSettings: cpuFlags),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer", "Engine", "Model", "Storage", "TestSupport"], exclude: ["OpenAI"], swiftSettings: cpuFlags),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer", "Engine", "Model", "Storage", "TestSupport"], exclude: ["OpenAI", "ScaleOut"], swiftSettings: cpuFlags),
     ]
 )

@@ -271,6 +271,7 @@ final class Connection {
     private func prepareHead(_ headers: inout HTTPHeaders, for request: HTTPRequest?, close: Bool) {
         headers.replaceOrAdd(name: "Date", value: server.dateHeader())
         if !headers.contains("Server") { headers.add(name: "Server", value: "kvserve") }
+        for (name, value) in configuration.responseHeaders where !headers.contains(name) { headers.add(name: name, value: value) }
         if close {
             headers.replaceOrAdd(name: "Connection", value: "close")
         } else if request?.version == .http1_0 {

@@ -20,6 +20,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// Output a connection may hold unsent; a client that lets more pile up
     /// is disconnected, so a slow reader cannot grow memory without bound.
     public var maxBufferedOutputBytes = 1 << 20
+    /// Headers every response carries (e.g. which replica served it).
+    public var responseHeaders: [(name: String, value: String)] = []
     /// Parsed requests waiting behind the one being answered (pipelining).
     public var maxPipelinedRequests = 16
 

@@ -61,6 +61,29 @@ struct Serving: Sendable {
         Turn.Context(route: route, tenant: tenant, sessionID: sessionID, stop: stop, model: model, service: service,
                      metrics: metrics, logger: logger, replies: replies, shutdown: shutdown, durability: durability)
     }
+
+    /// With a shared store, makes this server's copy of a session the
+    /// stored one before a turn or a read uses it: another replica may have
+    /// run turns of it since (a failover), or this copy may hold a turn the
+    /// store refused. A busy session is left alone (the turn is refused).
+    func syncSession(_ key: String) throws(StoreUnavailable) {
+        guard let store = durability.store, store.isShared else { return }
+        let record: SessionRecord?
+        do { record = try store.loadSession(key: key) } catch {
+            throw (error as? StoreUnavailable) ?? StoreUnavailable(message: "the session store failed: \(error)")
+        }
+        service.perform { engine in
+            let local = engine.sessions[key]
+            guard local?.busy != true else { return }
+            if let record {
+                guard local?.tokens != record.tokens || local?.turns != record.turns else { return }
+                engine.restoreSession(key, tokens: record.tokens, chainHashes: record.chainHashes, turns: record.turns,
+                                      lastUsed: Double(DispatchTime.now().uptimeNanoseconds) / 1e9)
+            } else if local != nil {
+                _ = try? engine.deleteSession(key)
+            }
+        }
+    }
 }
 
 /// kvserve's HTTP API (../shared/DESIGN.md) over one engine: the native
@@ -97,9 +120,16 @@ public final class APIServer: Sendable {
                                     failures: { [metrics] in metrics.durableWriteFailures.increment(by: Int64($0)) })
         self.durability = durability
         let responses = StoredResponses(maxCount: c.maxStoredResponses, timeToLive: Double(c.responseTTLSeconds), durability: durability)
-        if let store { try Self.restore(from: store, engine: engine, responses: responses, ttl: Double(c.sessionTTLSeconds), log: log) }
+        // A shared store's sessions are read when a turn needs them: the
+        // copies a replica held may be stale by the time it runs again.
+        if let store, !store.isShared {
+            try Self.restore(from: store, engine: engine, responses: responses, ttl: Double(c.sessionTTLSeconds), log: log)
+        }
+        let ttl = Double(c.sessionTTLSeconds)
         engine.sessionsExpired = { keys in
-            durability.write("forget expired sessions") { store in try keys.forEach { try store.deleteSession(key: $0) } }
+            // Another replica may have used the session since (a shared store).
+            let idleSince = Date().timeIntervalSince1970 - ttl
+            durability.write("forget expired sessions") { store in try keys.forEach { try store.expireSession(key: $0, lastUsedBefore: idleSince) } }
         }
         service = EngineService(engine: engine)
         model = ServedModel(name: (c.model as NSString).lastPathComponent, tokenizer: file.tokenizer,
@@ -161,6 +191,22 @@ public final class APIServer: Sendable {
     /// checked first; nil for `session_store: "memory"`.
     static func openStore(_ c: Configuration, log: (String) -> Void) throws -> DurableStore? {
         guard c.sessionStore != "memory" else { return nil }
+        if c.sessionStore.hasPrefix("postgres://") || c.sessionStore.hasPrefix("postgresql://") {
+            let location: PostgresLocation
+            do { location = try PostgresLocation(url: c.sessionStore) } catch {
+                throw Configuration.Error(key: "session_store", source: "the configuration", message: error.description)
+            }
+            let store = PostgresStore(location: location)
+            // Serving starts without the database: session turns get 503s
+            // until it answers, stateless requests are served throughout.
+            do {
+                _ = try store.loadSession(key: "")
+                log("session store: PostgreSQL at \(location.redacted), shared with other replicas")
+            } catch {
+                log("session store: PostgreSQL at \(location.redacted) is not reachable yet (\(error)); session turns get 503 until it is")
+            }
+            return store
+        }
         let fm = FileManager.default
         do {
             try fm.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
@@ -233,6 +279,7 @@ public final class APIServer: Sendable {
         route("POST", "/v1/generate", generate.handle)
         route("GET", "/v1/sessions/{id}") { _, responder, tenant in
             let id = responder.parameters["id"]!
+            do throws(StoreUnavailable) { try serving.syncSession(tenant.sessionKey(id)) } catch { return responder.send(.storeUnavailable(error)) }
             let session = service.perform { $0.sessions[tenant.sessionKey(id)] }
             guard let session else { return responder.send(.error(404, "no session '\(id)'")) }
             responder.send(.json(Data(JSONText.encode(["session_id": id, "tokens": session.tokens.count, "turns": session.turns,
@@ -240,6 +287,7 @@ public final class APIServer: Sendable {
         }
         route("DELETE", "/v1/sessions/{id}") { _, responder, tenant in
             let id = responder.parameters["id"]!
+            do throws(StoreUnavailable) { try serving.syncSession(tenant.sessionKey(id)) } catch { return responder.send(.storeUnavailable(error)) }
             let outcome = service.perform { engine -> Result<Bool, SessionStore.Refusal> in
                 Result { () throws(SessionStore.Refusal) -> Bool in try engine.deleteSession(tenant.sessionKey(id)) }
             }

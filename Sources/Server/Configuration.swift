@@ -50,6 +50,9 @@ public struct Configuration: Sendable, Equatable {
     /// A Jinja chat template file used instead of the model's own
     /// `tokenizer.chat_template` (or for a model without one); "" = the model's.
     public var chatTemplate = ""
+    /// Names this server in the `X-Kvserve-Replica` response header (which
+    /// replica behind a proxy answered); the host name when empty.
+    public var replicaName = ""
 
     public init() {}
 
@@ -122,6 +125,7 @@ public struct Configuration: Sendable, Equatable {
         .string("kv_disk_path", \.kvDiskPath, .path(optional: true)),
         .int("kv_disk_bytes", \.kvDiskBytes, 0...(1 << 50)),
         .string("chat_template", \.chatTemplate, .path(optional: true)),
+        .string("replica_name", \.replicaName, .path(optional: true)),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }

@@ -21,16 +21,36 @@ final class Durability: @unchecked Sendable {
         self.failures = failures
     }
 
-    /// Saves `session` (if any) under `key`, then runs `then`, on the queue.
-    func afterSaving(session key: String?, _ session: SessionStore.Session?, then: @escaping @Sendable () -> Void) {
+    /// What became of a turn's session.
+    enum Outcome {
+        /// Saved (or there was nothing to save, or a private store failed:
+        /// that costs durability, not the turn).
+        case kept
+        /// A shared store holds a later turn of it: this one was not kept.
+        case conflict
+        /// A shared store could not be reached: this turn was not kept.
+        case unavailable(String)
+    }
+
+    /// Saves `session` (if any) under `key`, then runs `then`, on the
+    /// queue. In a shared store the turn commits only on top of the
+    /// record it started from.
+    func afterSaving(session key: String?, _ session: SessionStore.Session?, then: @escaping @Sendable (Outcome) -> Void) {
         queue.async { [self] in
-            if let key, let session {
-                attempt("save session") {
-                    try $0.saveSession(SessionRecord(key: key, tokens: session.tokens, chainHashes: session.chainHashes,
-                                                     turns: session.turns, lastUsed: Date().timeIntervalSince1970))
-                }
+            guard let key, let session, let store else { return then(.kept) }
+            let record = SessionRecord(key: key, tokens: session.tokens, chainHashes: session.chainHashes,
+                                       turns: session.turns, lastUsed: Date().timeIntervalSince1970)
+            guard store.isShared else {
+                attempt("save session") { try $0.saveSession(record) }
+                return then(.kept)
             }
-            then()
+            do {
+                then(try store.commitSession(record, previousTurns: session.turns - 1) ? .kept : .conflict)
+            } catch {
+                failures(1)
+                logger.error("durable store: commit session failed: \(error)")
+                then(.unavailable((error as? StoreUnavailable)?.message ?? "the session store failed: \(error)"))
+            }
         }
     }
 

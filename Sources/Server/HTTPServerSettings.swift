@@ -1,3 +1,4 @@
+import Foundation
 import HTTPServer
 
 extension Configuration {
@@ -16,6 +17,7 @@ extension Configuration {
         c.idleTimeout = Double(idleTimeoutSeconds)
         c.writeTimeout = Double(writeTimeoutSeconds)
         c.shutdownGrace = Double(shutdownGraceSeconds)
+        c.responseHeaders = [("X-Kvserve-Replica", replicaName.isEmpty ? ProcessInfo.processInfo.hostName : replicaName)]
         return c
     }
 }

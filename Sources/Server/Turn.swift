@@ -16,9 +16,28 @@ protocol TurnOutput: AnyObject {
     func finish(_ end: TurnEnd)
     /// The engine refused the request before it ran.
     func refuse(_ error: AdmissionError)
-    /// The server ended the turn before it finished (it is shutting down);
-    /// nothing of it was kept. The client must be told, not cut off.
-    func cut(_ message: String)
+    /// The turn was not kept (the server is shutting down, or the shared
+    /// session store refused or could not take it). The client must be
+    /// told, not cut off.
+    func fail(_ failure: TurnFailure)
+}
+
+/// Why a turn that ran was not kept, as the client is told.
+struct TurnFailure {
+    let status: Int
+    /// The error's type (native) or code (OpenAI).
+    let code: String
+    let message: String
+
+    static func shutdown(after tokens: Int) -> TurnFailure {
+        TurnFailure(status: 503, code: "shutting_down", message: "the server is shutting down and ended this turn after "
+                    + "\(tokens) tokens; nothing of it was kept: send it again")
+    }
+    static let conflict = TurnFailure(status: 409, code: "conflict", message: "another turn of this session was committed "
+                                      + "first (on another replica); this reply was not kept: read the session and send the turn again")
+    static func storeUnavailable(_ message: String) -> TurnFailure {
+        TurnFailure(status: 503, code: "store_unavailable", message: message + "; this reply was not kept: send the turn again")
+    }
 }
 
 /// A finished turn, as every output format needs it.
@@ -151,13 +170,16 @@ final class Turn: @unchecked Sendable {
             }
             // The answer's end goes out once the turn is durable.
             let end = TurnEnd(completion: completion, text: text, timings: timings)
-            context.durability.afterSaving(session: context.sessionKey, completion.session) { [self] in
+            context.durability.afterSaving(session: context.sessionKey, completion.session) { [self] outcome in
                 lock.lock(); defer { lock.unlock() }
-                if cutByShutdown {
-                    output.cut("the server is shutting down and ended this turn after \(completion.tokens.count) tokens; "
-                        + "nothing of it was kept: send it again")
-                } else {
-                    output.finish(end)
+                switch (cutByShutdown, outcome) {
+                case (true, _): output.fail(.shutdown(after: completion.tokens.count))
+                case (false, .kept): output.finish(end)
+                case (false, .conflict), (false, .unavailable):
+                    // This server's copy ran ahead of the store: drop it, so
+                    // the next turn starts from the stored conversation.
+                    if let key = context.sessionKey { context.service.perform { _ = try? $0.deleteSession(key) } }
+                    if case .unavailable(let message) = outcome { output.fail(.storeUnavailable(message)) } else { output.fail(.conflict) }
                 }
             }
         }

@@ -45,23 +45,76 @@ public final class SQLiteStore: DurableStore, @unchecked Sendable {
         self.warnings = warnings
     }
 
+    /// One process writes this file (it is the server's own data directory).
+    public var isShared: Bool { false }
+
     public func loadSessions() throws -> [SessionRecord] {
         try lock.withLock {
-            try database.query("SELECT key, tokens, chain_hashes, turns, last_used FROM sessions").compactMap { row in
-                guard let key = row[0].text, let tokens = row[1].blob, let hashes = row[2].blob,
-                      let turns = row[3].integer, let lastUsed = row[4].real,
-                      let ids = Self.decode(tokens, as: Int32.self), let chain = Self.decode(hashes, as: UInt64.self)
-                else { return nil }
-                return SessionRecord(key: key, tokens: ids, chainHashes: chain, turns: Int(turns), lastUsed: lastUsed)
+            try database.query("SELECT key, tokens, chain_hashes, turns, last_used FROM sessions").compactMap(Self.session)
+        }
+    }
+
+    public func loadSession(key: String) throws -> SessionRecord? {
+        try lock.withLock {
+            try database.query("SELECT key, tokens, chain_hashes, turns, last_used FROM sessions WHERE key = ?", [.text(key)])
+                .compactMap(Self.session).first
+        }
+    }
+
+    public func commitSession(_ r: SessionRecord, previousTurns: Int) throws -> Bool {
+        try lock.withLock {
+            try database.execute("BEGIN IMMEDIATE")
+            do {
+                let stored = try database.query("SELECT turns FROM sessions WHERE key = ?", [.text(r.key)]).first?[0].integer ?? 0
+                guard stored == Int64(previousTurns) else {
+                    try database.execute("ROLLBACK")
+                    return false
+                }
+                try database.query("INSERT OR REPLACE INTO sessions (key, tokens, chain_hashes, turns, last_used) VALUES (?, ?, ?, ?, ?)",
+                                   Self.bindings(r))
+                try database.execute("COMMIT")
+                return true
+            } catch {
+                try? database.execute("ROLLBACK")
+                throw error
             }
         }
+    }
+
+    public func expireSession(key: String, lastUsedBefore: Double) throws {
+        _ = try lock.withLock {
+            try database.query("DELETE FROM sessions WHERE key = ? AND last_used < ?", [.text(key), .real(lastUsedBefore)])
+        }
+    }
+
+    public func loadResponse(key: String) throws -> ResponseRecord? {
+        try lock.withLock {
+            try database.query("SELECT key, tokens, json, last_used FROM responses WHERE key = ?", [.text(key)]).compactMap(Self.response).first
+        }
+    }
+
+    private static func session(_ row: [SQLiteDatabase.Value]) -> SessionRecord? {
+        guard let key = row[0].text, let tokens = row[1].blob, let hashes = row[2].blob,
+              let turns = row[3].integer, let lastUsed = row[4].real,
+              let ids = Codec.decode(tokens, as: Int32.self), let chain = Codec.decode(hashes, as: UInt64.self)
+        else { return nil }
+        return SessionRecord(key: key, tokens: ids, chainHashes: chain, turns: Int(turns), lastUsed: lastUsed)
+    }
+
+    private static func response(_ row: [SQLiteDatabase.Value]) -> ResponseRecord? {
+        guard let key = row[0].text, let tokens = row[1].blob, let json = row[2].text, let lastUsed = row[3].real,
+              let ids = Codec.decode(tokens, as: Int32.self) else { return nil }
+        return ResponseRecord(key: key, tokens: ids, json: json, lastUsed: lastUsed)
+    }
+
+    private static func bindings(_ r: SessionRecord) -> [SQLiteDatabase.Value] {
+        [.text(r.key), .blob(Codec.encode(r.tokens)), .blob(Codec.encode(r.chainHashes)), .integer(Int64(r.turns)), .real(r.lastUsed)]
     }
 
     public func saveSession(_ r: SessionRecord) throws {
         _ = try lock.withLock {
             try database.query("INSERT OR REPLACE INTO sessions (key, tokens, chain_hashes, turns, last_used) VALUES (?, ?, ?, ?, ?)",
-                               [.text(r.key), .blob(Self.encode(r.tokens)), .blob(Self.encode(r.chainHashes)),
-                                .integer(Int64(r.turns)), .real(r.lastUsed)])
+                               Self.bindings(r))
         }
     }
 
@@ -71,39 +124,18 @@ public final class SQLiteStore: DurableStore, @unchecked Sendable {
 
     public func loadResponses() throws -> [ResponseRecord] {
         try lock.withLock {
-            try database.query("SELECT key, tokens, json, last_used FROM responses").compactMap { row in
-                guard let key = row[0].text, let tokens = row[1].blob, let json = row[2].text, let lastUsed = row[3].real,
-                      let ids = Self.decode(tokens, as: Int32.self) else { return nil }
-                return ResponseRecord(key: key, tokens: ids, json: json, lastUsed: lastUsed)
-            }
+            try database.query("SELECT key, tokens, json, last_used FROM responses").compactMap(Self.response)
         }
     }
 
     public func saveResponse(_ r: ResponseRecord) throws {
         _ = try lock.withLock {
             try database.query("INSERT OR REPLACE INTO responses (key, tokens, json, last_used) VALUES (?, ?, ?, ?)",
-                               [.text(r.key), .blob(Self.encode(r.tokens)), .text(r.json), .real(r.lastUsed)])
+                               [.text(r.key), .blob(Codec.encode(r.tokens)), .text(r.json), .real(r.lastUsed)])
         }
     }
 
     public func deleteResponse(key: String) throws {
         _ = try lock.withLock { try database.query("DELETE FROM responses WHERE key = ?", [.text(key)]) }
-    }
-
-    /// Little-endian fixed-width integers, the same on every machine.
-    static func encode<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(values.count * MemoryLayout<T>.size)
-        for v in values { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-        return bytes
-    }
-
-    /// nil when the length is not a whole number of values (a damaged row).
-    static func decode<T: FixedWidthInteger>(_ bytes: [UInt8], as: T.Type) -> [T]? {
-        let size = MemoryLayout<T>.size
-        guard bytes.count % size == 0 else { return nil }
-        return stride(from: 0, to: bytes.count, by: size).map { i in
-            T(littleEndian: bytes[i..<(i + size)].withUnsafeBytes { $0.loadUnaligned(as: T.self) })
-        }
     }
 }

@@ -68,8 +68,8 @@ struct SQLiteStoreTests {
     }
 
     @Test func integersRoundTripLittleEndian() {
-        #expect(SQLiteStore.encode([Int32(1), -1]) == [1, 0, 0, 0, 255, 255, 255, 255])
-        #expect(SQLiteStore.decode([1, 0, 0, 0, 255, 255, 255, 255], as: Int32.self) == [1, -1])
-        #expect(SQLiteStore.decode([1, 2, 3], as: Int32.self) == nil)
+        #expect(Codec.encode([Int32(1), -1]) == [1, 0, 0, 0, 255, 255, 255, 255])
+        #expect(Codec.decode([1, 0, 0, 0, 255, 255, 255, 255], as: Int32.self) == [1, -1])
+        #expect(Codec.decode([1, 2, 3], as: Int32.self) == nil)
     }
 }

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import HTTPServer
 import Model
+import Storage
 
 /// `POST /v1/generate`: validates, tokenizes, submits to the engine and
 /// streams its events back as server-sent events (or one JSON object). A
@@ -20,6 +21,9 @@ struct GenerateRoute: Sendable {
             return responder.send(.error(400, (error as? SessionKey.Invalid)?.message ?? "\(error)"))
         }
         let key = parameters.sessionID.map(tenant.sessionKey)
+        if let key {
+            do throws(StoreUnavailable) { try serving.syncSession(key) } catch { return responder.send(.storeUnavailable(error)) }
+        }
         let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant)
         // The prompt depends on the history it follows; the engine refuses
         // it (409) if another turn changes that history first.
@@ -53,6 +57,15 @@ struct GenerateRoute: Sendable {
             headers.add(name: "Retry-After", value: "1")
             return .error(503, error.description, headers: headers)
         }
+    }
+}
+
+extension HTTPResponse {
+    /// A session route while the shared session store is unreachable.
+    static func storeUnavailable(_ error: StoreUnavailable) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Retry-After", value: "1")
+        return .error(503, error.message, type: "store_unavailable", headers: headers)
     }
 }
 
@@ -100,12 +113,12 @@ final class NativeOutput: TurnOutput {
         responder.send(GenerateRoute.response(for: error))
     }
 
-    func cut(_ message: String) {
+    func fail(_ failure: TurnFailure) {
         if let stream {
-            stream.write(ServerSentEvent(event: "error", data: JSONText.encode(["error": ["type": "shutting_down", "message": message]])))
+            stream.write(ServerSentEvent(event: "error", data: JSONText.encode(["error": ["type": failure.code, "message": failure.message]])))
             stream.finish()
         } else {
-            responder.send(.error(503, message, type: "shutting_down"))
+            responder.send(.error(failure.status, failure.message, type: failure.code))
         }
     }
 }

@@ -17,6 +17,7 @@ struct ChatCompletionsRoute: Sendable {
             try fields.refuse(["tools", "functions", "logit_bias", "response_format", "audio"])
             let messages = try ChatMessages.parse(fields["messages"])
             let sessionID = try fields.sessionID(header: request.headers["X-Session-Id"])
+            try serving.syncSession(sessionID, tenant: tenant)
             let topLogprobs = try fields.integer("top_logprobs", 0...20)
             let logprobs = try fields.bool("logprobs") ?? false
             if topLogprobs != nil && !logprobs { throw .invalid("top_logprobs needs logprobs: true", param: "top_logprobs") }

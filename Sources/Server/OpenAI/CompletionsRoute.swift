@@ -16,6 +16,7 @@ struct CompletionsRoute: Sendable {
             try fields.requireOneChoice()
             try fields.refuse(["echo", "suffix", "logit_bias"])
             let sessionID = try fields.sessionID(header: request.headers["X-Session-Id"])
+            try serving.syncSession(sessionID, tenant: tenant)
             let prompt = try promptTokens(fields["prompt"], tenant: tenant)
             let logprobs = try fields.integer("logprobs", 0...5)
             var generation = try fields.generation(prompt, maxTokenKeys: ["max_tokens"], sessionID: sessionID, tenant: tenant,

@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import HTTPServer
 import Model
+import Storage
 
 /// An error in OpenAI's shape, `{"error":{"message","type","param","code"}}`,
 /// with the same statuses as the native API: the official SDKs raise the
@@ -71,8 +72,8 @@ extension OpenAIOutput {
     }
 
     /// A stream gets an error event, which the SDKs raise as an APIError.
-    func cut(_ message: String) {
-        let error = OpenAIError(status: 503, message: message, code: "shutting_down")
+    func fail(_ failure: TurnFailure) {
+        let error = OpenAIError(status: failure.status, message: failure.message, code: failure.code)
         if let stream {
             stream.write(ServerSentEvent(data: JSONText.encode(error.object)))
             stream.finish()
@@ -90,5 +91,15 @@ extension Prompts {
 
     func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, param: String) throws(OpenAIError) -> [TokenID] {
         do { return try continuation(messages, after: lastToken) } catch { throw .invalid(error.message, param: param) }
+    }
+}
+
+extension Serving {
+    /// `syncSession` in the OpenAI routes' form: a 503 the SDKs retry.
+    func syncSession(_ sessionID: String?, tenant: Tenant) throws(OpenAIError) {
+        guard let sessionID else { return }
+        do { try syncSession(tenant.sessionKey(sessionID)) } catch {
+            throw OpenAIError(status: 503, message: error.message, code: "store_unavailable")
+        }
     }
 }

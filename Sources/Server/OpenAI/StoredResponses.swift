@@ -56,23 +56,35 @@ final class StoredResponses: @unchecked Sendable {
         while entries.count > maxCount {
             let oldest = entries.min { $0.value.lastUsed < $1.value.lastUsed }!.key
             entries[oldest] = nil
-            durability?.write("forget response") { try $0.deleteResponse(key: oldest) }
+            // Other replicas may still use a shared store's record.
+            if durability?.store?.isShared != true { durability?.write("forget response") { try $0.deleteResponse(key: oldest) } }
         }
     }
 
     /// The entry, if it exists for this tenant and has not expired; using it
     /// keeps it alive.
     func entry(_ id: String, tenant: Tenant) -> Entry? {
+        let shared = fromSharedStore(key(id, tenant))
         lock.lock(); defer { lock.unlock() }
         let now = clock()
         expire(now: now)
+        if entries[key(id, tenant)] == nil, let shared, now - shared.lastUsed <= timeToLive { entries[key(id, tenant)] = shared }
         guard var entry = entries[key(id, tenant)] else { return nil }
         entry.lastUsed = now
         entries[key(id, tenant)] = entry
         return entry
     }
 
+    /// A response another replica stored, when this one has not got it
+    /// (nil without a shared store, or when it cannot be read).
+    private func fromSharedStore(_ key: String) -> Entry? {
+        guard let store = durability?.store, store.isShared, lock.withLock({ entries[key] == nil }),
+              let record = try? store.loadResponse(key: key) else { return nil }
+        return Entry(tokens: record.tokens, json: record.json, lastUsed: record.lastUsed)
+    }
+
     func delete(_ id: String, tenant: Tenant) -> Bool {
+        _ = fromSharedStore(key(id, tenant)).map { entry in lock.withLock { entries[key(id, tenant)] = entries[key(id, tenant)] ?? entry } }
         lock.lock(); defer { lock.unlock() }
         expire(now: clock())
         guard entries.removeValue(forKey: key(id, tenant)) != nil else { return false }
