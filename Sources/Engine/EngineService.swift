@@ -38,8 +38,12 @@ public final class EngineService: @unchecked Sendable {
     }
 
     /// Queues `request`; its events go to `sink`. Refusals come back at once.
-    public func submit(_ request: GenerationRequest, maxWaiting: Int = .max, sink: @escaping Sink) -> Result<RequestID, AdmissionError> {
+    /// `prepare` runs first, in the same visit to the engine thread (each
+    /// visit waits for the step under way).
+    public func submit(_ request: GenerationRequest, maxWaiting: Int = .max, prepare: ((DecodeEngine) -> Void)? = nil,
+                       sink: @escaping Sink) -> Result<RequestID, AdmissionError> {
         perform { [self] engine in
+            prepare?(engine)
             guard engine.waitingCount < maxWaiting else { return .failure(.queueFull(limit: maxWaiting)) }
             let result = Result { () throws(AdmissionError) -> RequestID in try engine.submit(request) }
             if case let .success(id) = result { sinks[id] = sink }

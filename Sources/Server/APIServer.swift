@@ -57,32 +57,11 @@ struct Serving: Sendable {
     let shutdown: ShutdownState
     let durability: Durability
 
-    func turnContext(route: String, tenant: Tenant, sessionID: String?, stop: [String]) -> Turn.Context {
+    func turnContext(route: String, tenant: Tenant, sessionID: String?, stop: [String],
+                     storedSession: StoredSession? = nil) -> Turn.Context {
         Turn.Context(route: route, tenant: tenant, sessionID: sessionID, stop: stop, model: model, service: service,
-                     metrics: metrics, logger: logger, replies: replies, shutdown: shutdown, durability: durability)
-    }
-
-    /// With a shared store, makes this server's copy of a session the
-    /// stored one before a turn or a read uses it: another replica may have
-    /// run turns of it since (a failover), or this copy may hold a turn the
-    /// store refused. A busy session is left alone (the turn is refused).
-    func syncSession(_ key: String) throws(StoreUnavailable) {
-        guard let store = durability.store, store.isShared else { return }
-        let record: SessionRecord?
-        do { record = try store.loadSession(key: key) } catch {
-            throw (error as? StoreUnavailable) ?? StoreUnavailable(message: "the session store failed: \(error)")
-        }
-        service.perform { engine in
-            let local = engine.sessions[key]
-            guard local?.busy != true else { return }
-            if let record {
-                guard local?.tokens != record.tokens || local?.turns != record.turns else { return }
-                engine.restoreSession(key, tokens: record.tokens, chainHashes: record.chainHashes, turns: record.turns,
-                                      lastUsed: Double(DispatchTime.now().uptimeNanoseconds) / 1e9)
-            } else if local != nil {
-                _ = try? engine.deleteSession(key)
-            }
-        }
+                     metrics: metrics, logger: logger, replies: replies, shutdown: shutdown, durability: durability,
+                     storedSession: storedSession)
     }
 }
 
@@ -279,17 +258,23 @@ public final class APIServer: Sendable {
         route("POST", "/v1/generate", generate.handle)
         route("GET", "/v1/sessions/{id}") { _, responder, tenant in
             let id = responder.parameters["id"]!
-            do throws(StoreUnavailable) { try serving.syncSession(tenant.sessionKey(id)) } catch { return responder.send(.storeUnavailable(error)) }
-            let session = service.perform { $0.sessions[tenant.sessionKey(id)] }
+            let stored: StoredSession?
+            do throws(StoreUnavailable) { stored = try serving.storedSession(tenant.sessionKey(id)) } catch { return responder.send(.storeUnavailable(error)) }
+            let session = service.perform { engine in
+                stored?.apply(to: engine)
+                return engine.sessions[tenant.sessionKey(id)]
+            }
             guard let session else { return responder.send(.error(404, "no session '\(id)'")) }
             responder.send(.json(Data(JSONText.encode(["session_id": id, "tokens": session.tokens.count, "turns": session.turns,
                                                        "busy": session.busy]).utf8)))
         }
         route("DELETE", "/v1/sessions/{id}") { _, responder, tenant in
             let id = responder.parameters["id"]!
-            do throws(StoreUnavailable) { try serving.syncSession(tenant.sessionKey(id)) } catch { return responder.send(.storeUnavailable(error)) }
+            let stored: StoredSession?
+            do throws(StoreUnavailable) { stored = try serving.storedSession(tenant.sessionKey(id)) } catch { return responder.send(.storeUnavailable(error)) }
             let outcome = service.perform { engine -> Result<Bool, SessionStore.Refusal> in
-                Result { () throws(SessionStore.Refusal) -> Bool in try engine.deleteSession(tenant.sessionKey(id)) }
+                stored?.apply(to: engine)
+                return Result { () throws(SessionStore.Refusal) -> Bool in try engine.deleteSession(tenant.sessionKey(id)) }
             }
             switch outcome {
             case .success(true):

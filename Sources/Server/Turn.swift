@@ -69,6 +69,9 @@ final class Turn: @unchecked Sendable {
         let replies: GeneratedReplies
         let shutdown: ShutdownState
         let durability: Durability
+        /// The shared store's copy of the session, made the engine's in the
+        /// same engine visit that admits the turn.
+        var storedSession: StoredSession? = nil
     }
 
     private let context: Context
@@ -95,7 +98,7 @@ final class Turn: @unchecked Sendable {
     /// Submits `request` and answers through the output: its refusal, or
     /// its stream. A client that goes away cancels the request.
     func run(_ request: GenerationRequest, maxWaiting: Int, responder: Responder) {
-        switch context.service.submit(request, maxWaiting: maxWaiting, sink: receive) {
+        switch context.service.submit(request, maxWaiting: maxWaiting, prepare: context.storedSession?.apply, sink: receive) {
         case .failure(let error):
             output.refuse(error)
         case .success(let id):

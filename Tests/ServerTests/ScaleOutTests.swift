@@ -13,12 +13,13 @@ enum ScaleOutEnvironment {
 
 /// Three replicas behind the repository's nginx configuration, sharing one
 /// PostgreSQL session store, on loopback: affinity, failover after SIGKILL,
-/// a rolling restart and a database outage, each checked by
-/// ScaleOut/scale_out.py against an uninterrupted run's replies. Needs
+/// a rolling restart, Responses API chains across replicas and a database
+/// outage, each checked by ScaleOut/scale_out.py against an uninterrupted
+/// run's replies. Needs
 /// Debian's postgresql and nginx (`.ci/run` installs them; required in CI).
 @Suite(.serialized, .enabled(if: ScaleOutEnvironment.enabled, Comment(rawValue: ScaleOutEnvironment.missingNote)))
 struct ScaleOutTests {
-    @Test(arguments: ["affinity", "failover", "rolling", "database"])
+    @Test(.serialized, arguments: ["affinity", "failover", "rolling", "responses", "database"])
     func scenario(_ name: String) throws {
         let script = DefaultModel.repositoryRoot.appendingPathComponent("Tests/ServerTests/ScaleOut/scale_out.py").path
         let r = try Subprocess.run("/usr/bin/env", ["python3", script, name, "--kvserve", GenerateOverHTTPTests.kvserveExecutable,

@@ -35,11 +35,19 @@ public final class LocalPostgres: @unchecked Sendable {
         if asPostgres { try run("/bin/chown", ["postgres:postgres", directory], asPostgres: false) }
         try run("\(binaries)/initdb", ["-D", directory, "-A", "trust", "-U", "postgres", "--no-sync"])
         try start()
+        let stop = ["\(binaries)/pg_ctl", "-D", directory, "-m", "immediate", "-w", "stop"]
+        let argv = asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--"] + stop : stop
+        let directory = directory
+        RunningServers.shared.add(directory) {
+            _ = try? LocalPostgres.spawn(argv)
+            try? FileManager.default.removeItem(atPath: directory)
+        }
     }
 
     deinit {
         try? stop()
         try? FileManager.default.removeItem(atPath: directory)
+        RunningServers.shared.remove(directory)
     }
 
     public var url: String { "postgres://postgres@127.0.0.1:\(port)/postgres?sslmode=disable" }
@@ -58,6 +66,13 @@ public final class LocalPostgres: @unchecked Sendable {
     /// descendant has let go of the descriptors it gave the child.
     private func run(_ tool: String, _ arguments: [String], asPostgres: Bool? = nil) throws {
         let argv = (asPostgres ?? self.asPostgres) ? ["/usr/sbin/runuser", "-u", "postgres", "--", tool] + arguments : [tool] + arguments
+        guard try Self.spawn(argv) == 0 else {
+            throw Failure(description: "\((tool as NSString).lastPathComponent) \(arguments.joined(separator: " ")) failed")
+        }
+    }
+
+    /// Runs argv to its end, output discarded; its wait status.
+    static func spawn(_ argv: [String]) throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -70,9 +85,7 @@ public final class LocalPostgres: @unchecked Sendable {
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        guard status == 0 else {
-            throw Failure(description: "\((tool as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited with status \(status)")
-        }
+        return status
     }
 
     private static func freePort() -> Int {
@@ -86,4 +99,18 @@ public final class LocalPostgres: @unchecked Sendable {
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         return Int(UInt16(bigEndian: address.sin_port))
     }
+}
+
+/// Test servers still running, stopped as the test process exits: one held
+/// in a static (a server per process) is never deinitialised.
+private final class RunningServers: @unchecked Sendable {
+    static let shared = RunningServers()
+    private let lock = NSLock()
+    private var stops: [String: @Sendable () -> Void] = [:]
+
+    private init() { atexit { RunningServers.shared.stopAll() } }
+
+    func add(_ directory: String, stop: @escaping @Sendable () -> Void) { lock.withLock { stops[directory] = stop } }
+    func remove(_ directory: String) { lock.withLock { _ = stops.removeValue(forKey: directory) } }
+    func stopAll() { lock.withLock { Array(stops.values) }.forEach { $0() } }
 }

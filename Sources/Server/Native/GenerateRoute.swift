@@ -21,13 +21,19 @@ struct GenerateRoute: Sendable {
             return responder.send(.error(400, (error as? SessionKey.Invalid)?.message ?? "\(error)"))
         }
         let key = parameters.sessionID.map(tenant.sessionKey)
+        var stored: StoredSession?
         if let key {
-            do throws(StoreUnavailable) { try serving.syncSession(key) } catch { return responder.send(.storeUnavailable(error)) }
+            do throws(StoreUnavailable) { stored = try serving.storedSession(key) } catch { return responder.send(.storeUnavailable(error)) }
         }
         let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant)
         // The prompt depends on the history it follows; the engine refuses
         // it (409) if another turn changes that history first.
-        let history = key.map { key in serving.service.perform { $0.sessions[key].map { ($0.tokens.count, $0.tokens.last) } } } ?? nil
+        let history = key.map { key in
+            serving.service.perform { engine in
+                stored?.apply(to: engine)
+                return engine.sessions[key].map { ($0.tokens.count, $0.tokens.last) }
+            }
+        } ?? nil
         let lastToken = history?.1
         let prompt: [TokenID]
         switch parameters.input {

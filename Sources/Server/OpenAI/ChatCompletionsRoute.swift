@@ -17,7 +17,7 @@ struct ChatCompletionsRoute: Sendable {
             try fields.refuse(["tools", "functions", "logit_bias", "response_format", "audio"])
             let messages = try ChatMessages.parse(fields["messages"])
             let sessionID = try fields.sessionID(header: request.headers["X-Session-Id"])
-            try serving.syncSession(sessionID, tenant: tenant)
+            let stored = try serving.storedSession(sessionID, tenant: tenant)
             let topLogprobs = try fields.integer("top_logprobs", 0...20)
             let logprobs = try fields.bool("logprobs") ?? false
             if topLogprobs != nil && !logprobs { throw .invalid("top_logprobs needs logprobs: true", param: "top_logprobs") }
@@ -27,7 +27,8 @@ struct ChatCompletionsRoute: Sendable {
             generation.topLogprobs = logprobs ? (topLogprobs ?? 0) : nil
             let output = ChatCompletionOutput(responder: responder, model: serving.model, stream: try fields.bool("stream") ?? false,
                                               includeUsage: fields.includeUsage, logprobs: logprobs)
-            Turn(serving.turnContext(route: "chat.completions", tenant: tenant, sessionID: sessionID, stop: try fields.stop()),
+            Turn(serving.turnContext(route: "chat.completions", tenant: tenant, sessionID: sessionID, stop: try fields.stop(),
+                                     storedSession: stored),
                  output: output).run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
             responder.send(error.response())

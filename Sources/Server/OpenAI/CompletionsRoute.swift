@@ -16,7 +16,7 @@ struct CompletionsRoute: Sendable {
             try fields.requireOneChoice()
             try fields.refuse(["echo", "suffix", "logit_bias"])
             let sessionID = try fields.sessionID(header: request.headers["X-Session-Id"])
-            try serving.syncSession(sessionID, tenant: tenant)
+            let stored = try serving.storedSession(sessionID, tenant: tenant)
             let prompt = try promptTokens(fields["prompt"], tenant: tenant)
             let logprobs = try fields.integer("logprobs", 0...5)
             var generation = try fields.generation(prompt, maxTokenKeys: ["max_tokens"], sessionID: sessionID, tenant: tenant,
@@ -24,7 +24,8 @@ struct CompletionsRoute: Sendable {
             generation.topLogprobs = logprobs
             let output = CompletionOutput(responder: responder, model: serving.model, stream: try fields.bool("stream") ?? false,
                                           includeUsage: fields.includeUsage, logprobs: logprobs != nil)
-            Turn(serving.turnContext(route: "completions", tenant: tenant, sessionID: sessionID, stop: try fields.stop()),
+            Turn(serving.turnContext(route: "completions", tenant: tenant, sessionID: sessionID, stop: try fields.stop(),
+                                     storedSession: stored),
                  output: output).run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
             responder.send(error.response())

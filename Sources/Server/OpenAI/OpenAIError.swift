@@ -95,10 +95,10 @@ extension Prompts {
 }
 
 extension Serving {
-    /// `syncSession` in the OpenAI routes' form: a 503 the SDKs retry.
-    func syncSession(_ sessionID: String?, tenant: Tenant) throws(OpenAIError) {
-        guard let sessionID else { return }
-        do { try syncSession(tenant.sessionKey(sessionID)) } catch {
+    /// `storedSession` in the OpenAI routes' form: a 503 the SDKs retry.
+    func storedSession(_ sessionID: String?, tenant: Tenant) throws(OpenAIError) -> StoredSession? {
+        guard let sessionID else { return nil }
+        do { return try storedSession(tenant.sessionKey(sessionID)) } catch {
             throw OpenAIError(status: 503, message: error.message, code: "store_unavailable")
         }
     }

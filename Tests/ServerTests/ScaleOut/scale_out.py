@@ -17,6 +17,10 @@ and where the replicas are). Then runs one scenario:
   rolling    the same workload while the replicas are restarted one at a
              time (SIGTERM, wait for the exit, start, wait 2.5 s so that nginx
              routes to it again): no request fails, replies equal.
+  responses  Responses API chains (previous_response_id) through nginx
+             with no session header, so hops land on any replica: every
+             hop finds the response it continues, whichever replica stored
+             it, and the replies equal a chain run on one replica.
   database   the same workload while PostgreSQL is stopped for 4 s and
              started again: session turns get 503 store_unavailable (and
              are retried by the client), stateless requests keep getting
@@ -28,7 +32,10 @@ exits 1 on any failed check. Standard library only.
 
 Usage: scale_out.py SCENARIO --kvserve PATH --model PATH [--repo DIR]
 """
-import argparse, glob, http.client, json, os, pwd, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, http.client, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts"))
+from topology import Nginx, Postgres, Replica, get, tear_down, wait_for  # noqa: E402
 
 CONVERSATIONS, TURNS, MAX_TOKENS = 24, 4, 12
 TOPICS = ["rivers", "bread", "owls", "trains", "comets", "tea", "chess", "maps", "bees", "clocks", "glaciers", "bridges"]
@@ -40,124 +47,6 @@ def check(condition, message):
     if not condition:
         failures.append(message)
         print("FAIL:", message, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, seconds, what):
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            if predicate():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"timed out waiting for {what}")
-
-
-def get(port, path, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("GET", path, headers=headers or {})
-    r = c.getresponse()
-    return r.status, r.read()
-
-
-class Postgres:
-    def __init__(self, root):
-        self.dir = os.path.join(root, "pg")
-        os.makedirs(self.dir)
-        self.port = free_port()
-        self.bin = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            shutil.chown(self.dir, "postgres", "postgres")
-        self.run("initdb", "-D", self.dir, "-A", "trust", "-U", "postgres", "--no-sync")
-        self.start()
-
-    def run(self, tool, *args):
-        command = [os.path.join(self.bin, tool), *args]
-        if self.as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-
-    def start(self):
-        self.run("pg_ctl", "-D", self.dir, "-l", os.path.join(self.dir, "log"), "-w", "start",
-                 "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off")
-
-    def stop(self):
-        self.run("pg_ctl", "-D", self.dir, "-m", "fast", "-w", "stop")
-
-    @property
-    def url(self):
-        return f"postgres://postgres@127.0.0.1:{self.port}/postgres?sslmode=disable"
-
-
-class Replica:
-    def __init__(self, name, kvserve, model, store, root):
-        self.name, self.kvserve, self.model, self.store = name, kvserve, model, store
-        self.data = os.path.join(root, name)
-        os.makedirs(self.data, exist_ok=True)
-        self.port = free_port()
-        self.process = None
-        self.start()
-
-    def start(self):
-        self.log = open(os.path.join(self.data, "log"), "ab")
-        self.process = subprocess.Popen(
-            [self.kvserve, "serve", "--set", f"model={self.model}", "--set", f"port={self.port}",
-             "--set", f"replica_name={self.name}", "--set", f"session_store={self.store}", "--set", f"data_dir={self.data}",
-             "--set", "kv_cache_bytes=134217728", "--set", "threads=1", "--set", "shutdown_grace_seconds=20"],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(lambda: get(self.port, "/health")[0] == 200, 120, f"{self.name} to start")
-
-    def kill(self, sig=signal.SIGKILL):
-        self.process.send_signal(sig)
-        self.process.wait(60)
-
-    def restart(self):
-        self.kill(signal.SIGTERM)
-        check(self.process.returncode == 0, f"{self.name} exited {self.process.returncode} on SIGTERM")
-        self.start()
-
-
-class Nginx:
-    def __init__(self, root, repo, replicas):
-        self.prefix = os.path.join(root, "nginx")
-        os.makedirs(os.path.join(self.prefix, "tmp"))
-        self.port = free_port()
-        with open(os.path.join(self.prefix, "kvserve-listen.conf"), "w") as f:
-            f.write(f"listen 127.0.0.1:{self.port};\n")
-        with open(os.path.join(self.prefix, "kvserve-upstreams.conf"), "w") as f:
-            for r in replicas:
-                f.write(f"server 127.0.0.1:{r.port} max_fails=1 fail_timeout=2s;\n")
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        tmp = os.path.join(self.prefix, "tmp")
-        with open(os.path.join(self.prefix, "nginx.conf"), "w") as f:
-            f.write(f"""{user}worker_processes 1;
-daemon off;
-pid {self.prefix}/nginx.pid;
-error_log {self.prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
-    include {repo}/deploy/nginx/kvserve.conf;
-}}
-""")
-        self.process = subprocess.Popen(["nginx", "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"),
-                                         "-e", os.path.join(self.prefix, "error.log")],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        wait_for(lambda: get(self.port, "/nginx-health")[0] == 200, 30, "nginx to start")
-
-    def stop(self):
-        self.process.send_signal(signal.SIGQUIT)
-        self.process.wait(30)
 
 
 def turn_prompt(conversation, turn):
@@ -240,6 +129,30 @@ class Conversations:
             t.join()
 
 
+CHAINS, HOPS = 6, 4
+
+
+def response_chain(port, chain):
+    """(reply text, replica) of each hop of a Responses API chain, each hop
+    continuing the previous one by previous_response_id."""
+    hops, previous = [], None
+    for hop in range(HOPS):
+        body = {"model": "kvserve", "input": turn_prompt(chain, hop), "max_output_tokens": MAX_TOKENS, "temperature": 0}
+        if previous:
+            body["previous_response_id"] = previous
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        c.request("POST", "/v1/responses", json.dumps(body), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        reply = json.loads(r.read() or b"{}")
+        if r.status != 200:
+            check(False, f"chain {chain} hop {hop}: status {r.status}: {reply}")
+            break
+        previous = reply["id"]
+        text = "".join(part.get("text", "") for item in reply["output"] for part in item.get("content", []))
+        hops.append((text, r.getheader("X-Kvserve-Replica")))
+    return hops
+
+
 def reference(replica):
     """The replies of an uninterrupted run, straight to one replica."""
     ref = Conversations(replica.port, "reference")
@@ -290,7 +203,7 @@ def check_cached(run):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("scenario", choices=["affinity", "failover", "rolling", "database"])
+    p.add_argument("scenario", choices=["affinity", "failover", "rolling", "responses", "database"])
     p.add_argument("--kvserve", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--repo", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
@@ -300,10 +213,11 @@ def main():
     pg = replicas = nginx = None
     try:
         pg = Postgres(root)
-        replicas = [Replica(f"replica-{i + 1}", a.kvserve, a.model, pg.url, root) for i in range(3)]
+        replicas = [Replica(f"replica-{i + 1}", a.kvserve, a.model, pg.url, root,
+                            settings=["kv_cache_bytes=134217728"]) for i in range(3)]
         nginx = Nginx(root, os.path.abspath(a.repo), replicas)
         print(f"up: PostgreSQL :{pg.port}, replicas {[r.port for r in replicas]}, nginx :{nginx.port}", flush=True)
-        expected = None if a.scenario == "affinity" else reference(replicas[0])
+        expected = None if a.scenario in ("affinity", "responses") else reference(replicas[0])
         run = Conversations(nginx.port, a.scenario)
 
         if a.scenario == "affinity":
@@ -329,6 +243,16 @@ def main():
             check_sessions(nginx, run)
             check_affinity(run, alive=lambda name: name != victim["name"])
             print(f"failed attempts, retried: {len(run.attempts_failed)} ({sorted(set(s for *_, s, _ in run.attempts_failed))})")
+        elif a.scenario == "responses":
+            expected = [response_chain(replicas[0].port, c) for c in range(CHAINS)]
+            crossed = 0
+            for c in range(CHAINS):
+                hops = response_chain(nginx.port, c)
+                check([text for text, _ in hops] == [text for text, _ in expected[c]],
+                      f"chain {c}: replies {[t for t, _ in hops]} differ from one replica's {[t for t, _ in expected[c]]}")
+                crossed += sum(1 for i in range(1, len(hops)) if hops[i][1] != hops[i - 1][1])
+            print(f"hops continuing a response stored by another replica: {crossed}/{CHAINS * (HOPS - 1)}")
+            check(crossed > 0, "no hop landed on another replica than the one before it")
         elif a.scenario == "rolling":
             def restart_all(r):
                 for replica in replicas:
@@ -369,16 +293,7 @@ def main():
             check_replies(run, expected)
             check_sessions(nginx, run)
     finally:
-        for r in replicas or []:
-            if r.process and r.process.poll() is None:
-                r.kill(signal.SIGTERM)
-        if nginx:
-            nginx.stop()
-        if pg:
-            try:
-                pg.stop()
-            except subprocess.CalledProcessError:
-                pass
+        tear_down(replicas, nginx, pg)
         if not failures:
             shutil.rmtree(root, ignore_errors=True)
         else:
