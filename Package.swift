@@ -52,7 +52,7 @@ let package = Package(
         // Where tests find the default model; used by test targets only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "Storage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "Storage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
