@@ -46,7 +46,7 @@ struct ConstrainedTurnTests {
         let text = file.tokenizer.decode(alone.tokens)
         let parsed = try JSON.parse(text)
         #expect(parsed["city"] != nil && parsed["population"] != nil && parsed["capital"] != nil, "\(text)")
-        #expect(engine.sessions["s"]?.tokens == history + alone.tokens + [alone.stopToken!])
+        #expect(engine.sessions["s"]?.tokens == history + turn.prompt + alone.tokens + [alone.stopToken!])
         _ = opening
 
         // The same turn from the same history, now beside other requests, constrained and not.

@@ -69,7 +69,12 @@ struct GeneratedSchemaTests {
     func randomChoicesAlwaysValidateWithinBudget() throws {
         let (file, _) = try Self.smolLM.get()
         let trie = TokenTrie(tokenizer: file.tokenizer)
-        #expect(trie.bytesWithoutSingleToken.isEmpty)
+        // Steering counts a token per byte of the shortest completion: every
+        // byte such a completion can hold has a token of its own (SmolLM2
+        // lacks some control bytes, which JSON escapes, bytes UTF-8 never
+        // uses, and the lead bytes of planes 4-16, which no schema here uses).
+        let unneeded = Set<UInt8>(0..<0x20).union([0xC0, 0xC1]).union(0xF1...0xFF)
+        #expect(Set(trie.bytesWithoutSingleToken).isSubset(of: unneeded), "\(trie.bytesWithoutSingleToken)")
         var cases: [SchemaValidator.Case] = [], problems: [String] = []
         for (i, schema) in Self.schemas.enumerated() {
             let masks = TokenMaskCache(grammar: try JSONGrammar(schema: schema), trie: trie, endOfGeneration: file.endOfGeneration)
