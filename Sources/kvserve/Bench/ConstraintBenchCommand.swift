@@ -76,7 +76,8 @@ struct ConstraintBenchCommand: ParsableCommand {
         let prompt = file.tokenizer.encode(Self.prompt, addSpecial: true)
         let shared = TokenMaskCache(grammar: grammar, trie: trie, endOfGeneration: file.endOfGeneration)
         for n in streams.split(separator: ",").compactMap({ Int($0) }) {
-            var rates: [String: Double] = [:]
+            // Seconds of each step that decoded every stream, per run.
+            var stepTimes: [Bool: [Double]] = [:]
             for constrained in [false, true] {
                 let engine = DecodeEngine(model: paged, endOfGeneration: file.endOfGeneration)
                 for s in 0..<n {
@@ -87,23 +88,22 @@ struct ConstraintBenchCommand: ParsableCommand {
                     if constrained { request.constraint = OutputConstraint(shared) }
                     _ = try engine.submit(request)
                 }
-                // Only steps that decode every stream count, so both runs are timed at the same batch.
-                var decoded = 0, time = 0.0
+                var times: [Double] = []
                 while engine.hasWork {
                     start = DispatchTime.now()
                     let events = engine.step()
                     let elapsed = seconds(since: start)
-                    let produced = events.filter { if case .token = $0 { return true } else { return false } }.count
-                    if produced == n {
-                        decoded += produced
-                        time += elapsed
-                    }
+                    if events.filter({ if case .token = $0 { return true } else { return false } }).count == n { times.append(elapsed) }
                 }
-                rates[constrained ? "constrained" : "free"] = Double(decoded) / time
-                print("\(n) stream(s), \(constrained ? "constrained" : "unconstrained"): \(decoded) tokens in full-batch steps, "
-                      + "\(String(format: "%.1f", Double(decoded) / time)) tokens/s")
+                stepTimes[constrained] = times
             }
-            print("\(n) stream(s): constrained / unconstrained = \(String(format: "%.3f", rates["constrained"]! / rates["free"]!))")
+            // The same steps of both runs (the same positions, the same batch):
+            // constrained replies end sooner, and later positions cost more.
+            let k = min(stepTimes[false]!.count, stepTimes[true]!.count)
+            let free = Double(k * n) / stepTimes[false]!.prefix(k).reduce(0, +)
+            let constrained = Double(k * n) / stepTimes[true]!.prefix(k).reduce(0, +)
+            print("\(n) stream(s), first \(k) full-batch decode steps: unconstrained \(String(format: "%.1f", free)) tokens/s, "
+                  + "constrained \(String(format: "%.1f", constrained)) tokens/s, ratio \(String(format: "%.3f", constrained / free))")
         }
         print("mask cache over the decode runs: walks \(shared.walks), hits \(shared.hits)")
     }
