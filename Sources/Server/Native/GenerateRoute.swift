@@ -55,7 +55,7 @@ struct GenerateRoute: Sendable {
 
     static func response(for error: AdmissionError) -> HTTPResponse {
         switch error {
-        case .emptyPrompt: return .error(400, error.description)
+        case .emptyPrompt, .constraintNeedsTokens: return .error(400, error.description)
         case .beyondContext, .beyondPool, .session(.tooLong): return .error(422, error.description)
         case .session(.busy), .session(.changed): return .error(409, error.description, type: "conflict")
         case .session(.full), .queueFull:
