@@ -86,12 +86,17 @@ extension OpenAIOutput {
 
 extension Prompts {
     /// The OpenAI routes' form: a refused conversation is a 400 on `param`.
-    func conversation(_ messages: [ChatMessage], param: String) throws(OpenAIError) -> [TokenID] {
-        do { return try conversation(messages) } catch { throw .invalid(error.message, param: param) }
+    func conversation(_ messages: [ChatMessage], tools: ToolRequest = ToolRequest(), param: String) throws(OpenAIError) -> [TokenID] {
+        do { return try conversation(messages, tools: tools.templateTools, primer: tools.primer) } catch {
+            throw .invalid(error.message, param: param)
+        }
     }
 
-    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, param: String) throws(OpenAIError) -> [TokenID] {
-        do { return try continuation(messages, after: lastToken) } catch { throw .invalid(error.message, param: param) }
+    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, tools: ToolRequest = ToolRequest(),
+                      param: String) throws(OpenAIError) -> [TokenID] {
+        do { return try continuation(messages, after: lastToken, tools: tools.templateTools, primer: tools.primer) } catch {
+            throw .invalid(error.message, param: param)
+        }
     }
 }
 
