@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "StructuredOutput", dependencies: ["Model"], swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["Model", "KVCache", "Storage", "StructuredOutput"], swiftSettings: cpuFlags),
         .target(name: "HTTPServer", swiftSettings: cpuFlags),
-        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer", "Storage",
+        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer", "Storage", "StructuredOutput",
                                         .product(name: "Logging", package: "swift-log"),
                                         .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: cpuFlags),
         .target(name: "Plotting"),

@@ -14,7 +14,7 @@ struct ChatCompletionsRoute: Sendable {
         do throws(OpenAIError) {
             let fields = try OpenAIFields(body: request.body)
             try fields.requireOneChoice()
-            try fields.refuse(["functions", "logit_bias", "response_format", "audio"])
+            try fields.refuse(["functions", "logit_bias", "audio"])
             let messages = try ChatMessages.parse(fields["messages"])
             let tools = try ToolRequest(fields, shape: .chatCompletions)
             let sessionID = try fields.sessionID(header: request.headers["X-Session-Id"])
@@ -27,8 +27,8 @@ struct ChatCompletionsRoute: Sendable {
             var generation = try fields.generation(prompt, maxTokenKeys: ["max_completion_tokens", "max_tokens"], sessionID: sessionID,
                                                    tenant: tenant, model: serving.model)
             generation.topLogprobs = logprobs ? (topLogprobs ?? 0) : nil
-            // SEAM(json-constraint): a forced call's schema, for the request's constraint:
-            //   if let schema = ToolCallConstraint.schema(tools) { generation.constraint = ... (schema.compactJSON) }
+            generation.constraint = try ResponseFormat.constraint(tools: tools, body: request.body, path: ["response_format"],
+                                                                  masks: serving.model.schemaMasks)
             let output = ChatCompletionOutput(responder: responder, model: serving.model, stream: try fields.bool("stream") ?? false,
                                               includeUsage: fields.includeUsage, logprobs: logprobs, tools: tools)
             Turn(serving.turnContext(route: "chat.completions", tenant: tenant, sessionID: sessionID,

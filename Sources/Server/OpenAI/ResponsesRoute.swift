@@ -15,10 +15,6 @@ struct ResponsesRoute: Sendable {
         do throws(OpenAIError) {
             let fields = try OpenAIFields(body: request.body)
             try fields.refuse(["background", "conversation", "prompt"])
-            if case let .object(text)? = fields["text"], case let .object(format)? = text["format"],
-               case let .string(type)? = format["type"], type != "text" {
-                throw .invalid("text.format of type '\(type)' is not supported by kvserve", param: "text.format")
-            }
             let instructions = try fields.string("instructions")
             var messages = try Self.inputMessages(fields["input"])
             let tools = try ToolRequest(fields, shape: .responses)
@@ -40,8 +36,8 @@ struct ResponsesRoute: Sendable {
             let sampling = try fields.sampling()
             var generation = GenerationRequest(prompt: prompt, maxTokens: maxTokens, sampling: sampling)
             generation.cacheSalt = tenant.cacheSalt
-            // SEAM(json-constraint): a forced call's schema, for the request's constraint:
-            //   if let schema = ToolCallConstraint.schema(tools) { generation.constraint = ... (schema.compactJSON) }
+            generation.constraint = try ResponseFormat.constraint(tools: tools, body: request.body, path: ["text", "format"],
+                                                                  masks: serving.model.schemaMasks)
             let store = try fields.bool("store") ?? true
             var metadata: Any = [String: Any]()
             if case let .object(m)? = fields["metadata"] {
