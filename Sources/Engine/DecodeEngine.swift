@@ -112,8 +112,11 @@ public final class DecodeEngine {
     public func submit(_ request: GenerationRequest) throws(AdmissionError) -> RequestID {
         guard !request.prompt.isEmpty else { throw .emptyPrompt }
         precondition(request.maxTokens >= 1)
-        if let needed = request.constraint?.minimumTokens, needed > request.maxTokens {
-            throw .constraintNeedsTokens(needed: needed, maxTokens: request.maxTokens)
+        if let constraint = request.constraint {
+            guard !request.ignoreEOS else { throw .constraintIgnoresEnd }
+            guard constraint.minimumTokens <= request.maxTokens else {
+                throw .constraintNeedsTokens(needed: constraint.minimumTokens, maxTokens: request.maxTokens)
+            }
         }
         var history: [TokenID] = [], hashes: [UInt64] = [], prompt = request.prompt
         if let session = request.sessionID.flatMap({ sessions[$0] }) {

@@ -56,6 +56,8 @@ public enum AdmissionError: Error, Equatable, CustomStringConvertible {
     case queueFull(limit: Int)
     /// The constraint's shortest output does not fit in max_tokens.
     case constraintNeedsTokens(needed: Int, maxTokens: Int)
+    /// ignore_eos asks to go on past the end a schema constraint requires.
+    case constraintIgnoresEnd
 
     public var description: String {
         switch self {
@@ -71,6 +73,8 @@ public enum AdmissionError: Error, Equatable, CustomStringConvertible {
             return "the server is busy: \(limit) requests are already waiting (max_waiting); retry shortly"
         case let .constraintNeedsTokens(needed, maxTokens):
             return "the shortest output the schema allows takes \(needed) tokens, more than max_tokens (\(maxTokens))"
+        case .constraintIgnoresEnd:
+            return "ignore_eos cannot be combined with a schema constraint: the schema decides where the output ends"
         }
     }
 }

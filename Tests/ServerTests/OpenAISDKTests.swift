@@ -21,7 +21,7 @@ struct OpenAISDKTests {
         "tools_chat_round_trip", "tools_responses_round_trip", "tools_errors",
         // Structured output: OpenAI/structured_checks.py.
         "structured_chat", "structured_parse", "structured_json_object", "structured_responses", "structured_errors",
-        "structured_tool_arguments",
+        "structured_tool_arguments", "structured_native", "structured_native_unseen",
     ]
 
     static let keys = ["sdk-key-a", "sdk-key-b"]

@@ -52,6 +52,7 @@ struct OpenAIError: Error {
         switch error {
         case .emptyPrompt: self.init(status: 400, message: error.description, param: "messages")
         case .constraintNeedsTokens: self.init(status: 400, message: error.description, param: "max_tokens")
+        case .constraintIgnoresEnd: self.init(status: 400, message: error.description, param: "ignore_eos")
         case .beyondContext, .beyondPool, .session(.tooLong):
             self.init(status: 422, message: error.description, code: "context_length_exceeded")
         case .session(.busy), .session(.changed): self.init(status: 409, message: error.description, code: "session_busy")

@@ -23,6 +23,9 @@ struct ConstraintBenchCommand: ParsableCommand {
     @Option(help: "Tokens per stream.")
     var tokens = 256
 
+    @Option(help: "Rounds of the two runs, in alternating order; the median is reported.")
+    var rounds = 3
+
     @Flag(help: "Measure the masks only (no forward passes): for a vocabulary without the time to run its model.")
     var masksOnly = false
 
@@ -77,8 +80,7 @@ struct ConstraintBenchCommand: ParsableCommand {
         let shared = TokenMaskCache(grammar: grammar, trie: trie, endOfGeneration: file.endOfGeneration)
         for n in streams.split(separator: ",").compactMap({ Int($0) }) {
             // Seconds of each step that decoded every stream, per run.
-            var stepTimes: [Bool: [Double]] = [:]
-            for constrained in [false, true] {
+            func run(constrained: Bool) throws -> [Double] {
                 let engine = DecodeEngine(model: paged, endOfGeneration: file.endOfGeneration)
                 for s in 0..<n {
                     var sampling = SamplingParameters()
@@ -88,22 +90,40 @@ struct ConstraintBenchCommand: ParsableCommand {
                     if constrained { request.constraint = OutputConstraint(shared) }
                     _ = try engine.submit(request)
                 }
-                var times: [Double] = []
+                var times: [Double] = [], steps = 0
                 while engine.hasWork {
                     start = DispatchTime.now()
                     let events = engine.step()
                     let elapsed = seconds(since: start)
-                    if events.filter({ if case .token = $0 { return true } else { return false } }).count == n { times.append(elapsed) }
+                    // Full-batch decode steps only: not the prefill that yields the first tokens.
+                    let full = events.filter({ if case .token = $0 { return true } else { return false } }).count == n
+                    if full && steps > 0 { times.append(elapsed) }
+                    if full { steps += 1 }
                 }
-                stepTimes[constrained] = times
+                return times
             }
-            // The same steps of both runs (the same positions, the same batch):
-            // constrained replies end sooner, and later positions cost more.
-            let k = min(stepTimes[false]!.count, stepTimes[true]!.count)
-            let free = Double(k * n) / stepTimes[false]!.prefix(k).reduce(0, +)
-            let constrained = Double(k * n) / stepTimes[true]!.prefix(k).reduce(0, +)
-            print("\(n) stream(s), first \(k) full-batch decode steps: unconstrained \(String(format: "%.1f", free)) tokens/s, "
-                  + "constrained \(String(format: "%.1f", constrained)) tokens/s, ratio \(String(format: "%.3f", constrained / free))")
+            _ = try run(constrained: false)  // warms the weights and the pool's pages
+            // Rounds in alternating order, so neither side always runs first.
+            var ratios: [Double] = [], rates: [Bool: [Double]] = [false: [], true: []]
+            var k = 0
+            for round in 0..<rounds {
+                var stepTimes: [Bool: [Double]] = [:]
+                for constrained in round % 2 == 0 ? [false, true] : [true, false] {
+                    stepTimes[constrained] = try run(constrained: constrained)
+                }
+                // The same steps of both runs (the same positions, the same batch):
+                // constrained replies end sooner, and later positions cost more.
+                k = min(stepTimes[false]!.count, stepTimes[true]!.count)
+                let free = Double(k * n) / stepTimes[false]!.prefix(k).reduce(0, +)
+                let constrained = Double(k * n) / stepTimes[true]!.prefix(k).reduce(0, +)
+                rates[false]!.append(free)
+                rates[true]!.append(constrained)
+                ratios.append(constrained / free)
+            }
+            func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+            print("\(n) stream(s), first \(k) full-batch decode steps, median of \(rounds) rounds: unconstrained "
+                  + "\(String(format: "%.1f", median(rates[false]!))) tokens/s, constrained \(String(format: "%.1f", median(rates[true]!))) tokens/s, "
+                  + "ratio \(String(format: "%.3f", median(ratios))) (rounds: \(ratios.map { String(format: "%.3f", $0) }.joined(separator: ", ")))")
         }
         print("mask cache over the decode runs: walks \(shared.walks), hits \(shared.hits)")
     }

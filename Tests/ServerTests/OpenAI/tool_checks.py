@@ -5,9 +5,9 @@ them: the checks of sdk_checks.py (same usage, same output) plus these.
 Each is a round trip: the model's call (a function named in `tool_choice`,
 so the reply is primed with the call's start), the function's result sent
 back (a `tool` message, or a `function_call_output` item), and the model's
-answer. Greedy throughout, with a prompt on which SmolLM2-135M writes a
-call's arguments unconstrained (a short schema, an example in the system
-message); once decoding is constrained to the schema any prompt will do.
+answer. Greedy throughout, on a plain question: a forced call's arguments
+are held to the tool's parameter schema while they are decoded, so they
+parse whatever the model would have written.
 The truths are OpenAI's documented shapes (the
 SDK's own types, validated strictly), the same request streamed and not
 (the streamed pieces must join to the non-streamed call), and the cache
@@ -16,6 +16,8 @@ SDK's own types, validated strictly), the same request streamed and not
 
 import json
 import sys
+
+import jsonschema
 
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -28,8 +30,8 @@ WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Get the current weather in a city.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 RESPONSES_WEATHER = dict(WEATHER["function"], type="function")
-SYSTEM = "You are a helpful assistant. Call functions with their arguments, for example: {\"city\": \"London\"}."
-ASK = "Weather in city Paris?"
+SYSTEM = "You are a helpful assistant."
+ASK = "What is the weather like in Paris today?"
 QUESTION = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": ASK}]
 RESULT = json.dumps({"city": "Paris", "temperature_c": 21, "sky": "clear"})
 NAMED = {"type": "function", "function": {"name": "get_weather"}}
@@ -68,8 +70,10 @@ def check_call(message, finish, what):
     call = message.tool_calls[0]
     expect(call.type == "function" and call.id.startswith("call_"), f"{what}: call {call}")
     expect(call.function.name == "get_weather", f"{what}: function {call.function}")
-    expect(isinstance(call.function.arguments, str) and call.function.arguments.startswith("{"),
-           f"{what}: arguments {call.function.arguments!r}")
+    try:
+        jsonschema.validate(json.loads(call.function.arguments), WEATHER["function"]["parameters"])
+    except (ValueError, jsonschema.ValidationError) as e:
+        expect(False, f"{what}: arguments {call.function.arguments!r}: {e}")
     return call
 
 
@@ -128,7 +132,10 @@ def tools_responses_round_trip():
     calls = function_calls(first)
     expect(len(calls) == 1 and calls[0].name == "get_weather" and calls[0].call_id.startswith("call_"),
            f"output {first.output}")
-    expect(isinstance(calls[0].arguments, str) and calls[0].arguments.startswith("{"), f"arguments {calls[0].arguments!r}")
+    try:
+        jsonschema.validate(json.loads(calls[0].arguments), RESPONSES_WEATHER["parameters"])
+    except (ValueError, jsonschema.ValidationError) as e:
+        expect(False, f"arguments {calls[0].arguments!r}: {e}")
     stored = raw("GET", f"/v1/responses/{first.id}")
     expect(not schema_errors(Response, stored.body), f"strict: {stored}")
     expect(stored.body["tool_choice"] == named and stored.body["tools"][0]["name"] == "get_weather",
