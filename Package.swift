@@ -35,9 +35,11 @@ let package = Package(
         .target(name: "Storage", dependencies: ["KVCache", "CSQLite", .product(name: "PostgresNIO", package: "postgres-nio"),
                                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                           .product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
-        .target(name: "Engine", dependencies: ["Model", "KVCache", "Storage"], swiftSettings: cpuFlags),
+        // JSON-schema-constrained decoding: schema -> byte automaton -> token masks.
+        .target(name: "StructuredOutput", dependencies: ["Model"], swiftSettings: cpuFlags),
+        .target(name: "Engine", dependencies: ["Model", "KVCache", "Storage", "StructuredOutput"], swiftSettings: cpuFlags),
         .target(name: "HTTPServer", swiftSettings: cpuFlags),
-        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer", "Storage",
+        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer", "Storage", "StructuredOutput",
                                         .product(name: "Logging", package: "swift-log"),
                                         .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: cpuFlags),
         .target(name: "Plotting"),
@@ -46,13 +48,14 @@ let package = Package(
         .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPServer"], swiftSettings: cpuFlags),
         .executableTarget(
             name: "kvserve",
-            dependencies: ["Server", "Model", "KVCache", "Engine", "HTTPServer", "Plotting", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Server", "Model", "KVCache", "Engine", "HTTPServer", "Plotting", "StructuredOutput", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         // Where tests find the default model; used by test targets only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "Storage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "Storage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "StructuredOutputTests", dependencies: ["StructuredOutput", "Engine", "Model", "KVCache", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),

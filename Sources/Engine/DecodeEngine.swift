@@ -1,6 +1,7 @@
 import Foundation
 import KVCache
 import Model
+import StructuredOutput
 
 /// The shared decoder: every request's sequence, the K/V pool they live in,
 /// the sessions, and the step that advances all of them with one batched
@@ -33,6 +34,8 @@ public final class DecodeEngine {
         /// What the turn adds after them.
         let prompt: [TokenID]
         var sampler: Sampler
+        /// Where the reply is in the request's grammar, if it has one.
+        var constraint: OutputConstraint?
         var generated: [TokenID] = []
         var cachedTokens: Int?
         /// Of those, the tokens read back from the disk tier.
@@ -109,6 +112,12 @@ public final class DecodeEngine {
     public func submit(_ request: GenerationRequest) throws(AdmissionError) -> RequestID {
         guard !request.prompt.isEmpty else { throw .emptyPrompt }
         precondition(request.maxTokens >= 1)
+        if let constraint = request.constraint {
+            guard !request.ignoreEOS else { throw .constraintIgnoresEnd }
+            guard constraint.minimumTokens <= request.maxTokens else {
+                throw .constraintNeedsTokens(needed: constraint.minimumTokens, maxTokens: request.maxTokens)
+            }
+        }
         var history: [TokenID] = [], hashes: [UInt64] = [], prompt = request.prompt
         if let session = request.sessionID.flatMap({ sessions[$0] }) {
             history = session.tokens
@@ -140,7 +149,7 @@ public final class DecodeEngine {
         let id = nextID
         nextID += 1
         waiting.append(Sequence(id: id, request: request, history: history, historyHashes: hashes, prompt: prompt,
-                                sampler: Sampler(request.sampling)))
+                                sampler: Sampler(request.sampling), constraint: request.constraint))
         return id
     }
 
@@ -254,10 +263,24 @@ public final class DecodeEngine {
             let indexed = cache.table(id)!.indexed
             cache.commit(id, computed: batch[k].startPosition + item.count)
             saveFull(id, from: indexed)
-            guard let logits = logits[k] else { continue }
+            guard let modelLogits = logits[k] else { continue }
             let tokens = cache.table(id)!.tokens
-            let token = running[item.index].sampler.sample(logits, history: Array(tokens.suffix(Self.penaltyWindow)))
-            let logprobs = running[item.index].request.topLogprobs.map { TokenLogprobs(logits: logits, token: token, count: $0) }
+            var sampled = modelLogits
+            if let constraint = running[item.index].constraint {
+                // Masked before sampling: the sequence's own state and budget
+                // decide, whatever else is in the batch.
+                let remaining = running[item.index].request.maxTokens - running[item.index].generated.count
+                constraint.mask(remainingTokens: remaining).apply(to: &sampled)
+            }
+            let token = running[item.index].sampler.sample(sampled, history: Array(tokens.suffix(Self.penaltyWindow)))
+            // Log-probabilities are the model's, before the mask.
+            let logprobs = running[item.index].request.topLogprobs.map { TokenLogprobs(logits: modelLogits, token: token, count: $0) }
+            if running[item.index].constraint != nil && !running[item.index].constraint!.accept(token) {
+                // No allowed token (a grammar bug): end the reply rather than emit what it refuses.
+                finished.append(item.index)
+                events.append(end(running[item.index], .stop, table: cache.finish(id)))
+                continue
+            }
             running[item.index].generated.append(token)
             cache.append(id, [token])
             let sequence = running[item.index]

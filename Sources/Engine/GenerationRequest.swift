@@ -1,5 +1,6 @@
 import KVCache
 import Model
+import StructuredOutput
 
 /// One turn to generate: the new prompt tokens, and how to sample the reply.
 public struct GenerationRequest: Sendable {
@@ -18,6 +19,10 @@ public struct GenerationRequest: Sendable {
     public var cacheSalt: UInt64 = 0
     /// Report each token's log-probability and this many alternatives; nil: none.
     public var topLogprobs: Int?
+    /// Constrains the generated tokens to a grammar (a JSON schema): each
+    /// step's logits are masked before sampling. Only the reply goes through
+    /// it; the history and the prompt do not.
+    public var constraint: OutputConstraint?
 
     public enum HistoryUse: Sendable, Equatable {
         /// The prompt follows the history. With `expecting`, the session
@@ -49,6 +54,10 @@ public enum AdmissionError: Error, Equatable, CustomStringConvertible {
     case session(SessionStore.Refusal)
     /// `max_waiting` requests already wait.
     case queueFull(limit: Int)
+    /// The constraint's shortest output does not fit in max_tokens.
+    case constraintNeedsTokens(needed: Int, maxTokens: Int)
+    /// ignore_eos asks to go on past the end a schema constraint requires.
+    case constraintIgnoresEnd
 
     public var description: String {
         switch self {
@@ -62,6 +71,10 @@ public enum AdmissionError: Error, Equatable, CustomStringConvertible {
             return refusal.description
         case .queueFull(let limit):
             return "the server is busy: \(limit) requests are already waiting (max_waiting); retry shortly"
+        case let .constraintNeedsTokens(needed, maxTokens):
+            return "the shortest output the schema allows takes \(needed) tokens, more than max_tokens (\(maxTokens))"
+        case .constraintIgnoresEnd:
+            return "ignore_eos cannot be combined with a schema constraint: the schema decides where the output ends"
         }
     }
 }

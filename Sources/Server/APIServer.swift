@@ -21,6 +21,8 @@ public struct ServedModel: Sendable {
     public let endOfTurn: TokenID?
     /// Seconds since 1970 when the model was loaded (OpenAI's `created`).
     public let created: Int
+    /// Token masks of the schemas requests constrain their output to.
+    let schemaMasks: LazySchemaMasks
 
     /// Tokens a request of `inputTokens` may generate at most: up to the end
     /// of the context, the pool, and (in a session) the session's limit.
@@ -115,7 +117,8 @@ public final class APIServer: Sendable {
                             chatTemplate: file.chatTemplate, contextLength: file.hyperparameters.contextLength,
                             poolTokens: paged.blockCount * c.blockSize,
                             maxSessionTokens: min(c.maxSessionTokens, file.hyperparameters.contextLength),
-                            endOfTurn: file.chatTemplateEndOfTurn, created: Int(Date().timeIntervalSince1970))
+                            endOfTurn: file.chatTemplateEndOfTurn, created: Int(Date().timeIntervalSince1970),
+                            schemaMasks: LazySchemaMasks(tokenizer: file.tokenizer, endOfGeneration: file.endOfGeneration))
         log("model \(model.name): \(paged.blockCount) KV blocks of \(c.blockSize) positions (\(paged.arena.byteCount >> 20) MiB)")
         if !keys.isEmpty { log("API keys required (\(c.sharePrefixCache == "all" ? "prefix cache shared by all keys" : "one prefix cache per key"))") }
         let serving = Serving(model: model, service: service, metrics: metrics, logger: Logger(label: "kvserve.requests"),

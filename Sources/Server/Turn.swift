@@ -98,6 +98,9 @@ final class Turn: @unchecked Sendable {
     /// Submits `request` and answers through the output: its refusal, or
     /// its stream. A client that goes away cancels the request.
     func run(_ request: GenerationRequest, maxWaiting: Int, responder: Responder) {
+        // A schema decides where a constrained reply ends: a stop string
+        // inside the value would cut it into something that does not parse.
+        if request.constraint != nil { filter = StopStringFilter(stops: []) }
         switch context.service.submit(request, maxWaiting: maxWaiting, prepare: context.storedSession?.apply, sink: receive) {
         case .failure(let error):
             output.refuse(error)

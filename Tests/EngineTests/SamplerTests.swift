@@ -14,6 +14,26 @@ import Model
         #expect(s.sample([0.1, 2.0, -1, 2.0]) == 1)
     }
 
+    /// The top-k selection against the whole vocabulary sorted: logits from
+    /// a few values (many ties), masked ones (-inf), every k around the edges.
+    @Test func topKSelectionIsTheSortedPrefix() {
+        var random = SplitMix64(seed: 9)
+        for trial in 0..<200 {
+            let n = 1 + Int(random.next() % 300)
+            let logits = (0..<n).map { _ -> Float in
+                switch random.next() % 10 {
+                case 0, 1: return -.infinity
+                default: return Float(random.next() % 7) * 0.5 - 1
+                }
+            }
+            let sorted = SamplingParameters.ranked(logits)
+            for k in [1, 2, 40, n - 1, n] where k >= 1 && k <= n {
+                let best = SamplingParameters.best(k, of: logits)
+                #expect(best.map(\.id) == sorted.prefix(k).map(\.id), "trial \(trial) n \(n) k \(k)")
+            }
+        }
+    }
+
     @Test func topKOfOneIsGreedyAtAnyTemperature() {
         var s = Sampler(parameters { $0.temperature = 5; $0.topK = 1; $0.seed = 3 })
         for _ in 0..<50 { #expect(s.sample([0.5, 0.2, 3.0, 2.9]) == 2) }

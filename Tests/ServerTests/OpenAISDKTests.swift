@@ -17,6 +17,11 @@ struct OpenAISDKTests {
         "completions", "stateless_replay", "session_header", "prompt_cache_key", "session_id_body",
         "responses_chain", "responses_stream", "previous_response_not_found", "auth", "tenants", "control_tokens",
         "strict_schemas",
+        // Tool calls: OpenAI/tool_checks.py.
+        "tools_chat_round_trip", "tools_responses_round_trip", "tools_errors",
+        // Structured output: OpenAI/structured_checks.py.
+        "structured_chat", "structured_parse", "structured_json_object", "structured_responses", "structured_errors",
+        "structured_tool_arguments", "structured_native", "structured_native_unseen",
     ]
 
     static let keys = ["sdk-key-a", "sdk-key-b"]
@@ -31,7 +36,9 @@ struct OpenAISDKTests {
     func sdkCheck(_ name: String) throws {
         try #require(PythonOpenAISDK.installed, Comment(rawValue: PythonOpenAISDK.missingNote))
         let port = try Self.server.get().http.port
-        let result = try PythonOpenAISDK.run(["python3", PythonOpenAISDK.checks, "--base-url", "http://127.0.0.1:\(port)",
+        let script = name.hasPrefix("tools_") ? PythonOpenAISDK.toolChecks
+            : name.hasPrefix("structured_") ? PythonOpenAISDK.structuredChecks : PythonOpenAISDK.checks
+        let result = try PythonOpenAISDK.run(["python3", script, "--base-url", "http://127.0.0.1:\(port)",
                                               "--key", Self.keys[0], "--other-key", Self.keys[1], name])
         #expect(result.status == 0, "sdk_checks.py \(name) exited with \(result.status):\n\(result.output)")
         #expect(result.output.contains(#""check": "\#(name)", "ok": true"#), "sdk_checks.py \(name) printed:\n\(result.output)")
@@ -45,6 +52,9 @@ struct OpenAISDKTests {
 enum PythonOpenAISDK {
     static let checks = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("OpenAI/sdk_checks.py").path
+
+    static let toolChecks = URL(fileURLWithPath: checks).deletingLastPathComponent().appendingPathComponent("tool_checks.py").path
+    static let structuredChecks = URL(fileURLWithPath: checks).deletingLastPathComponent().appendingPathComponent("structured_checks.py").path
 
     static let installed = (try? run(["python3", "-c", "import openai"]).status) == 0
 

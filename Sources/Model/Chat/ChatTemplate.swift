@@ -1,13 +1,45 @@
 import Foundation
 
-/// One chat turn.
-public struct ChatMessage: Codable, Sendable, Equatable {
+/// One chat turn. An assistant turn may call tools (`toolCalls`; its
+/// content is then often empty), and a `tool` turn carries a call's result
+/// (`toolCallID`, and the function's `name` for templates that write it).
+public struct ChatMessage: Decodable, Sendable, Equatable {
     public var role: String
+    /// A null content (an assistant turn that only calls tools) is "": templates concatenate content.
     public var content: String
+    public var toolCalls: [ChatToolCall] = []
+    public var toolCallID: String?
+    public var name: String?
 
-    public init(role: String, content: String) {
+    public init(role: String, content: String, toolCalls: [ChatToolCall] = [], toolCallID: String? = nil, name: String? = nil) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+        self.toolCallID = toolCallID
+        self.name = name
+    }
+
+    private enum CodingKeys: String, CodingKey { case role, content }
+
+    /// Fixtures of plain conversations: `role` and `content`.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(role: try c.decode(String.self, forKey: .role), content: try c.decode(String.self, forKey: .content))
+    }
+}
+
+/// A function call an assistant turn made: `arguments` as the template
+/// sees them, the parsed JSON object (transformers' convention; templates
+/// write them with `tojson`), or the string as sent when it is not JSON.
+public struct ChatToolCall: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var arguments: OrderedJSON
+
+    public init(id: String, name: String, arguments: OrderedJSON) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
     }
 }
 
@@ -88,12 +120,12 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     /// The prompt text for `messages`, exactly as the template renders it.
-    public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> String {
-        try prompt(messages, addGenerationPrompt: addGenerationPrompt).string
+    public func render(_ messages: [ChatMessage], tools: [OrderedJSON]? = nil, addGenerationPrompt: Bool) throws -> String {
+        try prompt(messages, tools: tools, addGenerationPrompt: addGenerationPrompt).string
     }
 
     private func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, at now: Date) throws -> String {
-        try prompt(messages, addGenerationPrompt: addGenerationPrompt, at: now).string
+        try prompt(messages, tools: nil, addGenerationPrompt: addGenerationPrompt, at: now).string
     }
 
     /// The same text, with each message's content kept apart from the
@@ -101,26 +133,54 @@ public struct ChatTemplate: Sendable, Equatable {
     /// tokens. Which characters count as content is `Jinja.Text`'s rule:
     /// what a message's content becomes by concatenation and trimming keeps
     /// its origin, and anything else computed from content is content too.
-    public func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> PromptText {
-        try prompt(messages, addGenerationPrompt: addGenerationPrompt, at: clock.now())
+    ///
+    /// `tools` are the function definitions in transformers' shape
+    /// (`{"type": "function", "function": {...}}`): a template that uses the
+    /// `tools` variable gets them; another gets them through
+    /// `ToolPromptFallback`, which also turns tool calls and results into
+    /// turns it can render.
+    public func prompt(_ messages: [ChatMessage], tools: [OrderedJSON]? = nil, addGenerationPrompt: Bool) throws -> PromptText {
+        try prompt(messages, tools: tools, addGenerationPrompt: addGenerationPrompt, at: clock.now())
     }
 
-    private func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool, at now: Date) throws -> PromptText {
+    private func prompt(_ messages: [ChatMessage], tools: [OrderedJSON]?, addGenerationPrompt: Bool, at now: Date) throws -> PromptText {
+        let adapted = rendersTools ? ToolPromptFallback.Adapted(messages, tools: tools) : ToolPromptFallback.adapt(messages, tools: tools, systemMessages: systemPrefixStable != nil)
         let text: Jinja.Text
-        do { text = try template.render(context(messages, addGenerationPrompt: addGenerationPrompt), now: now) }
+        do { text = try template.render(context(adapted.messages, tools: adapted.tools, addGenerationPrompt: addGenerationPrompt), now: now) }
         catch { throw Error.rejected(error) }
-        return PromptText(text.segments.map { s in s.message.map { .content(s.text, message: $0) } ?? .markup(s.text) })
+        // Content is numbered by the caller's messages, not the adapted ones.
+        return PromptText(text.segments.map { s in
+            s.message.map { .content(s.text, message: $0 >= 0 ? adapted.origin[$0] : $0) } ?? .markup(s.text)
+        })
     }
+
+    /// Whether the template writes tool definitions and calls itself: it
+    /// refers to the `tools` variable or to messages' `tool_calls`.
+    public var rendersTools: Bool { source.contains("tools") || source.contains("tool_calls") }
 
     /// The variables transformers' `apply_chat_template` gives a template.
-    private func context(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> [String: Jinja.Value] {
+    /// Every string a client wrote (content, call arguments, tool
+    /// definitions) is content, never markup; the tool definitions belong to
+    /// no message (index -1).
+    private func context(_ messages: [ChatMessage], tools: [OrderedJSON]?, addGenerationPrompt: Bool) -> [String: Jinja.Value] {
         let list = messages.enumerated().map { i, m in
-            Jinja.Value.dict(Jinja.Dict([("role", .string(m.role)), ("content", .string(Jinja.Text(m.content, message: i)))]))
+            var dict = Jinja.Dict([("role", .string(m.role)), ("content", .string(Jinja.Text(m.content, message: i)))])
+            if !m.toolCalls.isEmpty {
+                dict["tool_calls"] = .list(m.toolCalls.map { call -> Jinja.Value in
+                    .dict(Jinja.Dict([("id", .string(Jinja.Text(call.id, message: i))), ("type", .string("function")),
+                                      ("function", .dict(Jinja.Dict([("name", .string(Jinja.Text(call.name, message: i))),
+                                                                     ("arguments", call.arguments.jinjaValue(message: i))])))]))
+                })
+            }
+            if let id = m.toolCallID { dict["tool_call_id"] = .string(Jinja.Text(id, message: i)) }
+            if let name = m.name { dict["name"] = .string(Jinja.Text(name, message: i)) }
+            return Jinja.Value.dict(dict)
         }
         return [
             "messages": .list(list), "add_generation_prompt": .bool(addGenerationPrompt),
             "bos_token": bosToken.map { .string($0) } ?? .none, "eos_token": eosToken.map { .string($0) } ?? .none,
-            "tools": .none, "documents": .none,
+            "tools": tools.map { .list($0.map { $0.jinjaValue(message: ToolPromptFallback.toolsMessage) }) } ?? .none,
+            "documents": .none,
         ]
     }
 
@@ -141,7 +201,7 @@ public struct ChatTemplate: Sendable, Equatable {
         // Both renders at one instant: a date that changed between them would break the prefix.
         let now = clock.now()
         let before = try render([Probe.user], addGenerationPrompt: true, at: now) + Probe.assistant.content
-        let full = try prompt(history + messages, addGenerationPrompt: addGenerationPrompt, at: now)
+        let full = try prompt(history + messages, tools: nil, addGenerationPrompt: addGenerationPrompt, at: now)
         guard full.string.hasScalarPrefix(before) else {
             throw Error.rejected(Jinja.Error(.runtime, "these messages change how the earlier turns render, so they cannot follow them"))
         }

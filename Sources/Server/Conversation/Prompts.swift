@@ -15,21 +15,26 @@ struct Prompts {
     let replies: GeneratedReplies
     let tenant: Tenant
 
-    /// A whole conversation, from its start to the assistant's prompt.
-    func conversation(_ messages: [ChatMessage]) throws(ChatPromptRefused) -> [TokenID] {
-        let prompt = try rendered { try $0.prompt(messages, addGenerationPrompt: true) }
-        return model.tokenizer.encode(chatPrompt: withReplies(prompt, messages))
+    /// A whole conversation, from its start to the assistant's prompt, and
+    /// `primer`, markup the reply begins with (a forced tool call's start).
+    func conversation(_ messages: [ChatMessage], tools: [OrderedJSON]? = nil, primer: String = "") throws(ChatPromptRefused) -> [TokenID] {
+        let prompt = try rendered { try $0.prompt(messages, tools: tools, addGenerationPrompt: true) }
+        return model.tokenizer.encode(chatPrompt: withReplies(prompt, messages) + Self.markup(primer))
     }
 
     /// `messages` after a history that ends with `lastToken` (nil: there is
-    /// none, and this is the conversation's start).
-    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?) throws(ChatPromptRefused) -> [TokenID] {
-        guard let lastToken else { return try conversation(messages) }
+    /// none, and this is the conversation's start). Tools were rendered
+    /// where the conversation began; `tools` is used only there.
+    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, tools: [OrderedJSON]? = nil,
+                      primer: String = "") throws(ChatPromptRefused) -> [TokenID] {
+        guard let lastToken else { return try conversation(messages, tools: tools, primer: primer) }
         let prompt = try rendered {
             try $0.continuation(messages, closingTurn: lastToken != model.endOfTurn, addGenerationPrompt: true)
         }
-        return model.tokenizer.encode(withReplies(prompt, messages), addSpecial: false)
+        return model.tokenizer.encode(withReplies(prompt, messages) + Self.markup(primer), addSpecial: false)
     }
+
+    private static func markup(_ text: String) -> PromptText { PromptText(text.isEmpty ? [] : [.markup(text)]) }
 
     /// Raw text, never parsed for control tokens; `atStart` adds what the
     /// model puts before a sequence (BOS).
@@ -48,7 +53,7 @@ struct Prompts {
 
     private func withReplies(_ prompt: PromptText, _ messages: [ChatMessage]) -> PromptText {
         PromptText(prompt.pieces.map { piece in
-            guard case let .content(text, i) = piece, messages[i].role == "assistant",
+            guard case let .content(text, i) = piece, messages.indices.contains(i), messages[i].role == "assistant",
                   let ids = replies.ids(for: text, tenant: tenant) else { return piece }
             return .tokens(ids)
         })

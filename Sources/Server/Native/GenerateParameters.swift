@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Model
+import StructuredOutput
 
 /// The body of `POST /v1/generate` (../shared/DESIGN.md), validated: every
 /// field has the right type and range, or the error names it.
@@ -17,6 +18,9 @@ public struct GenerateParameters: Sendable, Equatable {
     public var stop: [String] = []
     public var stream = true
     public var ignoreEOS = false
+    /// A JSON schema the output is held to, members in the body's order
+    /// (the order properties are written in).
+    public var jsonSchema: JSON?
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
         public let message: String
@@ -24,7 +28,8 @@ public struct GenerateParameters: Sendable, Equatable {
     }
 
     static let fields: Set<String> = ["prompt", "messages", "session_id", "max_tokens", "temperature", "top_k", "top_p",
-                                      "min_p", "repeat_penalty", "seed", "stop", "stream", "ignore_eos"]
+                                      "min_p", "repeat_penalty", "seed", "stop", "stream", "ignore_eos",
+                                      "json_schema"]
 
     public init(json data: [UInt8]) throws(Invalid) {
         let value: JSONValue
@@ -88,6 +93,10 @@ public struct GenerateParameters: Sendable, Equatable {
         }
         stream = try Self.bool(o, "stream") ?? stream
         ignoreEOS = try Self.bool(o, "ignore_eos") ?? ignoreEOS
+        if let v = o["json_schema"] {
+            guard case .object = v else { throw Invalid(message: "json_schema must be a JSON schema object, not \(v.kindName)") }
+            jsonSchema = try? JSON.parse(data)["json_schema"]
+        }
     }
 
     private static func integer(_ o: [String: JSONValue], _ key: String, _ range: ClosedRange<Int>) throws(Invalid) -> Int? {

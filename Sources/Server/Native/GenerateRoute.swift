@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import Model
 import Storage
+import StructuredOutput
 
 /// `POST /v1/generate`: validates, tokenizes, submits to the engine and
 /// streams its events back as server-sent events (or one JSON object). A
@@ -19,6 +20,12 @@ struct GenerateRoute: Sendable {
             return responder.send(.error(400, error.message))
         } catch {
             return responder.send(.error(400, (error as? SessionKey.Invalid)?.message ?? "\(error)"))
+        }
+        var constraint: OutputConstraint?
+        if let schema = parameters.jsonSchema {
+            do { constraint = try serving.model.schemaMasks.caches.constraint(schema: schema) } catch {
+                return responder.send(.error(400, "json_schema: \(error.description)"))
+            }
         }
         let key = parameters.sessionID.map(tenant.sessionKey)
         var stored: StoredSession?
@@ -45,6 +52,7 @@ struct GenerateRoute: Sendable {
         }
         var generation = GenerationRequest(prompt: prompt, sessionID: key, maxTokens: parameters.maxTokens,
                                            sampling: parameters.sampling, ignoreEOS: parameters.ignoreEOS)
+        generation.constraint = constraint
         generation.history = .append(expecting: history?.0 ?? 0)
         generation.cacheSalt = tenant.cacheSalt
         let output = NativeOutput(responder: responder, stream: parameters.stream, sessionID: parameters.sessionID)
@@ -55,7 +63,7 @@ struct GenerateRoute: Sendable {
 
     static func response(for error: AdmissionError) -> HTTPResponse {
         switch error {
-        case .emptyPrompt: return .error(400, error.description)
+        case .emptyPrompt, .constraintNeedsTokens, .constraintIgnoresEnd: return .error(400, error.description)
         case .beyondContext, .beyondPool, .session(.tooLong): return .error(422, error.description)
         case .session(.busy), .session(.changed): return .error(409, error.description, type: "conflict")
         case .session(.full), .queueFull:

@@ -51,6 +51,8 @@ struct OpenAIError: Error {
     init(_ error: AdmissionError) {
         switch error {
         case .emptyPrompt: self.init(status: 400, message: error.description, param: "messages")
+        case .constraintNeedsTokens: self.init(status: 400, message: error.description, param: "max_tokens")
+        case .constraintIgnoresEnd: self.init(status: 400, message: error.description, param: "ignore_eos")
         case .beyondContext, .beyondPool, .session(.tooLong):
             self.init(status: 422, message: error.description, code: "context_length_exceeded")
         case .session(.busy), .session(.changed): self.init(status: 409, message: error.description, code: "session_busy")
@@ -85,12 +87,17 @@ extension OpenAIOutput {
 
 extension Prompts {
     /// The OpenAI routes' form: a refused conversation is a 400 on `param`.
-    func conversation(_ messages: [ChatMessage], param: String) throws(OpenAIError) -> [TokenID] {
-        do { return try conversation(messages) } catch { throw .invalid(error.message, param: param) }
+    func conversation(_ messages: [ChatMessage], tools: ToolRequest = ToolRequest(), param: String) throws(OpenAIError) -> [TokenID] {
+        do { return try conversation(messages, tools: tools.templateTools, primer: tools.primer) } catch {
+            throw .invalid(error.message, param: param)
+        }
     }
 
-    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, param: String) throws(OpenAIError) -> [TokenID] {
-        do { return try continuation(messages, after: lastToken) } catch { throw .invalid(error.message, param: param) }
+    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, tools: ToolRequest = ToolRequest(),
+                      param: String) throws(OpenAIError) -> [TokenID] {
+        do { return try continuation(messages, after: lastToken, tools: tools.templateTools, primer: tools.primer) } catch {
+            throw .invalid(error.message, param: param)
+        }
     }
 }
 

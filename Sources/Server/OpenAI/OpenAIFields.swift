@@ -7,14 +7,22 @@ import Model
 /// know are ignored, as OpenAI clients send many.
 struct OpenAIFields {
     let object: [String: JSONValue]
+    private let body: [UInt8]
 
     init(body: [UInt8]) throws(OpenAIError) {
+        self.body = body
         let value: JSONValue
         do { value = try JSONDecoder().decode(JSONValue.self, from: Data(body)) } catch {
             throw .invalid("the body is not valid JSON", param: nil)
         }
         guard case let .object(o) = value else { throw .invalid("the body must be a JSON object, not \(value.kindName)", param: nil) }
         object = o
+    }
+
+    /// A field with its objects' member order kept (tool definitions reach
+    /// the chat template in the order the client wrote them).
+    func ordered(_ key: String) -> OrderedJSON? {
+        (try? OrderedJSON.parse(String(decoding: body, as: UTF8.self)))?[key]
     }
 
     subscript(key: String) -> JSONValue? {

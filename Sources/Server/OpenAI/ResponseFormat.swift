@@ -1,0 +1,76 @@
+import Foundation
+import Model
+import StructuredOutput
+
+/// The vocabulary's trie and the masks of the schemas seen so far, built on
+/// the first constrained request (a trie walk of the whole vocabulary, tens
+/// to hundreds of milliseconds): a server that never sees one never pays.
+final class LazySchemaMasks: @unchecked Sendable {
+    private let tokenizer: Tokenizer
+    private let endOfGeneration: Set<TokenID>
+    private let lock = NSLock()
+    private var built: SchemaMaskCaches?
+
+    init(tokenizer: Tokenizer, endOfGeneration: Set<TokenID>) {
+        self.tokenizer = tokenizer
+        self.endOfGeneration = endOfGeneration
+    }
+
+    var caches: SchemaMaskCaches {
+        lock.withLock {
+            if let built { return built }
+            let caches = SchemaMaskCaches(trie: TokenTrie(tokenizer: tokenizer), endOfGeneration: endOfGeneration.sorted())
+            built = caches
+            return caches
+        }
+    }
+}
+
+/// OpenAI's `response_format` (chat completions) and `text.format`
+/// (responses): `json_object`, or `json_schema` with the schema the output
+/// is held to, step by step, by the decoder.
+enum ResponseFormat {
+    /// A forced tool call's arguments (tool_choice required or named) take
+    /// precedence over the format field: the reply is the call.
+    static func constraint(tools: ToolRequest, body: [UInt8], path: [String],
+                           masks: LazySchemaMasks) throws(OpenAIError) -> OutputConstraint? {
+        guard let schema = ToolCallConstraint.schema(tools) else { return try constraint(body: body, path: path, masks: masks) }
+        do { return try masks.caches.constraint(schema: try JSON.parse(schema.compactJSON)) } catch let error as SchemaError {
+            throw .invalid("tools: \(error.description)", param: "tools")
+        } catch {
+            throw .invalid("tools: a parameters schema is not valid JSON", param: "tools")
+        }
+    }
+
+    /// The constraint the body's format field asks for; nil for text.
+    /// - path: where the format is, e.g. ["response_format"] or ["text", "format"].
+    static func constraint(body: [UInt8], path: [String], masks: LazySchemaMasks) throws(OpenAIError) -> OutputConstraint? {
+        let param = path.joined(separator: ".")
+        // Parsed again, keeping member order: properties are written in the schema's order.
+        guard var format = try? JSON.parse(body) else { return nil }
+        for key in path {
+            guard let inner = format[key] else { return nil }
+            format = inner
+        }
+        if case .null = format { return nil }
+        guard case let .string(type)? = format["type"] else {
+            throw .invalid("\(param).type must be one of text, json_object, json_schema", param: "\(param).type")
+        }
+        switch type {
+        case "text": return nil
+        case "json_object": return masks.caches.anyObjectConstraint()
+        case "json_schema":
+            // Chat completions nest the schema under json_schema; the Responses API does not.
+            let holder = path == ["response_format"] ? format["json_schema"] : format
+            let holderParam = path == ["response_format"] ? "\(param).json_schema" : param
+            guard let holder, let schema = holder["schema"] else {
+                throw .invalid("\(holderParam).schema is required for type json_schema", param: "\(holderParam).schema")
+            }
+            do { return try masks.caches.constraint(schema: schema) } catch {
+                throw .invalid("\(holderParam).schema: \(error.description)", param: "\(holderParam).schema")
+            }
+        default:
+            throw .invalid("\(param).type '\(type)' is not supported: use text, json_object or json_schema", param: "\(param).type")
+        }
+    }
+}
