@@ -57,6 +57,7 @@ public struct GrammarState: Hashable, Sendable {
         switch top.kind {
         case .root: return advanceRoot(byte)
         case .string: return advanceString(byte)
+        case .format: return advanceFormat(byte)
         case .number: return advanceNumber(byte)
         case .literal: return advanceLiteral(byte)
         case .object: return advanceObject(byte, isSpace: isSpace)
@@ -99,6 +100,9 @@ public struct GrammarState: Hashable, Sendable {
             guard byte == UInt8(ascii: "\"") else { return false }
             push(Frame(kind: .string, phase: StringPhase.plain, node: node))
             return true
+        case .format(let f):
+            push(Frame(kind: .format, phase: 0, node: node, a: Int32(f), c: StringFormat.all[f].allAlive(0)))
+            return advanceFormat(byte)
         case .number(let integer):
             guard byte == UInt8(ascii: "-") || (0x30...0x39).contains(byte) else { return false }
             push(Frame(kind: .number, phase: Number.start, node: node, b: integer ? 1 : 0))
@@ -210,6 +214,25 @@ public struct GrammarState: Hashable, Sendable {
 
     /// Literal frame: a = the set, [a2, c) the literals still possible
     /// (sorted, so a range), b = bytes matched.
+    /// Format frame: a = the format, b = bytes written, c = the current
+    /// piece's alternatives still alive (a bit each).
+    mutating func advanceFormat(_ byte: UInt8) -> Bool {
+        let format = StringFormat.all[Int(top.a)], position = Int(top.b)
+        let p = format.piece(at: position), offset = position - format.starts[p]
+        var alive: Int32 = 0
+        for (i, alternative) in format.pieces[p].enumerated() where top.c & (1 << i) != 0 && alternative[offset].contains(byte) {
+            alive |= 1 << i
+        }
+        guard alive != 0 else { return false }
+        if position + 1 == format.length {
+            pop()
+            return true
+        }
+        top.b += 1
+        top.c = position + 1 == format.starts[p + 1] ? format.allAlive(p + 1) : alive
+        return true
+    }
+
     mutating func advanceLiteral(_ byte: UInt8) -> Bool {
         let set = grammar.literalSets[Int(top.a)], offset = Int(top.b)
         var low = Int(top.a2), high = Int(top.c)
@@ -331,7 +354,7 @@ public struct GrammarState: Hashable, Sendable {
 
 /// One value being written. Fields a, a2, b, c mean what each kind says.
 struct Frame: Hashable, Sendable {
-    enum Kind: UInt8, Sendable { case root, string, number, literal, object, map, array }
+    enum Kind: UInt8, Sendable { case root, string, format, number, literal, object, map, array }
     var kind: Kind
     var phase: UInt8
     var node: JSONGrammar.NodeID

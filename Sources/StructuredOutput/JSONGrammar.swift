@@ -12,6 +12,8 @@ public final class JSONGrammar: Sendable {
     enum Node: Sendable {
         case any
         case string
+        /// A string of `StringFormat.all[i]`.
+        case format(Int)
         case number(integer: Bool)
         /// One of the literal texts of `literalSets[i]` (enum, const, true/false, null).
         case literals(Int)
@@ -162,6 +164,7 @@ struct GrammarBuilder {
         switch node {
         case .any: (minimum, first) = (minimumBytes[0], firstBytes[0])
         case .string: (minimum, first) = (2, ByteSet([UInt8(ascii: "\"")]))
+        case .format(let f): (minimum, first) = (StringFormat.all[f].length, ByteSet([UInt8(ascii: "\"")]))
         case .number: (minimum, first) = (1, Self.numberStart)
         case .literals(let set): (minimum, first) = (literalSets[set].map(\.count).min()!, ByteSet(literalSets[set].map { $0[0] }))
         case .object(let o): (minimum, first) = (1 + min(objects[o].mayClose(next: 0) ? 1 : JSONGrammar.unreachable, objects[o].propertyCost[0]),

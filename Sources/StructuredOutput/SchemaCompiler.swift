@@ -19,7 +19,7 @@ struct SchemaCompiler {
     static let annotations: Set<String> = ["title", "description", "$schema", "$id", "$comment", "examples", "default",
                                            "deprecated", "readOnly", "writeOnly", "$defs", "definitions", "$anchor"]
     static let supported: Set<String> = ["type", "properties", "required", "additionalProperties", "items", "minItems",
-                                         "maxItems", "enum", "const", "anyOf", "$ref"]
+                                         "maxItems", "enum", "const", "anyOf", "$ref", "format"]
 
     mutating func compile(_ schema: JSON, at pointer: String) throws(SchemaError) -> JSONGrammar.NodeID {
         let members: [(key: String, value: JSON)]
@@ -55,8 +55,10 @@ struct SchemaCompiler {
         if keywords["enum"] != nil || keywords["const"] != nil { return try compileLiterals(keywords, types: types, at: pointer) }
 
         let objectKeywords = ["properties", "required", "additionalProperties"], arrayKeywords = ["items", "minItems", "maxItems"]
+        let format = try stringFormat(keywords["format"], at: pointer)
         let inferred: [String]
         if let types { inferred = types }
+        else if format != nil { inferred = ["string"] }
         else if objectKeywords.contains(where: { keywords[$0] != nil }) { inferred = ["object"] }
         else if arrayKeywords.contains(where: { keywords[$0] != nil }) { inferred = ["array"] }
         else { return JSONGrammar.anyNode }
@@ -65,7 +67,8 @@ struct SchemaCompiler {
         let isNumber = inferred.contains("number")
         for type in inferred {
             switch type {
-            case "string": alternatives.append(builder.add(.string))
+            // A format constrains strings only (other types ignore it, as validators do).
+            case "string": alternatives.append(builder.add(format.map { .format($0) } ?? .string))
             case "number": alternatives.append(builder.add(.number(integer: false)))
             case "integer": if !isNumber { alternatives.append(builder.add(.number(integer: true))) }
             case "boolean": alternatives.append(JSONGrammar.booleanNode)
@@ -131,6 +134,17 @@ struct SchemaCompiler {
         case (.number(let text), "integer"): return !text.contains(".") && !text.contains("e") && !text.contains("E")
         default: return false
         }
+    }
+
+    /// The index in `StringFormat.all` of the format named, if any.
+    private func stringFormat(_ value: JSON?, at pointer: String) throws(SchemaError) -> Int? {
+        guard let value else { return nil }
+        guard case .string(let name) = value else { throw SchemaError(keyword: "format", pointer: pointer, reason: "must be a string") }
+        guard let index = StringFormat.all.firstIndex(where: { $0.name == name }) else {
+            throw SchemaError(keyword: "format", pointer: pointer,
+                              reason: "format '\(name)' is not supported (supported: \(StringFormat.supportedNames.joined(separator: ", ")))")
+        }
+        return index
     }
 
     private mutating func compileObject(_ keywords: [String: JSON], at pointer: String) throws(SchemaError) -> JSONGrammar.NodeID {

@@ -17,6 +17,8 @@ extension GrammarState {
             case StringPhase.escape: return 2
             default: return Int(f.a) + 1  // hex digits or continuation bytes left, then the quote
             }
+        case .format:
+            return StringFormat.all[Int(f.a)].length - Int(f.b)
         case .number:
             return Number.isTerminal(f.phase) ? 0 : 1
         case .literal:

@@ -42,7 +42,9 @@ struct SchemaGenerator {
         case 7: return .object([("const", enumValues()[0])])
         case 8: return .object([("type", .array(["string", "null"].shuffled(using: &random).map { .string($0) }))])
         case 9: return .object([("type", .array([.string("integer"), .string("null")]))])
-        case 10: return .object([("description", "free"), ("type", "string"), ("title", "t")])
+        case 10:
+            if chance(0.5) { return .object([("type", "string"), ("format", .string(["date", "time", "date-time", "uuid"][int(0...3)]))]) }
+            return .object([("description", "free"), ("type", "string"), ("title", "t")])
         case 11, 12: return object(depth: depth + 1)
         case 13: return array(depth: depth + 1)
         case 14:  // anyOf with alternatives that begin apart

@@ -1,5 +1,6 @@
 import Testing
 @testable import StructuredOutput
+import Model
 
 /// A feature outside the subset is refused with an error naming it and
 /// where it is, never silently dropped.
@@ -16,7 +17,8 @@ import Testing
 
     @Test(arguments: [
         (#"{"type":"object","properties":{"name":{"type":"string","pattern":"^a"}}}"#, "pattern", "/properties/name"),
-        (#"{"type":"string","format":"date-time"}"#, "format", ""),
+        (#"{"type":"string","format":"email"}"#, "format", ""),
+        (#"{"type":"object","properties":{"at":{"format":"uri"}}}"#, "format", "/properties/at"),
         (#"{"type":"string","minLength":1}"#, "minLength", ""),
         (#"{"type":"string","maxLength":9}"#, "maxLength", ""),
         (#"{"type":"integer","minimum":0}"#, "minimum", ""),
@@ -65,6 +67,37 @@ import Testing
         ] {
             #expect(try refusal(schema) == nil, "\(schema)")
         }
+    }
+
+    /// Every string a format's automaton lets through is valid for the
+    /// format (Python's datetime and uuid judge, through SchemaValidator),
+    /// and bytes that would make it invalid are refused.
+    @Test(.enabled(if: SchemaValidator.enabled, "python3 with jsonschema is needed (pip install jsonschema)"),
+          arguments: ["date", "time", "date-time", "uuid"])
+    func formatsWriteOnlyValidStrings(format: String) throws {
+        let schema = try JSON.parse(#"{"type":"string","format":"\#(format)"}"#)
+        let grammar = try JSONGrammar(schema: schema)
+        var random = SplitMix64(seed: 5)
+        var cases: [SchemaValidator.Case] = []
+        for walk in 0..<300 {
+            var state = GrammarState(grammar), output: [UInt8] = []
+            while !state.isAccepting {
+                let allowed = (0...255).map(UInt8.init).filter { var s = state; return s.advance($0) }
+                try #require(!allowed.isEmpty, "a dead end after \(output)")
+                let byte = allowed[Int(random.next() % UInt64(allowed.count))]
+                _ = state.advance(byte)
+                output.append(byte)
+            }
+            #expect(output.count == grammar.minimumOutputBytes, "fixed length")
+            cases.append(.init(schema: schema, output: output, label: "\(format) walk \(walk)"))
+        }
+        #expect(try SchemaValidator.failures(cases) == [])
+        // Hand-picked wrong texts stop at their first wrong byte.
+        let wrong = ["date": #""2024-13-01""#, "time": #""24:00:00Z""#, "date-time": #""2024-01-01 10:00:00Z""#,
+                     "uuid": #""123e4567-e89b-12d3-a456-42661417400G""#][format]!
+        var state = GrammarState(grammar)
+        let advanced = state.advance(Array(wrong.utf8))
+        #expect(!advanced, "\(wrong) let through")
     }
 
     @Test func anyOfNeedsAlternativesThatBeginApart() throws {

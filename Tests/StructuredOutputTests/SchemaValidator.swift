@@ -8,16 +8,22 @@ enum SchemaValidator {
     static let script = #"""
 import json, sys
 import jsonschema
+sys.path.insert(0, sys.argv[2])
+from schema_formats import FORMATS as formats  # date, time, date-time and uuid asserted
 cases = json.load(open(sys.argv[1], encoding="utf-8"))
 failures = []
 for i, case in enumerate(cases):
     try:
         value = json.loads(case["output"])
-        jsonschema.Draft202012Validator(case["schema"]).validate(value)
+        jsonschema.Draft202012Validator(case["schema"], format_checker=formats).validate(value)
     except Exception as e:
         failures.append({"index": i, "error": str(e)[:300]})
 print(json.dumps({"checked": len(cases), "failures": failures}))
 """#
+
+    /// Where schema_formats.py is: beside the OpenAI SDK checks.
+    static let formatsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("ServerTests/OpenAI").path
 
     /// Whether python3 with jsonschema is here; outside CI the tests that
     /// need it are skipped without it, in CI they fail.
@@ -45,7 +51,7 @@ print(json.dumps({"checked": len(cases), "failures": failures}))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kvserve-schema-cases-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: path) }
         try Data(JSON.array(document).serializedBytes).write(to: path)
-        let result = try run(["-c", script, path.path])
+        let result = try run(["-c", script, path.path, formatsDirectory])
         guard result.status == 0, case let .object(report) = try JSON.parse(result.output),
               case let .array(failures)? = report.first(where: { $0.key == "failures" })?.value else {
             return invalid + ["python3 failed: \(result.output)"]

@@ -9,6 +9,7 @@ the tool's parameters the same way, on a plain question (no example call in
 the prompt, unlike tool_checks.py's round trips).
 """
 
+import datetime
 import json
 import os
 import random
@@ -19,13 +20,15 @@ import openai
 from pydantic import BaseModel
 
 import sdk_checks
+from schema_formats import FORMATS
 from sdk_checks import check, client, expect, expect_error, model_id, native, parallel, sse_events, raw
 
 CITY = {"type": "object", "properties": {
     "city": {"type": "string"}, "population": {"type": "integer"}, "coastal": {"type": "boolean"},
+    "founded": {"type": "string", "format": "date"},
     "districts": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
     "climate": {"type": "string", "enum": ["oceanic", "continental", "mediterranean"]}},
-    "required": ["city", "population", "coastal", "districts", "climate"], "additionalProperties": False}
+    "required": ["city", "population", "coastal", "founded", "districts", "climate"], "additionalProperties": False}
 FORMAT = {"type": "json_schema", "json_schema": {"name": "city", "schema": CITY, "strict": True}}
 ASK = [{"role": "user", "content": "Describe Paris."}]
 MAX = 160
@@ -33,7 +36,7 @@ MAX = 160
 
 def valid(text, schema, what):
     try:
-        jsonschema.validate(json.loads(text), schema)
+        jsonschema.Draft202012Validator(schema, format_checker=FORMATS).validate(json.loads(text))
     except (ValueError, jsonschema.ValidationError) as e:
         expect(False, f"{what}: {text!r} does not validate: {e}")
 
@@ -57,6 +60,7 @@ class City(BaseModel):
     city: str
     population: int
     coastal: bool
+    founded: datetime.date  # "format": "date" in the schema pydantic writes
 
 
 @check
@@ -133,7 +137,8 @@ def unseen_schema(rng, depth=0):
             {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"},
             {"enum": rng.sample(["north", "south", "ça va", "a\"b", 3, 4.5, True, None], rng.randint(1, 4))},
             {"const": rng.choice(["fixed", 7, False, "日本"])}, {"type": ["string", "integer"]},
-            {"type": "string", "description": "an annotation"}])
+            {"type": "string", "description": "an annotation"},
+            {"type": "string", "format": rng.choice(["date", "time", "date-time", "uuid"])}])
 
     def value(depth):
         if depth >= 3 or rng.random() < 0.4:
