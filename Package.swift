@@ -12,7 +12,7 @@ let cpuFlags: [SwiftSetting] = []
 
 let package = Package(
     name: "kvserve",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "kvserve", targets: ["kvserve"]),
     ],
@@ -28,7 +28,9 @@ let package = Package(
         // Three x86 instructions the 8-bit kernels need and LLVM does not
         // select from Swift SIMD code (a header of one-line inline functions).
         .systemLibrary(name: "X86Instructions", path: "Sources/X86Instructions"),
-        .target(name: "Model", dependencies: ["X86Instructions"], swiftSettings: cpuFlags),
+        // The one JSON value type (order-keeping, exact numbers): every layer reads it.
+        .target(name: "JSONTree"),
+        .target(name: "Model", dependencies: ["X86Instructions", "JSONTree"], swiftSettings: cpuFlags),
         .target(name: "KVCache", swiftSettings: cpuFlags),
         // The system's SQLite (Debian: libsqlite3-dev to build, libsqlite3-0 to run).
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
@@ -36,10 +38,10 @@ let package = Package(
                                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                           .product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
         // JSON-schema-constrained decoding: schema -> byte automaton -> token masks.
-        .target(name: "StructuredOutput", dependencies: ["Model"], swiftSettings: cpuFlags),
+        .target(name: "StructuredOutput", dependencies: ["Model", "JSONTree"], swiftSettings: cpuFlags),
         .target(name: "Engine", dependencies: ["Model", "KVCache", "Storage", "StructuredOutput"], swiftSettings: cpuFlags),
-        .target(name: "HTTPServer", swiftSettings: cpuFlags),
-        .target(name: "Server", dependencies: ["Model", "KVCache", "Engine", "HTTPServer", "Storage", "StructuredOutput",
+        .target(name: "HTTPServer", dependencies: ["JSONTree"], swiftSettings: cpuFlags),
+        .target(name: "Server", dependencies: ["JSONTree", "Model", "KVCache", "Engine", "HTTPServer", "Storage", "StructuredOutput",
                                         .product(name: "Logging", package: "swift-log"),
                                         .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: cpuFlags),
         .target(name: "Plotting"),
@@ -48,18 +50,19 @@ let package = Package(
         .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPServer"], swiftSettings: cpuFlags),
         .executableTarget(
             name: "kvserve",
-            dependencies: ["Server", "Model", "KVCache", "Engine", "HTTPServer", "Plotting", "StructuredOutput", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["JSONTree", "Server", "Model", "KVCache", "Engine", "HTTPServer", "Plotting", "StructuredOutput", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         // Where tests find the default model; used by test targets only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "JSONTreeTests", dependencies: ["JSONTree"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "Storage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "StructuredOutputTests", dependencies: ["StructuredOutput", "Engine", "Model", "KVCache", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "StructuredOutputTests", dependencies: ["StructuredOutput", "JSONTree", "Engine", "Model", "KVCache", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTPServer", "Engine", "Model", "Storage", "TestSupport"], exclude: ["OpenAI", "ScaleOut"], swiftSettings: cpuFlags),
+        .testTarget(name: "ServerTests", dependencies: ["JSONTree", "Server", "HTTPServer", "Engine", "Model", "Storage", "TestSupport"], exclude: ["OpenAI", "ScaleOut"], swiftSettings: cpuFlags),
     ]
 )

@@ -77,7 +77,7 @@ public final class DecodeEngine {
     public var sessionsExpired: ([String]) -> Void = { _ in }
 
     public init(model: any PagedModel, endOfGeneration: Set<TokenID>, limits: Limits = Limits(), diskTier: DiskTier? = nil,
-                clock: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+                clock: @escaping () -> Double = EngineClock.seconds) {
         precondition(diskTier == nil || diskTier!.memory === model.blockMemory, "the disk tier must move this model's blocks")
         self.model = model
         self.diskTier = diskTier
@@ -181,8 +181,9 @@ public final class DecodeEngine {
 
     /// Puts back a session of an earlier run (`lastUsed` on this engine's
     /// clock); false when it cannot be held (full, or too long).
-    public func restoreSession(_ id: String, tokens: [TokenID], chainHashes: [UInt64], turns: Int, lastUsed: Double) -> Bool {
-        sessions.restore(id, tokens: tokens, chainHashes: chainHashes, turns: turns, lastUsed: lastUsed)
+    /// `idleSeconds`: how long ago it was last used (its time to live counts from then).
+    public func restoreSession(_ id: String, tokens: [TokenID], chainHashes: [UInt64], turns: Int, idleSeconds: Double = 0) -> Bool {
+        sessions.restore(id, tokens: tokens, chainHashes: chainHashes, turns: turns, lastUsed: clock() - idleSeconds)
     }
 
     /// Forgets an idle session. Its blocks stay cached like any others until

@@ -210,7 +210,7 @@ public final class DiskTier: @unchecked Sendable {
     /// Logs a failure, or counts it when its kind was logged in the last 10 s
     /// (the metrics count every one).
     private func report(kind: String, _ message: String) {
-        let now = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        let now = EngineClock.seconds()
         let unlogged: Int? = condition.withLock {
             if let last = logged[kind], now - last.at < 10 {
                 logged[kind]!.since += 1

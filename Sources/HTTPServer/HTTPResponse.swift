@@ -1,4 +1,5 @@
 import Foundation
+import JSONTree
 
 /// A response with a fixed body (sent with Content-Length).
 public struct HTTPResponse: Sendable {
@@ -14,16 +15,16 @@ public struct HTTPResponse: Sendable {
 
     /// A JSON body as DESIGN.md shapes errors: {"error":{"type":...,"message":...}}.
     public static func error(_ status: Int, _ message: String, type: String? = nil, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
-        let object: [String: Any] = ["error": ["type": type ?? HTTPStatus.errorType(status), "message": message]]
-        var headers = headers
-        headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-        return HTTPResponse(status: status, headers: headers, body: Array((JSONText.encode(object) + "\n").utf8))
+        .json(["error": ["message": JSON(message), "type": JSON(type ?? HTTPStatus.errorType(status))]], status: status, headers: headers)
     }
 
-    public static func json(_ data: Data, status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+    /// A JSON body, one line of compact JSON.
+    public static func json(_ value: JSON, status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         var headers = headers
         headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-        return HTTPResponse(status: status, headers: headers, body: Array(data))
+        var body = value.serializedBytes
+        body.append(UInt8(ascii: "\n"))
+        return HTTPResponse(status: status, headers: headers, body: body)
     }
 
     public static func text(_ text: String, status: Int = 200, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {

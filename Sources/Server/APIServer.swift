@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import JSONTree
 import KVCache
 import Logging
 import Model
@@ -83,9 +84,10 @@ public final class APIServer: Sendable {
         let keys = APIKeys(try APIKeys.load(keys: c.apiKeys, file: c.apiKeysFile), shareCache: c.sharePrefixCache == "all")
         guard FileManager.default.fileExists(atPath: c.model) else { throw ModelMissing(path: c.model) }
         let file = try ModelFile(path: c.model, chatTemplate: try Self.chatTemplateOverride(c))
-        if c.threads > 0 { setenv("KVSERVE_THREADS", String(c.threads), 1) }
-        log("compute threads: " + (c.threads > 0 ? "\(c.threads) (threads)" : ProcessInfo.processInfo.environment["KVSERVE_THREADS"].map { "\($0) (KVSERVE_THREADS)" } ?? "\(UsableCPUs.detect())"))
-        let llama = try DecoderModel(file: file)
+        // The kernels' threads: `threads`, or one per CPU the process may use.
+        let pool = c.threads > 0 ? WorkerPool(threadCount: c.threads) : WorkerPool(threadCount: UsableCPUs.detect().count)
+        log("compute threads: \(pool.threadCount)" + (c.threads > 0 ? " (threads)" : " (\(UsableCPUs.detect()))"))
+        let llama = try DecoderModel(file: file, pool: pool)
         let paged = try LlamaPagedModel(model: llama, kvCacheBytes: c.kvCacheBytes, blockSize: c.blockSize,
                                         elementType: c.kvType == "f32" ? .f32 : .f16)
         var limits = DecodeEngine.Limits()
@@ -211,12 +213,12 @@ public final class APIServer: Sendable {
     /// idle past their time to live are dropped (and deleted).
     static func restore(from store: DurableStore, engine: DecodeEngine, responses: StoredResponses, ttl: Double,
                         log: (String) -> Void) throws {
-        let now = Date().timeIntervalSince1970, engineNow = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+        let now = Date().timeIntervalSince1970
         var restored = 0, expired = 0
         for record in try store.loadSessions().sorted(by: { $0.lastUsed > $1.lastUsed }) {
             let idle = now - record.lastUsed
             if idle > ttl || !engine.restoreSession(record.key, tokens: record.tokens, chainHashes: record.chainHashes,
-                                                    turns: record.turns, lastUsed: engineNow - idle) {
+                                                    turns: record.turns, idleSeconds: idle) {
                 try store.deleteSession(key: record.key)
                 expired += 1
             } else {
@@ -251,7 +253,7 @@ public final class APIServer: Sendable {
             }
         }
 
-        router.add("GET", "/health") { _, responder in responder.send(.json(Data(#"{"status":"ok"}"#.utf8))) }
+        router.add("GET", "/health") { _, responder in responder.send(.json(["status": "ok"])) }
         route("GET", "/metrics") { _, responder, _ in
             let text = metrics.exposition(service.perform(ServerMetrics.snapshot))
             responder.send(.text(text, contentType: "text/plain; version=0.0.4; charset=utf-8"))
@@ -268,8 +270,8 @@ public final class APIServer: Sendable {
                 return engine.sessions[tenant.sessionKey(id)]
             }
             guard let session else { return responder.send(.error(404, "no session '\(id)'")) }
-            responder.send(.json(Data(JSONText.encode(["session_id": id, "tokens": session.tokens.count, "turns": session.turns,
-                                                       "busy": session.busy]).utf8)))
+            responder.send(.json(["session_id": JSON(id), "tokens": JSON(session.tokens.count), "turns": JSON(session.turns),
+                                  "busy": JSON(session.busy)]))
         }
         route("DELETE", "/v1/sessions/{id}") { _, responder, tenant in
             let id = responder.parameters["id"]!
@@ -298,10 +300,10 @@ public final class APIServer: Sendable {
         route("DELETE", "/v1/responses/{id}", openAI: true, responses.delete)
         route("GET", "/v1/models", openAI: true) { _, responder, _ in
             let model = serving.model
-            responder.send(.json(Data(JSONText.encode(["object": "list", "data": [[
-                "id": model.name, "object": "model", "created": model.created, "owned_by": "kvserve",
-                "context_length": model.contextLength,
-            ]]]).utf8)))
+            responder.send(.json(["object": "list", "data": [[
+                "id": JSON(model.name), "object": "model", "created": JSON(model.created), "owned_by": "kvserve",
+                "context_length": JSON(model.contextLength),
+            ]]]))
         }
         return router
     }

@@ -1,9 +1,13 @@
 import Foundation
+import JSONTree
+import Storage
 
-/// The server's settings. Defaults live in config/kvserve.json; each key can
-/// be overridden by the environment variable `KVSERVE_<KEY>` and then by a
-/// command-line flag. Every value is validated at start-up, and an error
-/// names the key and where the bad value came from.
+/// The server's settings. The defaults are the initial values below (and
+/// nowhere else: config/kvserve.json names only the paths relative to it,
+/// docs/configuration.md's table is checked against these); a JSON file,
+/// then the environment variable `KVSERVE_<KEY>`, then a command-line flag
+/// override them. Every value is validated at start-up, and an error names
+/// the key and where the bad value came from.
 public struct Configuration: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port = 8080
@@ -41,7 +45,8 @@ public struct Configuration: Sendable, Equatable {
     /// Where the server keeps its state (the session store by default).
     public var dataDir = "data"
     /// The durable session store: "" for `kvserve.sqlite` in `dataDir`, a
-    /// path to a SQLite file, or "memory" for none (nothing survives a restart).
+    /// path to a SQLite file, a `postgres://` URL (a store shared by
+    /// replicas), or "memory" for none (nothing survives a restart).
     public var sessionStore = ""
     /// The disk tier's file: "" for `kv-blocks.kvtier` in `dataDir`.
     public var kvDiskPath = ""
@@ -64,11 +69,17 @@ public struct Configuration: Sendable, Equatable {
     }
 
     private enum Kind {
-        case string, integer(ClosedRange<Int>, multipleOf: Int), stringList, choice([String])
+        /// Text taken as it is (a host, a name); `optional`: may be empty.
+        case string(optional: Bool)
+        case integer(ClosedRange<Int>, multipleOf: Int), stringList, choice([String])
         /// A file's path: relative to the configuration file that names it,
         /// or to the working directory when it comes from the environment or
         /// the command line.
         case path(optional: Bool)
+        /// The session store: "", "memory", a `postgres://` or
+        /// `postgresql://` URL (checked here, never taken for a path), or a
+        /// SQLite file's path (resolved as `path` is).
+        case store
     }
 
     private struct Key {
@@ -78,7 +89,7 @@ public struct Configuration: Sendable, Equatable {
         let intPath: WritableKeyPath<Configuration, Int>?
         let listPath: WritableKeyPath<Configuration, [String]>?
 
-        static func string(_ name: String, _ path: WritableKeyPath<Configuration, String>, _ kind: Kind = .string) -> Key {
+        static func string(_ name: String, _ path: WritableKeyPath<Configuration, String>, _ kind: Kind = .string(optional: false)) -> Key {
             Key(name: name, kind: kind, path: path, intPath: nil, listPath: nil)
         }
         static func int(_ name: String, _ path: WritableKeyPath<Configuration, Int>, _ range: ClosedRange<Int>,
@@ -121,14 +132,27 @@ public struct Configuration: Sendable, Equatable {
         .int("max_stored_responses", \.maxStoredResponses, 0...1_000_000),
         .int("response_ttl_seconds", \.responseTTLSeconds, 1...(365 * 86400)),
         .string("data_dir", \.dataDir, .path(optional: false)),
-        .string("session_store", \.sessionStore, .path(optional: true)),
+        .string("session_store", \.sessionStore, .store),
         .string("kv_disk_path", \.kvDiskPath, .path(optional: true)),
         .int("kv_disk_bytes", \.kvDiskBytes, 0...(1 << 50)),
         .string("chat_template", \.chatTemplate, .path(optional: true)),
-        .string("replica_name", \.replicaName, .path(optional: true)),
+        .string("replica_name", \.replicaName, .string(optional: true)),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
+
+    /// Whether a `session_store` value names a SQLite file (not "", "memory" or a URL).
+    static func isStorePath(_ value: String) -> Bool {
+        !value.isEmpty && value != "memory" && !value.hasPrefix("postgres://") && !value.hasPrefix("postgresql://")
+    }
+
+    /// A key's value as a configuration file writes it.
+    public func value(of name: String) -> JSON? {
+        guard let key = Self.keys.first(where: { $0.name == name }) else { return nil }
+        if let path = key.path { return JSON(self[keyPath: path]) }
+        if let path = key.intPath { return JSON(self[keyPath: path]) }
+        return .array(self[keyPath: key.listPath!].map { JSON($0) })
+    }
 
     /// `KVSERVE_` variables that are not configuration keys: where the tests
     /// find the model.
@@ -144,14 +168,14 @@ public struct Configuration: Sendable, Equatable {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw Error(key: "(file)", source: file, message: "cannot read the configuration file")
             }
-            let object: JSONValue
-            do { object = try JSONDecoder().decode(JSONValue.self, from: data) } catch {
+            let object: JSON
+            do { object = try JSON.parse(data) } catch {
                 throw Error(key: "(file)", source: file, message: "not valid JSON: \(error)")
             }
-            guard case let .object(dictionary) = object else {
+            guard let members = object.objectValue else {
                 throw Error(key: "(file)", source: file, message: "the top level must be a JSON object")
             }
-            for (name, value) in dictionary.sorted(by: { $0.key < $1.key }) {
+            for (name, value) in members.sorted(by: { $0.key < $1.key }) {
                 guard let key = keys.first(where: { $0.name == name }) else {
                     throw Error(key: name, source: file, message: "unknown key (known: \(keyNames.joined(separator: ", ")))")
                 }
@@ -176,15 +200,19 @@ public struct Configuration: Sendable, Equatable {
         return config
     }
 
-    private mutating func set(_ key: Key, json value: JSONValue, source: String) throws {
+    private mutating func set(_ key: Key, json value: JSON, source: String) throws {
         switch (key.kind, value) {
-        case (.path, .string(let s)) where !s.isEmpty && !s.hasPrefix("/") && s != "memory":
+        case (.path, .string(let s)) where !s.isEmpty && !s.hasPrefix("/"),
+             (.store, .string(let s)) where Self.isStorePath(s) && !s.hasPrefix("/"):
             // Relative to the file's directory, wherever kvserve was started.
             let directory = URL(fileURLWithPath: source).deletingLastPathComponent()
             try set(key, text: directory.appendingPathComponent(s).standardizedFileURL.path, source: source)
-        case (.string, .string(let s)), (.choice, .string(let s)), (.path, .string(let s)):
+        case (.string, .string(let s)), (.choice, .string(let s)), (.path, .string(let s)), (.store, .string(let s)):
             try set(key, text: s, source: source)
-        case (.integer, .integer(let i)):
+        case (.integer, .number):
+            guard let i = value.intValue else {
+                throw Error(key: key.name, source: source, message: "must be an integer, not \(value.serialized)")
+            }
             try set(key, text: String(i), source: source)
         case (.stringList, .array(let items)):
             self[keyPath: key.listPath!] = try items.map {
@@ -204,13 +232,17 @@ public struct Configuration: Sendable, Equatable {
 
     private mutating func set(_ key: Key, text: String, source: String) throws {
         switch key.kind {
-        case .string:
+        case .string(optional: false), .path(optional: false):
             guard !text.isEmpty else { throw Error(key: key.name, source: source, message: "must not be empty") }
             self[keyPath: key.path!] = text
-        case .path(optional: true):
+        case .string(optional: true), .path(optional: true):
             self[keyPath: key.path!] = text
-        case .path(optional: false):
-            guard !text.isEmpty else { throw Error(key: key.name, source: source, message: "must not be empty") }
+        case .store:
+            if !Self.isStorePath(text) && text != "memory" && !text.isEmpty {
+                do { _ = try PostgresLocation(url: text) } catch {
+                    throw Error(key: key.name, source: source, message: error.description)
+                }
+            }
             self[keyPath: key.path!] = text
         case let .choice(options):
             guard options.contains(text) else {

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import JSONTree
 import KVCache
 import Prometheus
 
@@ -75,7 +76,9 @@ public final class ServerMetrics: @unchecked Sendable {
                   "disk_read_failures": registry.makeCounter(descriptor: Self.name("kv_disk_read_failures", "total",
                                                                                   "Blocks read back from the disk tier that failed (checksum, truncated file, disk error) and were recomputed.")),
                   "disk_writes_skipped": registry.makeCounter(descriptor: Self.name("kv_disk_writes_skipped", "total",
-                                                                                   "Blocks not written to the disk tier because too many writes were in flight."))]
+                                                                                   "Blocks not written to the disk tier because too many writes were in flight.")),
+                  "json_parsed": registry.makeCounter(descriptor: Self.name("json_documents_parsed", "total",
+                                                                           "JSON documents parsed by the process: one per request body, plus tool-call arguments a client echoes and the configuration file."))]
     }
 
     /// Counts one answered request by route and status and times it end to end.
@@ -120,7 +123,8 @@ public final class ServerMetrics: @unchecked Sendable {
         lock.withLock {
             for (name, now) in [("evictions", u.evictions), ("preemptions", u.counters.preemptions), ("disk_hits", d.hitTokens),
                                 ("disk_written", d.bytesWritten), ("disk_read", d.bytesRead), ("disk_write_failures", d.writeFailures),
-                                ("disk_read_failures", d.readFailures), ("disk_writes_skipped", d.writesSkipped)] {
+                                ("disk_read_failures", d.readFailures), ("disk_writes_skipped", d.writesSkipped),
+                                ("json_parsed", JSON.documentsParsed)] {
                 let delta = now - (lastTotals[name] ?? 0)
                 if delta > 0 { totals[name]!.increment(by: Int64(delta)) }
                 lastTotals[name] = now

@@ -20,8 +20,7 @@ struct StoredSession: Sendable {
             // If it cannot be held (the pool full of busy sequences), the
             // stale copy stays and the turn's commit is refused (409): the
             // conversation does not fork.
-            _ = engine.restoreSession(key, tokens: record.tokens, chainHashes: record.chainHashes, turns: record.turns,
-                                      lastUsed: Double(DispatchTime.now().uptimeNanoseconds) / 1e9)
+            _ = engine.restoreSession(key, tokens: record.tokens, chainHashes: record.chainHashes, turns: record.turns)
         } else if local != nil {
             _ = try? engine.deleteSession(key)
         }

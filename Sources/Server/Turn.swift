@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import JSONTree
 import Logging
 import Model
 
@@ -224,7 +225,8 @@ extension Completion {
     /// `cached_tokens` and, beside it, where those tokens' keys and values
     /// came from: the RAM pool or the disk tier (extra fields: a client that
     /// knows only `cached_tokens` sees the total).
-    var cacheSplit: [String: Int] {
-        ["cached_tokens": cachedTokens, "cached_tokens_ram": cachedTokens - diskCachedTokens, "cached_tokens_disk": diskCachedTokens]
+    var cacheSplit: JSON {
+        ["cached_tokens": JSON(cachedTokens), "cached_tokens_ram": JSON(cachedTokens - diskCachedTokens),
+         "cached_tokens_disk": JSON(diskCachedTokens)]
     }
 }

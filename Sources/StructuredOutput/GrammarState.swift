@@ -1,3 +1,5 @@
+import JSONTree
+
 /// Where the byte automaton of a `JSONGrammar` is: a stack of frames, one
 /// per value being written, innermost on top. A value type, advanced one
 /// byte at a time; equal states accept exactly the same continuations, so
@@ -185,7 +187,7 @@ public struct GrammarState: Hashable, Sendable {
             default: return false
             }
         default:  // hex digits of \uXXXX; surrogates (D800-DFFF) are refused, UTF-8 covers those characters
-            guard let digit = JSONReader.hexValue(byte) else { return false }
+            guard let digit = JSON.hexDigitValue(byte) else { return false }
             if top.a == 4 { top.b = digit == 0xD ? 1 : 0 }
             if top.a == 3 && top.b == 1 && digit >= 8 { return false }
             top.a -= 1

@@ -1,3 +1,5 @@
+import JSONTree
+
 /// A JSON schema compiled to what the byte automaton needs: a table of
 /// nodes, each a kind of JSON value, and the shortest text of each. Node
 /// ids index `nodes`; the first five are the same in every grammar (any

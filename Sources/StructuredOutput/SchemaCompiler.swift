@@ -1,3 +1,4 @@
+import JSONTree
 import Foundation
 
 /// Compiles a JSON schema (draft 2020-12 keywords, and draft-7's

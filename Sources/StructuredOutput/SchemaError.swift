@@ -1,3 +1,5 @@
+import JSONTree
+
 /// A schema kvserve will not constrain to: a feature outside the supported
 /// subset, or a schema nothing can satisfy. Never silently loosened: the
 /// server answers 400 with this description.

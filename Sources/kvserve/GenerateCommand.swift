@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import JSONTree
 import Model
 
 struct GenerateCommand: ParsableCommand {
@@ -88,13 +89,12 @@ struct GenerateCommand: ParsableCommand {
         let prefillRate = Double(promptIDs.count) / prefillSeconds
         let decodeRate = completion.count > 1 ? Double(completion.count - 1) / decodeSeconds : 0
         if json {
-            let object: [String: Any] = [
-                "prompt_ids": promptIDs.map { Int($0) }, "completion_ids": completion.map { Int($0) },
-                "text": tokenizer.decode(completion, special: false), "finish_reason": finishReason,
-                "prefill_tokens_per_s": prefillRate, "decode_tokens_per_s": decodeRate,
+            let object: JSON = [
+                "prompt_ids": .array(promptIDs.map { JSON($0) }), "completion_ids": .array(completion.map { JSON($0) }),
+                "text": JSON(tokenizer.decode(completion, special: false)), "finish_reason": JSON(finishReason),
+                "prefill_tokens_per_s": JSON(prefillRate), "decode_tokens_per_s": JSON(decodeRate),
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            print(object.serialized)
         } else {
             FileHandle.standardOutput.write(Data((detokenizer.finish() + "\n").utf8))
         }

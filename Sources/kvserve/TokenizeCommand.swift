@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JSONTree
 import Model
 
 struct TokenizeCommand: ParsableCommand {
@@ -32,9 +33,8 @@ struct TokenizeCommand: ParsableCommand {
         let ids = tokenizer.encode(input, parseSpecial: special)
         let pieces = ids.map { String(decoding: tokenizer.piece($0), as: UTF8.self) }
         if json {
-            let object: [String: Any] = ["ids": ids.map { Int($0) }, "pieces": pieces]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            let object: JSON = ["ids": .array(ids.map { JSON($0) }), "pieces": .array(pieces.map { JSON($0) })]
+            print(object.serialized)
         } else {
             let width = String(ids.max() ?? 0).count
             for (id, piece) in zip(ids, pieces) {

@@ -171,7 +171,7 @@ import Model
                 inFlight.removeAll()
                 (model, engine) = boot()
                 for (s, tokens) in history {
-                    #expect(engine.restoreSession("s\(s)", tokens: tokens, chainHashes: [], turns: turns[s] ?? 1, lastUsed: 0))
+                    #expect(engine.restoreSession("s\(s)", tokens: tokens, chainHashes: [], turns: turns[s] ?? 1))
                 }
                 crashed = true
                 coverage.crashes += 1

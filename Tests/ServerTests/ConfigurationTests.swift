@@ -1,4 +1,5 @@
 import Foundation
+import JSONTree
 import Testing
 @testable import Server
 @testable import HTTPServer
@@ -14,20 +15,73 @@ private func writeTemporary(_ text: String) throws -> String {
 }
 
 @Suite struct ConfigurationTests {
-    @Test func shippedFileHoldsEveryKeyAndTheDefaults() throws {
-        let data = try Data(contentsOf: URL(fileURLWithPath: defaultsFile))
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(Set(object.keys) == Set(Configuration.keyNames))
-        // The defaults, the model's path taken relative to the file.
+    /// The shipped file names only the paths it resolves (the defaults are
+    /// Configuration's own): loaded, it gives the defaults.
+    @Test func shippedFileGivesTheDefaults() throws {
+        let object = try JSON.parse(Data(contentsOf: URL(fileURLWithPath: defaultsFile)))
+        let keys = try #require(object.objectValue).map(\.key)
+        #expect(Set(keys).isSubset(of: Set(Configuration.keyNames)))
         var defaults = Configuration()
         defaults.model = repositoryRoot.appendingPathComponent(defaults.model).standardizedFileURL.path
         defaults.dataDir = repositoryRoot.appendingPathComponent(defaults.dataDir).standardizedFileURL.path
         #expect(try Configuration.load(file: defaultsFile, environment: [:]) == defaults)
     }
 
-    /// README's configuration table lists every key with the shipped
-    /// default and its variable.
-    @Test func readmeTableAgreesWithTheShippedDefaults() throws {
+    /// A value other than the default for every key, valid, as a file writes it.
+    static let samples: [String: JSON] = [
+        "host": "0.0.0.0", "port": 9123, "model": "/m/other.gguf", "kv_cache_bytes": 2097152, "block_size": 32,
+        "kv_type": "f32", "max_sessions": 7, "session_ttl_seconds": 61, "max_session_tokens": 1000, "max_batch_sequences": 3,
+        "max_prefill_tokens_per_step": 64, "max_waiting": 5, "max_connections": 9, "max_header_bytes": 4096,
+        "max_header_count": 12, "max_body_bytes": 1000, "header_timeout_seconds": 3, "body_timeout_seconds": 4,
+        "idle_timeout_seconds": 5, "write_timeout_seconds": 6, "shutdown_grace_seconds": 2, "threads": 1,
+        "api_keys": ["k1", "k2"], "api_keys_file": "/etc/keys.txt", "share_prefix_cache": "all", "max_stored_responses": 8,
+        "response_ttl_seconds": 99, "data_dir": "/var/kv", "session_store": "postgres://kv:pw@db.example:5433/kv?sslmode=disable",
+        "kv_disk_path": "/var/kv/blocks", "kv_disk_bytes": 0, "chat_template": "/t/chat.jinja", "replica_name": "replica-2",
+    ]
+
+    /// A sample as a variable or flag writes it.
+    static func text(_ value: JSON) -> String {
+        value.stringValue ?? value.arrayValue?.compactMap(\.stringValue).joined(separator: ",") ?? value.serialized
+    }
+
+    /// Every key reaches the configuration from each source: a file, a
+    /// variable and a flag; URL- and name-valued keys are kept as written.
+    @Test func everyKeyFromEverySource() throws {
+        #expect(Set(Self.samples.keys) == Set(Configuration.keyNames))
+        for name in Configuration.keyNames { #expect(Configuration().value(of: name) != Self.samples[name], "\(name)") }
+        let file = try writeTemporary(JSON.object(Self.samples.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }).serialized)
+        let fromFile = try Configuration.load(file: file, environment: [:])
+        let environment = Dictionary(uniqueKeysWithValues: Self.samples.map { ("KVSERVE_" + $0.key.uppercased(), Self.text($0.value)) })
+        let fromVariables = try Configuration.load(file: nil, environment: environment)
+        let fromFlags = try Configuration.load(file: nil, environment: [:], overrides: Self.samples.mapValues(Self.text))
+        for (name, sample) in Self.samples {
+            #expect(fromFile.value(of: name) == sample, "\(name) from a file")
+            #expect(fromVariables.value(of: name) == sample, "\(name) from KVSERVE_\(name.uppercased())")
+            #expect(fromFlags.value(of: name) == sample, "\(name) from --set")
+        }
+    }
+
+    /// A relative SQLite path in a file is the file's; a URL or "memory" never is a path.
+    @Test func sessionStoreIsAPathOnlyWhenItIsOne() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvserve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("k.json").path
+        for (written, expected) in [("s.sqlite", directory.appendingPathComponent("s.sqlite").path), ("memory", "memory"),
+                                    ("postgresql://u@h/d", "postgresql://u@h/d"), ("", "")] {
+            try (["session_store": JSON(written), "replica_name": "a/b"] as JSON).serialized.write(toFile: file, atomically: true, encoding: .utf8)
+            let config = try Configuration.load(file: file, environment: [:])
+            #expect(config.sessionStore == expected)
+            #expect(config.replicaName == "a/b")
+        }
+        #expect(throws: Configuration.Error(key: "session_store", source: "KVSERVE_SESSION_STORE",
+                                            message: "the address names no database (postgres://user@host/DATABASE)")) {
+            try Configuration.load(file: nil, environment: ["KVSERVE_SESSION_STORE": "postgres://u@h"])
+        }
+    }
+
+    /// The documented configuration table lists every key with its default
+    /// and its variable.
+    @Test func tableAgreesWithTheDefaults() throws {
         let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let section = try #require(readme.components(separatedBy: "\n## Configuration\n").dropFirst().first)
         var rows: [String: (defaultValue: String, variable: String)] = [:]
@@ -36,13 +90,11 @@ private func writeTemporary(_ text: String) throws -> String {
             rows[cells[0]] = (cells[1], cells[2])
         }
         #expect(Set(rows.keys) == Set(Configuration.keyNames))
-        let data = try Data(contentsOf: URL(fileURLWithPath: defaultsFile))
-        let shipped = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let defaults = Configuration()
         for (key, row) in rows {
             #expect(row.variable == "KVSERVE_" + key.uppercased(), "\(key)")
-            let value = try #require(shipped[key], "\(key) is not in config/kvserve.json")
-            let written = String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes]), as: UTF8.self)
-            #expect(row.defaultValue == written, "\(key): README says \(row.defaultValue), config/kvserve.json \(written)")
+            let written = try #require(defaults.value(of: key)).serialized
+            #expect(row.defaultValue == written, "\(key): the table says \(row.defaultValue), the default is \(written)")
         }
     }
 

@@ -27,7 +27,7 @@ import Model
     }
 
     @Test func errorsNameTheField() {
-        #expect(refusal("nope") == "the body is not valid JSON")
+        #expect(refusal("nope") == "the body is not valid JSON (byte 1: expected null)")
         #expect(refusal("[1]") == "the body must be a JSON object, not an array")
         #expect(refusal("{}") == "prompt or messages is required")
         #expect(refusal(#"{"prompt":"a","messages":[]}"#) == "give either prompt or messages, not both")
@@ -42,5 +42,25 @@ import Model
         #expect(refusal(#"{"prompt":"a","tempreature":1}"#) == "unknown field 'tempreature'")
         #expect(refusal(#"{"messages":[{"role":"robot","content":"x"}]}"#) == "messages[0].role must be system, user or assistant")
         #expect(refusal(#"{"prompt":"a","seed":-1}"#) == "seed must be between 0 and \(Int.max)")
+    }
+
+    /// One parser reads every route's body: a repeated key, deep nesting and
+    /// a lone surrogate mean the same on the native and the OpenAI routes.
+    @Test func everyRouteReadsABodyAlike() throws {
+        let repeated = #"{"prompt":"a","stream":true,"prompt":"b","stream":false}"#
+        let p = try parse(repeated)
+        #expect(p.input == .prompt("b") && !p.stream)
+        let fields = try OpenAIFields(body: Array(repeated.utf8))
+        #expect(try fields.string("prompt") == "b")
+        #expect(try fields.bool("stream") == false)
+
+        let deep = #"{"prompt":"a","response_format":{"type":"json_schema","json_schema":{"schema":{"type":"object"}}},"x":"#
+            + String(repeating: "[", count: 300) + String(repeating: "]", count: 300) + "}"
+        #expect(refusal(deep)?.hasSuffix("nested deeper than 256)") == true)
+        #expect(throws: OpenAIError.self) { try OpenAIFields(body: Array(deep.utf8)) }
+
+        let surrogate = #"{"prompt":"\ud800"}"#
+        #expect(refusal(surrogate) == #"the body is not valid JSON (byte 11: a lone surrogate \uD800)"#)
+        #expect(throws: OpenAIError.self) { try OpenAIFields(body: Array(surrogate.utf8)) }
     }
 }

@@ -1,3 +1,4 @@
+import JSONTree
 import Model
 import Testing
 @testable import Server
@@ -140,9 +141,9 @@ import Testing
     /// The seam for constrained decoding: a named function's parameters, or one call of any tool.
     @Test func theConstraintSchemaIsTheCallsShape() throws {
         let named = try Self.request(#"{"tools": [\#(Self.weather)], "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}"#)
-        #expect(ToolCallConstraint.schema(named)?.compactJSON == #"{"type":"object","properties":{"b":{},"a":{}}}"#)
+        #expect(ToolCallConstraint.schema(named)?.serialized == #"{"type":"object","properties":{"b":{},"a":{}}}"#)
         let required = try Self.request(#"{"tools": [\#(Self.weather), {"type": "function", "function": {"name": "g"}}], "tool_choice": "required"}"#)
-        #expect(ToolCallConstraint.schema(required)?.compactJSON == #"{"anyOf":[{"type":"object","properties":{"name":{"const":"get_weather"},"#
+        #expect(ToolCallConstraint.schema(required)?.serialized == #"{"anyOf":[{"type":"object","properties":{"name":{"const":"get_weather"},"#
             + #""arguments":{"type":"object","properties":{"b":{},"a":{}}}},"required":["name","arguments"],"additionalProperties":false},"#
             + #"{"type":"object","properties":{"name":{"const":"g"},"arguments":{"type":"object"}},"required":["name","arguments"],"additionalProperties":false}]}"#)
         #expect(ToolCallConstraint.schema(try Self.request(#"{"tools": [\#(Self.weather)]}"#)) == nil)
@@ -150,22 +151,22 @@ import Testing
 
     @Test func messagesCarryCallsAndResults() throws {
         let messages = try ChatMessages.parse(.array([
-            .object(["role": .string("user"), "content": .string("Weather?")]),
-            .object(["role": .string("assistant"), "content": .null, "tool_calls": .array([.object([
-                "id": .string("call_9"), "type": .string("function"),
-                "function": .object(["name": .string("get_weather"), "arguments": .string(#"{"b": 1, "a": 2}"#)]),
-            ])])]),
-            .object(["role": .string("tool"), "tool_call_id": .string("call_9"), "content": .string("sunny")]),
+            ["role": "user", "content": "Weather?"],
+            ["role": "assistant", "content": .null, "tool_calls": [[
+                "id": "call_9", "type": "function",
+                "function": ["name": "get_weather", "arguments": .string(#"{"b": 1, "a": 2}"#)],
+            ]]],
+            ["role": "tool", "tool_call_id": "call_9", "content": "sunny"],
         ]))
-        #expect(messages[1].content == "" && messages[1].toolCalls.first?.arguments == .object([("b", .integer(1)), ("a", .integer(2))]))
+        #expect(messages[1].content == "" && messages[1].toolCalls.first?.arguments == .object([("b", 1), ("a", 2)]))
         #expect(messages[2] == ChatMessage(role: "tool", content: "sunny", toolCallID: "call_9", name: "get_weather"))
         #expect(throws: OpenAIError.self) {
-            try ChatMessages.parse(.array([.object(["role": .string("tool"), "content": .string("x")])]))
+            try ChatMessages.parse(.array([["role": "tool", "content": "x"]]))
         }
         let input = try ToolCallMessages.responsesInput([
-            .object(["role": .string("user"), "content": .string("Weather?")]),
-            .object(["type": .string("function_call"), "call_id": .string("c1"), "name": .string("get_weather"), "arguments": .string("{}")]),
-            .object(["type": .string("function_call_output"), "call_id": .string("c1"), "output": .string("sunny")]),
+            ["role": "user", "content": "Weather?"],
+            ["type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"],
+            ["type": "function_call_output", "call_id": "c1", "output": "sunny"],
         ])
         #expect(input.map(\.role) == ["user", "assistant", "tool"])
         #expect(input[2].name == "get_weather" && input[1].toolCalls.map(\.id) == ["c1"])

@@ -1,3 +1,4 @@
+import JSONTree
 import Model
 @testable import StructuredOutput
 
@@ -93,8 +94,4 @@ struct SchemaGenerator {
         if chance(0.5) { members.append(("maxItems", .number(String(minimum + int(0...3))))) }
         return .object(members)
     }
-}
-
-extension JSON: ExpressibleByStringLiteral {
-    public init(stringLiteral value: String) { self = .string(value) }
 }

@@ -1,3 +1,4 @@
+import JSONTree
 import Foundation
 import TestSupport
 @testable import StructuredOutput

@@ -1,3 +1,4 @@
+import JSONTree
 import Testing
 import Model
 @testable import StructuredOutput

@@ -1,3 +1,4 @@
+import JSONTree
 import Foundation
 
 /// One chat turn. An assistant turn may call tools (`toolCalls`; its
@@ -34,9 +35,9 @@ public struct ChatMessage: Decodable, Sendable, Equatable {
 public struct ChatToolCall: Sendable, Equatable {
     public var id: String
     public var name: String
-    public var arguments: OrderedJSON
+    public var arguments: JSON
 
-    public init(id: String, name: String, arguments: OrderedJSON) {
+    public init(id: String, name: String, arguments: JSON) {
         self.id = id
         self.name = name
         self.arguments = arguments
@@ -120,7 +121,7 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     /// The prompt text for `messages`, exactly as the template renders it.
-    public func render(_ messages: [ChatMessage], tools: [OrderedJSON]? = nil, addGenerationPrompt: Bool) throws -> String {
+    public func render(_ messages: [ChatMessage], tools: [JSON]? = nil, addGenerationPrompt: Bool) throws -> String {
         try prompt(messages, tools: tools, addGenerationPrompt: addGenerationPrompt).string
     }
 
@@ -139,11 +140,11 @@ public struct ChatTemplate: Sendable, Equatable {
     /// `tools` variable gets them; another gets them through
     /// `ToolPromptFallback`, which also turns tool calls and results into
     /// turns it can render.
-    public func prompt(_ messages: [ChatMessage], tools: [OrderedJSON]? = nil, addGenerationPrompt: Bool) throws -> PromptText {
+    public func prompt(_ messages: [ChatMessage], tools: [JSON]? = nil, addGenerationPrompt: Bool) throws -> PromptText {
         try prompt(messages, tools: tools, addGenerationPrompt: addGenerationPrompt, at: clock.now())
     }
 
-    private func prompt(_ messages: [ChatMessage], tools: [OrderedJSON]?, addGenerationPrompt: Bool, at now: Date) throws -> PromptText {
+    private func prompt(_ messages: [ChatMessage], tools: [JSON]?, addGenerationPrompt: Bool, at now: Date) throws -> PromptText {
         let adapted = rendersTools ? ToolPromptFallback.Adapted(messages, tools: tools) : ToolPromptFallback.adapt(messages, tools: tools, systemMessages: systemPrefixStable != nil)
         let text: Jinja.Text
         do { text = try template.render(context(adapted.messages, tools: adapted.tools, addGenerationPrompt: addGenerationPrompt), now: now) }
@@ -162,7 +163,7 @@ public struct ChatTemplate: Sendable, Equatable {
     /// Every string a client wrote (content, call arguments, tool
     /// definitions) is content, never markup; the tool definitions belong to
     /// no message (index -1).
-    private func context(_ messages: [ChatMessage], tools: [OrderedJSON]?, addGenerationPrompt: Bool) -> [String: Jinja.Value] {
+    private func context(_ messages: [ChatMessage], tools: [JSON]?, addGenerationPrompt: Bool) -> [String: Jinja.Value] {
         let list = messages.enumerated().map { i, m in
             var dict = Jinja.Dict([("role", .string(m.role)), ("content", .string(Jinja.Text(m.content, message: i)))])
             if !m.toolCalls.isEmpty {

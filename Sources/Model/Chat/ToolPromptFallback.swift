@@ -1,3 +1,5 @@
+import JSONTree
+
 /// How tools reach a model whose chat template knows nothing of them
 /// (SmolLM2's ChatML, Gemma's): the Hermes/Qwen 2.5 convention, written
 /// with the template's own roles.
@@ -24,17 +26,17 @@ public enum ToolPromptFallback {
     /// request's message that adapted message `k` came from (-1: none).
     struct Adapted {
         var messages: [ChatMessage]
-        var tools: [OrderedJSON]?
+        var tools: [JSON]?
         var origin: [Int]
 
-        init(_ messages: [ChatMessage], tools: [OrderedJSON]?) {
+        init(_ messages: [ChatMessage], tools: [JSON]?) {
             self.messages = messages
             self.tools = tools
             origin = Array(messages.indices)
         }
     }
 
-    static func adapt(_ messages: [ChatMessage], tools: [OrderedJSON]?, systemMessages: Bool = true) -> Adapted {
+    static func adapt(_ messages: [ChatMessage], tools: [JSON]?, systemMessages: Bool = true) -> Adapted {
         var out = Adapted([], tools: nil)
         for (i, m) in messages.enumerated() {
             switch m.role {
@@ -68,7 +70,7 @@ public enum ToolPromptFallback {
     }
 
     /// The system message's section that lists the tools.
-    public static func toolsSection(_ tools: [OrderedJSON]) -> String {
+    public static func toolsSection(_ tools: [JSON]) -> String {
         "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
             + "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
             + tools.map { "\n" + $0.pythonJSON }.joined()

@@ -39,12 +39,14 @@ public final class WorkerPool: @unchecked Sendable {
     /// calls of one step.
     private static let spinsBeforeParking = 20_000
 
-    /// The default pool: KVSERVE_THREADS threads, or one per CPU the
-    /// process may use (its affinity mask and cgroup quota).
+    /// The command-line tools' pool (the server makes its own from its
+    /// configuration): KVSERVE_THREADS threads, or one per CPU the process
+    /// may use (its affinity mask and cgroup quota).
     public static let shared = WorkerPool(threadCount: defaultThreadCount)
 
     public static var defaultThreadCount: Int {
-        ProcessInfo.processInfo.environment["KVSERVE_THREADS"].flatMap { Int($0) } ?? UsableCPUs.detect().count
+        ProcessInfo.processInfo.environment["KVSERVE_THREADS"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+            ?? UsableCPUs.detect().count
     }
 
     public init(threadCount: Int) {

@@ -1,3 +1,4 @@
+import JSONTree
 import Model
 
 /// A chat request the chat template cannot render: the model has none, or
@@ -17,7 +18,7 @@ struct Prompts {
 
     /// A whole conversation, from its start to the assistant's prompt, and
     /// `primer`, markup the reply begins with (a forced tool call's start).
-    func conversation(_ messages: [ChatMessage], tools: [OrderedJSON]? = nil, primer: String = "") throws(ChatPromptRefused) -> [TokenID] {
+    func conversation(_ messages: [ChatMessage], tools: [JSON]? = nil, primer: String = "") throws(ChatPromptRefused) -> [TokenID] {
         let prompt = try rendered { try $0.prompt(messages, tools: tools, addGenerationPrompt: true) }
         return model.tokenizer.encode(chatPrompt: withReplies(prompt, messages) + Self.markup(primer))
     }
@@ -25,7 +26,7 @@ struct Prompts {
     /// `messages` after a history that ends with `lastToken` (nil: there is
     /// none, and this is the conversation's start). Tools were rendered
     /// where the conversation began; `tools` is used only there.
-    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, tools: [OrderedJSON]? = nil,
+    func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, tools: [JSON]? = nil,
                       primer: String = "") throws(ChatPromptRefused) -> [TokenID] {
         guard let lastToken else { return try conversation(messages, tools: tools, primer: primer) }
         let prompt = try rendered {

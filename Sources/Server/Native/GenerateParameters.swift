@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import JSONTree
 import Model
 import StructuredOutput
 
@@ -32,12 +33,12 @@ public struct GenerateParameters: Sendable, Equatable {
                                       "json_schema"]
 
     public init(json data: [UInt8]) throws(Invalid) {
-        let value: JSONValue
-        do { value = try JSONDecoder().decode(JSONValue.self, from: Data(data)) } catch {
-            throw Invalid(message: "the body is not valid JSON")
+        let o: JSON
+        do { o = try JSON.parse(data) } catch {
+            throw Invalid(message: "the body is not valid JSON (byte \(error.offset): \(error.reason))")
         }
-        guard case let .object(o) = value else { throw Invalid(message: "the body must be a JSON object, not \(value.kindName)") }
-        if let unknown = o.keys.filter({ !Self.fields.contains($0) }).sorted().first {
+        guard let members = o.objectValue else { throw Invalid(message: "the body must be a JSON object, not \(o.kindName)") }
+        if let unknown = members.map(\.key).filter({ !Self.fields.contains($0) }).sorted().first {
             throw Invalid(message: "unknown field '\(unknown)'")
         }
 
@@ -49,7 +50,7 @@ public struct GenerateParameters: Sendable, Equatable {
             guard !items.isEmpty else { throw Invalid(message: "messages must not be empty") }
             var messages: [ChatMessage] = []
             for (i, item) in items.enumerated() {
-                guard case let .object(m) = item, case let .string(role)? = m["role"], case let .string(content)? = m["content"],
+                guard let m = item.objectValue, case let .string(role)? = item["role"], case let .string(content)? = item["content"],
                       m.count == 2 else {
                     throw Invalid(message: "messages[\(i)] must be an object with string fields role and content")
                 }
@@ -95,35 +96,26 @@ public struct GenerateParameters: Sendable, Equatable {
         ignoreEOS = try Self.bool(o, "ignore_eos") ?? ignoreEOS
         if let v = o["json_schema"] {
             guard case .object = v else { throw Invalid(message: "json_schema must be a JSON schema object, not \(v.kindName)") }
-            jsonSchema = try? JSON.parse(data)["json_schema"]
+            jsonSchema = v
         }
     }
 
-    private static func integer(_ o: [String: JSONValue], _ key: String, _ range: ClosedRange<Int>) throws(Invalid) -> Int? {
+    private static func integer(_ o: JSON, _ key: String, _ range: ClosedRange<Int>) throws(Invalid) -> Int? {
         guard let v = o[key] else { return nil }
-        let i: Int
-        switch v {
-        case .integer(let n): i = n
-        case .number(let d) where d.rounded() == d && abs(d) < 9e15: i = Int(d)
-        default: throw Invalid(message: "\(key) must be an integer, not \(v.kindName)")
-        }
+        guard let i = v.intValue else { throw Invalid(message: "\(key) must be an integer, not \(v.kindName)") }
         guard range.contains(i) else { throw Invalid(message: "\(key) must be between \(range.lowerBound) and \(range.upperBound)") }
         return i
     }
 
-    private static func number(_ o: [String: JSONValue], _ key: String, _ range: ClosedRange<Float>) throws(Invalid) -> Float? {
+    private static func number(_ o: JSON, _ key: String, _ range: ClosedRange<Float>) throws(Invalid) -> Float? {
         guard let v = o[key] else { return nil }
-        let x: Float
-        switch v {
-        case .integer(let n): x = Float(n)
-        case .number(let d): x = Float(d)
-        default: throw Invalid(message: "\(key) must be a number, not \(v.kindName)")
-        }
+        guard let d = v.doubleValue else { throw Invalid(message: "\(key) must be a number, not \(v.kindName)") }
+        let x = Float(d)
         guard range.contains(x) else { throw Invalid(message: "\(key) must be between \(range.lowerBound) and \(range.upperBound)") }
         return x
     }
 
-    private static func bool(_ o: [String: JSONValue], _ key: String) throws(Invalid) -> Bool? {
+    private static func bool(_ o: JSON, _ key: String) throws(Invalid) -> Bool? {
         guard let v = o[key] else { return nil }
         guard case let .bool(b) = v else { throw Invalid(message: "\(key) must be true or false, not \(v.kindName)") }
         return b

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import JSONTree
 import Model
 import Storage
 import StructuredOutput
@@ -102,24 +103,27 @@ final class NativeOutput: TurnOutput {
     }
 
     func token(index: Int, id: TokenID, text: String, logprobs: TokenLogprobs?) {
-        stream?.write(ServerSentEvent(event: "token", data: JSONText.encode(["index": index, "id": Int(id), "text": text])))
+        stream?.write(ServerSentEvent(event: "token", data: (["index": JSON(index), "id": JSON(id), "text": JSON(text)] as JSON).serialized))
     }
 
     func finish(_ end: TurnEnd) {
         let c = end.completion, t = end.timings
-        var done: [String: Any] = [
-            "finish_reason": c.reason.rawValue,
-            "text": end.text,
-            "usage": c.cacheSplit.merging(["prompt_tokens": c.promptTokens, "completion_tokens": c.tokens.count]) { $1 },
-            "timings": ["ttft_ms": t.ttftMilliseconds, "prefill_tokens_per_s": t.prefillTokensPerSecond,
-                        "decode_tokens_per_s": t.decodeTokensPerSecond],
+        var usage = c.cacheSplit
+        usage["prompt_tokens"] = JSON(c.promptTokens)
+        usage["completion_tokens"] = JSON(c.tokens.count)
+        var done: JSON = [
+            "finish_reason": JSON(c.reason.rawValue),
+            "text": JSON(end.text),
+            "usage": usage,
+            "timings": ["ttft_ms": JSON(t.ttftMilliseconds), "prefill_tokens_per_s": JSON(t.prefillTokensPerSecond),
+                        "decode_tokens_per_s": JSON(t.decodeTokensPerSecond)],
         ]
-        if let sessionID { done["session_id"] = sessionID }
+        if let sessionID { done["session_id"] = JSON(sessionID) }
         if let stream {
-            stream.write(ServerSentEvent(event: "done", data: JSONText.encode(done)))
+            stream.write(ServerSentEvent(event: "done", data: done.serialized))
             stream.finish()
         } else {
-            responder.send(.json(Data((JSONText.encode(done) + "\n").utf8)))
+            responder.send(.json(done))
         }
     }
 
@@ -129,7 +133,8 @@ final class NativeOutput: TurnOutput {
 
     func fail(_ failure: TurnFailure) {
         if let stream {
-            stream.write(ServerSentEvent(event: "error", data: JSONText.encode(["error": ["type": failure.code, "message": failure.message]])))
+            let error: JSON = ["error": ["message": JSON(failure.message), "type": JSON(failure.code)]]
+            stream.write(ServerSentEvent(event: "error", data: error.serialized))
             stream.finish()
         } else {
             responder.send(.error(failure.status, failure.message, type: failure.code))

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import JSONTree
 import Model
 
 /// `POST /v1/chat/completions`. `messages` is always the whole
@@ -27,7 +28,7 @@ struct ChatCompletionsRoute: Sendable {
             var generation = try fields.generation(prompt, maxTokenKeys: ["max_completion_tokens", "max_tokens"], sessionID: sessionID,
                                                    tenant: tenant, model: serving.model)
             generation.topLogprobs = logprobs ? (topLogprobs ?? 0) : nil
-            generation.constraint = try ResponseFormat.constraint(tools: tools, body: request.body, path: ["response_format"],
+            generation.constraint = try ResponseFormat.constraint(tools: tools, body: fields.body, path: ["response_format"],
                                                                   masks: serving.model.schemaMasks)
             let output = ChatCompletionOutput(responder: responder, model: serving.model, stream: try fields.bool("stream") ?? false,
                                               includeUsage: fields.includeUsage, logprobs: logprobs, tools: tools)
@@ -54,7 +55,7 @@ final class ChatCompletionOutput: OpenAIOutput {
     private let id = OpenAIID.make("chatcmpl-")
     private let created = OpenAIID.now
     private(set) var stream: ResponseStream?
-    private var entries: [[String: Any]] = []
+    private var entries: [JSON] = []
 
     init(responder: Responder, model: ServedModel, stream: Bool, includeUsage: Bool, logprobs: Bool, tools: ToolRequest = ToolRequest()) {
         toolCalls = tools.makeStream()
@@ -66,15 +67,15 @@ final class ChatCompletionOutput: OpenAIOutput {
         self.logprobs = logprobs ? LogprobWriter(tokenizer: model.tokenizer) : nil
     }
 
-    private func chunk(_ choices: [[String: Any]], usage: [String: Any]? = nil) {
-        var object: [String: Any] = ["id": id, "object": "chat.completion.chunk", "created": created, "model": model.name,
-                                     "choices": choices]
-        if includeUsage { object["usage"] = usage ?? NSNull() }
-        stream?.write(ServerSentEvent(data: JSONText.encode(object)))
+    private func chunk(_ choices: [JSON], usage: JSON? = nil) {
+        var object: JSON = ["id": JSON(id), "object": "chat.completion.chunk", "created": JSON(created), "model": JSON(model.name),
+                            "choices": .array(choices)]
+        if includeUsage { object["usage"] = usage ?? .null }
+        stream?.write(ServerSentEvent(data: object.serialized))
     }
 
-    private func choice(delta: [String: Any], logprobs: [[String: Any]]?, finish: String?) -> [String: Any] {
-        ["index": 0, "delta": delta, "logprobs": logprobs.map { ["content": $0] } ?? NSNull(), "finish_reason": finish ?? NSNull()]
+    private func choice(delta: JSON, logprobs: [JSON]?, finish: String?) -> JSON {
+        ["index": 0, "delta": delta, "logprobs": logprobs.map { ["content": .array($0)] } ?? .null, "finish_reason": finish.map { JSON($0) } ?? .null]
     }
 
     func start() {
@@ -90,11 +91,11 @@ final class ChatCompletionOutput: OpenAIOutput {
         if let entry { entries.append(entry) }
         if let toolCalls { return send(toolCalls.feed(text), entry: entry) }
         guard streaming, !text.isEmpty || entry != nil else { return }
-        chunk([choice(delta: ["content": text], logprobs: entry.map { [$0] }, finish: nil)])
+        chunk([choice(delta: ["content": JSON(text)], logprobs: entry.map { [$0] }, finish: nil)])
     }
 
     /// The tool-call reader's events as chunks: content, or `delta.tool_calls`.
-    private func send(_ events: [ToolCallStream.Event], entry: [String: Any]?) {
+    private func send(_ events: [ToolCallStream.Event], entry: JSON?) {
         guard streaming else { return }
         var entry = entry
         for delta in events.compactMap(ToolCallDeltas.chat) {
@@ -116,27 +117,28 @@ final class ChatCompletionOutput: OpenAIOutput {
             stream.write(ServerSentEvent(data: "[DONE]"))
             stream.finish()
         } else {
-            var message: [String: Any] = ["role": "assistant", "content": end.text, "refusal": NSNull()]
+            var message: JSON = ["role": "assistant", "content": JSON(end.text), "refusal": .null]
             if !calls.isEmpty {
                 let content = toolCalls?.content.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-                message["content"] = content.isEmpty ? NSNull() : content
-                message["tool_calls"] = calls.map(ToolCallDeltas.chatCall)
+                message["content"] = content.isEmpty ? .null : JSON(content)
+                message["tool_calls"] = .array(calls.map(ToolCallDeltas.chatCall))
             }
-            let object: [String: Any] = [
-                "id": id, "object": "chat.completion", "created": created, "model": model.name,
-                "choices": [["index": 0, "message": message, "finish_reason": reason,
-                             "logprobs": logprobs == nil ? NSNull() : ["content": entries] as Any]],
+            let object: JSON = [
+                "id": JSON(id), "object": "chat.completion", "created": JSON(created), "model": JSON(model.name),
+                "choices": [["index": 0, "message": message, "finish_reason": JSON(reason),
+                             "logprobs": logprobs == nil ? .null : ["content": .array(entries)]]],
                 "usage": usage,
             ]
-            responder.send(.json(Data((JSONText.encode(object) + "\n").utf8)))
+            responder.send(.json(object))
         }
     }
 
     /// OpenAI's usage: the whole input the model saw, and the part of it
     /// that came from the cache.
-    static func usage(_ end: TurnEnd) -> [String: Any] {
+    static func usage(_ end: TurnEnd) -> JSON {
         let c = end.completion
-        return ["prompt_tokens": end.inputTokens, "completion_tokens": c.tokens.count, "total_tokens": end.inputTokens + c.tokens.count,
+        return ["prompt_tokens": JSON(end.inputTokens), "completion_tokens": JSON(c.tokens.count),
+                "total_tokens": JSON(end.inputTokens + c.tokens.count),
                 "prompt_tokens_details": c.cacheSplit,
                 "completion_tokens_details": ["reasoning_tokens": 0]]
     }

@@ -1,3 +1,4 @@
+import JSONTree
 import Model
 
 /// OpenAI's chat messages, as the chat template takes them: content given
@@ -5,7 +6,7 @@ import Model
 /// newer name; an assistant message may carry `tool_calls` (its content
 /// then may be null), and a `tool` message answers one by `tool_call_id`.
 enum ChatMessages {
-    static func parse(_ value: JSONValue?, field: String = "messages") throws(OpenAIError) -> [ChatMessage] {
+    static func parse(_ value: JSON?, field: String = "messages") throws(OpenAIError) -> [ChatMessage] {
         guard let value else { throw .invalid("\(field) is required", param: field) }
         guard case let .array(items) = value else { throw .invalid("\(field) must be an array, not \(value.kindName)", param: field) }
         guard !items.isEmpty else { throw .invalid("\(field) must not be empty", param: field) }
@@ -15,8 +16,9 @@ enum ChatMessages {
     }
 
     /// One message; `earlier` gives a tool result its function's name.
-    static func message(_ item: JSONValue, name: String, earlier: [ChatMessage]) throws(OpenAIError) -> ChatMessage {
-        guard case let .object(m) = item else { throw .invalid("\(name) must be an object", param: name) }
+    static func message(_ item: JSON, name: String, earlier: [ChatMessage]) throws(OpenAIError) -> ChatMessage {
+        guard case .object = item else { throw .invalid("\(name) must be an object", param: name) }
+        let m = item
         guard case let .string(role)? = m["role"] else { throw .invalid("\(name).role must be a string", param: "\(name).role") }
         let roles = ["system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"]
         guard let templateRole = roles[role] else {
@@ -37,19 +39,19 @@ enum ChatMessages {
         }
     }
 
-    static func isNull(_ value: JSONValue?) -> Bool { if case .null? = value { true } else { value == nil } }
+    static func isNull(_ value: JSON?) -> Bool { if case .null? = value { true } else { value == nil } }
 
     /// A message's text: a string, or an array of text parts joined.
     /// `input_text` and `output_text` are the Responses API's part types.
-    static func text(_ content: JSONValue?, field: String) throws(OpenAIError) -> String {
+    static func text(_ content: JSON?, field: String) throws(OpenAIError) -> String {
         switch content {
         case .string(let s)?: return s
         case .array(let parts)?:
             return try parts.enumerated().map { j, part throws(OpenAIError) -> String in
-                guard case let .object(p) = part, case let .string(type)? = p["type"] else {
+                guard case .object = part, case let .string(type)? = part["type"] else {
                     throw .invalid("\(field)[\(j)] must be an object with a type", param: "\(field)[\(j)]")
                 }
-                guard ["text", "input_text", "output_text"].contains(type), case let .string(text)? = p["text"] else {
+                guard ["text", "input_text", "output_text"].contains(type), case let .string(text)? = part["text"] else {
                     throw .invalid("\(field)[\(j)] of type '\(type)' is not supported: kvserve's model reads text parts only",
                                    param: "\(field)[\(j)].type")
                 }

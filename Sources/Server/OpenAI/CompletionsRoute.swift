@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import JSONTree
 import Model
 
 /// `POST /v1/completions`: a text prompt (or token ids) continued as it is,
@@ -33,7 +34,7 @@ struct CompletionsRoute: Sendable {
     }
 
     /// `prompt`: a string, one string in an array, or an array of token ids.
-    private func promptTokens(_ value: JSONValue?, tenant: Tenant) throws(OpenAIError) -> [TokenID] {
+    private func promptTokens(_ value: JSON?, tenant: Tenant) throws(OpenAIError) -> [TokenID] {
         let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant)
         switch value {
         case .string(let s)?:
@@ -45,7 +46,7 @@ struct CompletionsRoute: Sendable {
         case .array(let items)? where !items.isEmpty:
             let vocabulary = serving.model.tokenizer.vocabulary
             return try items.map { item throws(OpenAIError) -> TokenID in
-                guard case let .integer(id) = item, id >= 0, id < Int(Int32.max), vocabulary.contains(TokenID(id)) else {
+                guard let id = item.intValue, id >= 0, id < Int(Int32.max), vocabulary.contains(TokenID(id)) else {
                     throw .invalid("prompt must be a string, one string in an array, or an array of token ids of this model's vocabulary",
                                    param: "prompt")
                 }
@@ -80,14 +81,15 @@ final class CompletionOutput: OpenAIOutput {
         self.logprobs = logprobs ? LogprobWriter(tokenizer: model.tokenizer) : nil
     }
 
-    private func object(_ choices: [[String: Any]], usage: [String: Any]?) -> [String: Any] {
-        var object: [String: Any] = ["id": id, "object": "text_completion", "created": created, "model": model.name, "choices": choices]
-        if let usage { object["usage"] = usage } else if includeUsage { object["usage"] = NSNull() }
+    private func object(_ choices: [JSON], usage: JSON?) -> JSON {
+        var object: JSON = ["id": JSON(id), "object": "text_completion", "created": JSON(created), "model": JSON(model.name),
+                            "choices": .array(choices)]
+        if let usage { object["usage"] = usage } else if includeUsage { object["usage"] = .null }
         return object
     }
 
-    private func choice(_ text: String, logprobs: [String: Any]?, finish: String?) -> [String: Any] {
-        ["index": 0, "text": text, "logprobs": logprobs ?? NSNull(), "finish_reason": finish ?? NSNull()]
+    private func choice(_ text: String, logprobs: JSON?, finish: String?) -> JSON {
+        ["index": 0, "text": JSON(text), "logprobs": logprobs ?? .null, "finish_reason": finish.map { JSON($0) } ?? .null]
     }
 
     func start() {
@@ -99,7 +101,7 @@ final class CompletionOutput: OpenAIOutput {
         guard let stream, !text.isEmpty || lp != nil else { return }
         let entry = lp.flatMap { lp in logprobs?.completionLogprobs([(id, lp)], offset: textOffset) }
         textOffset += text.utf8.count
-        stream.write(ServerSentEvent(data: JSONText.encode(object([choice(text, logprobs: entry, finish: nil)], usage: nil))))
+        stream.write(ServerSentEvent(data: object([choice(text, logprobs: entry, finish: nil)], usage: nil).serialized))
     }
 
     func finish(_ end: TurnEnd) {
@@ -108,13 +110,13 @@ final class CompletionOutput: OpenAIOutput {
         var usage = ChatCompletionOutput.usage(end)
         usage["completion_tokens_details"] = nil
         if let stream {
-            stream.write(ServerSentEvent(data: JSONText.encode(object([choice("", logprobs: nil, finish: reason)], usage: nil))))
-            if includeUsage { stream.write(ServerSentEvent(data: JSONText.encode(object([], usage: usage)))) }
+            stream.write(ServerSentEvent(data: object([choice("", logprobs: nil, finish: reason)], usage: nil).serialized))
+            if includeUsage { stream.write(ServerSentEvent(data: object([], usage: usage).serialized)) }
             stream.write(ServerSentEvent(data: "[DONE]"))
             stream.finish()
         } else {
             let lp = logprobs?.completionLogprobs(tokens, offset: 0)
-            responder.send(.json(Data((JSONText.encode(object([choice(end.text, logprobs: lp, finish: reason)], usage: usage)) + "\n").utf8)))
+            responder.send(.json(object([choice(end.text, logprobs: lp, finish: reason)], usage: usage)))
         }
     }
 }

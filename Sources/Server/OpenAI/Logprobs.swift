@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import JSONTree
 import Model
 
 /// Log-probabilities as OpenAI writes them: a token as its text and bytes
@@ -12,24 +13,28 @@ struct LogprobWriter {
     func text(_ id: TokenID) -> String { String(decoding: bytes(id), as: UTF8.self) }
 
     /// One entry of chat's `logprobs.content`.
-    func chatEntry(_ id: TokenID, _ logprobs: TokenLogprobs) -> [String: Any] {
-        ["token": text(id), "logprob": Double(logprobs.logprob), "bytes": bytes(id).map(Int.init),
-         "top_logprobs": logprobs.top.map { ["token": text($0.token), "logprob": Double($0.logprob), "bytes": bytes($0.token).map(Int.init)] }]
+    func chatEntry(_ id: TokenID, _ logprobs: TokenLogprobs) -> JSON {
+        ["token": JSON(text(id)), "logprob": JSON(logprobs.logprob), "bytes": .array(bytes(id).map { JSON($0) }),
+         "top_logprobs": .array(logprobs.top.map {
+             ["token": JSON(text($0.token)), "logprob": JSON($0.logprob), "bytes": .array(bytes($0.token).map { JSON($0) })]
+         })]
     }
 
     /// Completions' `logprobs` for a run of tokens whose text starts at `offset`.
-    func completionLogprobs(_ tokens: [(TokenID, TokenLogprobs)], offset: Int) -> [String: Any] {
+    func completionLogprobs(_ tokens: [(TokenID, TokenLogprobs)], offset: Int) -> JSON {
         var offsets: [Int] = [], at = offset
         for (id, _) in tokens {
             offsets.append(at)
             at += text(id).utf8.count
         }
-        return ["tokens": tokens.map { text($0.0) },
-                "token_logprobs": tokens.map { Double($0.1.logprob) },
-                "top_logprobs": tokens.map { _, lp in
-                    Dictionary(lp.top.map { (text($0.token), Double($0.logprob)) }, uniquingKeysWith: { a, _ in a })
-                },
-                "text_offset": offsets]
+        return ["tokens": .array(tokens.map { JSON(text($0.0)) }),
+                "token_logprobs": .array(tokens.map { JSON($0.1.logprob) }),
+                // One entry per distinct text (two tokens may spell the same), the likelier first.
+                "top_logprobs": .array(tokens.map { _, lp in
+                    var seen = Set<String>()
+                    return .object(lp.top.compactMap { seen.insert(text($0.token)).inserted ? (text($0.token), JSON($0.logprob)) : nil })
+                }),
+                "text_offset": .array(offsets.map { JSON($0) })]
     }
 }
 

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import JSONTree
 import Model
 import Storage
 
@@ -37,14 +38,14 @@ struct OpenAIError: Error {
         }
     }
 
-    var object: [String: Any] {
-        ["error": ["message": message, "type": type, "param": param ?? NSNull(), "code": code ?? NSNull()] as [String: Any]]
+    var object: JSON {
+        ["error": ["message": JSON(message), "type": JSON(type), "param": param.map { JSON($0) } ?? .null, "code": code.map { JSON($0) } ?? .null]]
     }
 
     func response(headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         var headers = headers
         if status == 503 { headers.replaceOrAdd(name: "Retry-After", value: "1") }
-        return .json(Data((JSONText.encode(object) + "\n").utf8), status: status, headers: headers)
+        return .json(object, status: status, headers: headers)
     }
 
     /// The engine's refusals, with the native API's statuses.
@@ -77,7 +78,7 @@ extension OpenAIOutput {
     func fail(_ failure: TurnFailure) {
         let error = OpenAIError(status: failure.status, message: failure.message, code: failure.code)
         if let stream {
-            stream.write(ServerSentEvent(data: JSONText.encode(error.object)))
+            stream.write(ServerSentEvent(data: error.object.serialized))
             stream.finish()
         } else {
             responder.send(error.response())

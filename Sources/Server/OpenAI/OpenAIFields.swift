@@ -1,33 +1,27 @@
 import Engine
 import Foundation
+import JSONTree
 import Model
 
 /// A request body of the OpenAI routes, read field by field: a field of the
 /// wrong type or range is a 400 naming it (`param`); fields kvserve does not
 /// know are ignored, as OpenAI clients send many.
 struct OpenAIFields {
-    let object: [String: JSONValue]
-    private let body: [UInt8]
+    /// The body, parsed once: every field, tool and schema is read from it.
+    let body: JSON
 
-    init(body: [UInt8]) throws(OpenAIError) {
-        self.body = body
-        let value: JSONValue
-        do { value = try JSONDecoder().decode(JSONValue.self, from: Data(body)) } catch {
-            throw .invalid("the body is not valid JSON", param: nil)
+    init(body bytes: [UInt8]) throws(OpenAIError) {
+        let value: JSON
+        do { value = try JSON.parse(bytes) } catch {
+            throw .invalid("the body is not valid JSON (byte \(error.offset): \(error.reason))", param: nil)
         }
-        guard case let .object(o) = value else { throw .invalid("the body must be a JSON object, not \(value.kindName)", param: nil) }
-        object = o
+        guard case .object = value else { throw .invalid("the body must be a JSON object, not \(value.kindName)", param: nil) }
+        body = value
     }
 
-    /// A field with its objects' member order kept (tool definitions reach
-    /// the chat template in the order the client wrote them).
-    func ordered(_ key: String) -> OrderedJSON? {
-        (try? OrderedJSON.parse(String(decoding: body, as: UTF8.self)))?[key]
-    }
-
-    subscript(key: String) -> JSONValue? {
-        if case .null? = object[key] { return nil }  // null means "not given"
-        return object[key]
+    subscript(key: String) -> JSON? {
+        if case .null? = body[key] { return nil }  // null means "not given"
+        return body[key]
     }
 
     func string(_ key: String) throws(OpenAIError) -> String? {
@@ -44,12 +38,7 @@ struct OpenAIFields {
 
     func integer(_ key: String, _ range: ClosedRange<Int>) throws(OpenAIError) -> Int? {
         guard let v = self[key] else { return nil }
-        let i: Int
-        switch v {
-        case .integer(let n): i = n
-        case .number(let d) where d.rounded() == d && abs(d) < 9e15: i = Int(d)
-        default: throw .invalid("\(key) must be an integer, not \(v.kindName)", param: key)
-        }
+        guard let i = v.intValue else { throw .invalid("\(key) must be an integer, not \(v.kindName)", param: key) }
         guard range.contains(i) else {
             throw .invalid("\(key) must be between \(range.lowerBound) and \(range.upperBound), not \(i)", param: key)
         }
@@ -58,12 +47,8 @@ struct OpenAIFields {
 
     func number(_ key: String, _ range: ClosedRange<Float>) throws(OpenAIError) -> Float? {
         guard let v = self[key] else { return nil }
-        let x: Float
-        switch v {
-        case .integer(let n): x = Float(n)
-        case .number(let d): x = Float(d)
-        default: throw .invalid("\(key) must be a number, not \(v.kindName)", param: key)
-        }
+        guard let d = v.doubleValue else { throw .invalid("\(key) must be a number, not \(v.kindName)", param: key) }
+        let x = Float(d)
         guard range.contains(x) else { throw .invalid("\(key) must be between \(range.lowerBound) and \(range.upperBound)", param: key) }
         return x
     }
@@ -120,8 +105,7 @@ struct OpenAIFields {
 
     /// `stream_options.include_usage`.
     var includeUsage: Bool {
-        if case let .object(options)? = self["stream_options"], case let .bool(b)? = options["include_usage"] { return b }
-        return false
+        self["stream_options"]?["include_usage"]?.boolValue ?? false
     }
 
     /// The request to the engine for `prompt`, the whole input: sampling,

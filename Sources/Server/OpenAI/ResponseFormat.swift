@@ -1,4 +1,5 @@
 import Foundation
+import JSONTree
 import Model
 import StructuredOutput
 
@@ -32,22 +33,19 @@ final class LazySchemaMasks: @unchecked Sendable {
 enum ResponseFormat {
     /// A forced tool call's arguments (tool_choice required or named) take
     /// precedence over the format field: the reply is the call.
-    static func constraint(tools: ToolRequest, body: [UInt8], path: [String],
+    static func constraint(tools: ToolRequest, body: JSON, path: [String],
                            masks: LazySchemaMasks) throws(OpenAIError) -> OutputConstraint? {
         guard let schema = ToolCallConstraint.schema(tools) else { return try constraint(body: body, path: path, masks: masks) }
-        do { return try masks.caches.constraint(schema: try JSON.parse(schema.compactJSON)) } catch let error as SchemaError {
+        do { return try masks.caches.constraint(schema: schema) } catch {
             throw .invalid("tools: \(error.description)", param: "tools")
-        } catch {
-            throw .invalid("tools: a parameters schema is not valid JSON", param: "tools")
         }
     }
 
     /// The constraint the body's format field asks for; nil for text.
     /// - path: where the format is, e.g. ["response_format"] or ["text", "format"].
-    static func constraint(body: [UInt8], path: [String], masks: LazySchemaMasks) throws(OpenAIError) -> OutputConstraint? {
+    static func constraint(body: JSON, path: [String], masks: LazySchemaMasks) throws(OpenAIError) -> OutputConstraint? {
         let param = path.joined(separator: ".")
-        // Parsed again, keeping member order: properties are written in the schema's order.
-        guard var format = try? JSON.parse(body) else { return nil }
+        var format = body
         for key in path {
             guard let inner = format[key] else { return nil }
             format = inner

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import JSONTree
 import Model
 
 /// The fields of a response object that the request decides.
@@ -13,43 +14,44 @@ struct ResponseShape {
     let store: Bool
     let maxOutputTokens: Int?
     let temperature, topP: Double
-    let metadata: Any
+    let metadata: JSON
     var tools = ToolRequest()
 
     /// The response object, OpenAI's `response`, at one moment of its life.
-    func object(status: String, output: [[String: Any]], usage: [String: Any]?) -> [String: Any] {
+    func object(status: String, output: [JSON], usage: JSON?) -> JSON {
         [
-            "id": id, "object": "response", "created_at": created, "status": status, "model": model,
-            "error": NSNull(),
-            "incomplete_details": status == "incomplete" ? ["reason": "max_output_tokens"] : NSNull(),
-            "instructions": instructions ?? NSNull(), "previous_response_id": previousID ?? NSNull(),
-            "max_output_tokens": maxOutputTokens ?? NSNull(), "temperature": temperature, "top_p": topP,
-            "store": store, "metadata": metadata, "parallel_tool_calls": tools.parallelCalls,
-            "tool_choice": tools.choice.isNamed ? (["type": "function", "name": tools.choice.name] as Any) : (tools.choice.name as Any),
-            "tools": tools.tools.map(\.responsesShape),
-            "text": ["format": ["type": "text"]], "truncation": "disabled", "user": NSNull(),
-            "output": output, "usage": usage ?? NSNull(),
+            "id": JSON(id), "object": "response", "created_at": JSON(created), "status": JSON(status), "model": JSON(model),
+            "error": .null,
+            "incomplete_details": status == "incomplete" ? ["reason": "max_output_tokens"] : .null,
+            "instructions": instructions.map { JSON($0) } ?? .null, "previous_response_id": previousID.map { JSON($0) } ?? .null,
+            "max_output_tokens": maxOutputTokens.map { JSON($0) } ?? .null, "temperature": JSON(temperature), "top_p": JSON(topP),
+            "store": JSON(store), "metadata": metadata, "parallel_tool_calls": JSON(tools.parallelCalls),
+            "tool_choice": tools.choice.isNamed ? ["type": "function", "name": JSON(tools.choice.name)] : JSON(tools.choice.name),
+            "tools": .array(tools.tools.map(\.responsesShape)),
+            "text": ["format": ["type": "text"]], "truncation": "disabled", "user": .null,
+            "output": .array(output), "usage": usage ?? .null,
         ]
     }
 
-    func item(status: String, text: String?) -> [String: Any] {
-        ["type": "message", "id": itemID, "status": status, "role": "assistant",
-         "content": text.map { [part($0)] } ?? [Any]()]
+    func item(status: String, text: String?) -> JSON {
+        ["type": "message", "id": JSON(itemID), "status": JSON(status), "role": "assistant",
+         "content": .array(text.map { [part($0)] } ?? [])]
     }
 
-    func part(_ text: String) -> [String: Any] { ["type": "output_text", "text": text, "annotations": [Any](), "logprobs": [Any]()] }
+    func part(_ text: String) -> JSON { ["type": "output_text", "text": JSON(text), "annotations": [], "logprobs": []] }
 
     /// A `function_call` output item.
-    func item(call: ToolCallStream.Call, itemID: String, status: String) -> [String: Any] {
-        ["type": "function_call", "id": itemID, "call_id": call.id, "name": call.name, "arguments": call.arguments, "status": status]
+    func item(call: ToolCallStream.Call, itemID: String, status: String) -> JSON {
+        ["type": "function_call", "id": JSON(itemID), "call_id": JSON(call.id), "name": JSON(call.name),
+         "arguments": JSON(call.arguments), "status": JSON(status)]
     }
 }
 
 extension ToolDefinition {
     /// The Responses API's `FunctionTool`, as a response echoes it.
-    var responsesShape: [String: Any] {
-        ["type": "function", "name": name, "description": description ?? NSNull(),
-         "parameters": parameters?.foundationObject ?? NSNull(), "strict": strict ?? true]
+    var responsesShape: JSON {
+        ["type": "function", "name": JSON(name), "description": description.map { JSON($0) } ?? .null,
+         "parameters": parameters ?? .null, "strict": JSON(strict ?? true)]
     }
 }
 
@@ -94,16 +96,17 @@ final class ResponseOutput: OpenAIOutput {
         toolCalls = shape.tools.makeStream()
     }
 
-    private func event(_ type: String, _ fields: [String: Any]) {
+    private func event(_ type: String, _ fields: JSON) {
         guard stream != nil else { return }
-        var object = fields
-        object["type"] = type
-        object["sequence_number"] = sequence
+        let object = JSON.object([("type", JSON(type))] + (fields.objectValue ?? []) + [("sequence_number", JSON(sequence))])
         sequence += 1
-        stream?.write(ServerSentEvent(event: type, data: JSONText.encode(object)))
+        stream?.write(ServerSentEvent(event: type, data: object.serialized))
     }
 
-    private func position(_ index: Int) -> [String: Any] { ["item_id": shape.itemID, "output_index": index, "content_index": 0] }
+    /// Where a text event is, and its own fields after that.
+    private func position(_ index: Int, _ fields: JSON) -> JSON {
+        .object([("item_id", JSON(shape.itemID)), ("output_index", JSON(index)), ("content_index", 0)] + (fields.objectValue ?? []))
+    }
 
     func start() {
         if streaming {
@@ -123,8 +126,8 @@ final class ResponseOutput: OpenAIOutput {
     private func openMessage() {
         messageIndex = items.count
         items.append(.message(text: ""))
-        event("response.output_item.added", ["output_index": messageIndex!, "item": shape.item(status: "in_progress", text: nil)])
-        event("response.content_part.added", position(messageIndex!).merging(["part": shape.part("")]) { a, _ in a })
+        event("response.output_item.added", ["output_index": JSON(messageIndex!), "item": shape.item(status: "in_progress", text: nil)])
+        event("response.content_part.added", position(messageIndex!, ["part": shape.part("")]))
     }
 
     /// `force`: the reply ends, and its whitespace goes into the message it opens.
@@ -139,7 +142,7 @@ final class ResponseOutput: OpenAIOutput {
         leadingSpace = ""
         guard let k = messageIndex, case let .message(old) = items[k] else { return }
         items[k] = .message(text: old + piece)
-        event("response.output_text.delta", position(k).merging(["delta": piece, "logprobs": [Any]()]) { a, _ in a })
+        event("response.output_text.delta", position(k, ["delta": JSON(piece), "logprobs": []]))
     }
 
     private func handle(_ events: [ToolCallStream.Event]) {
@@ -151,18 +154,18 @@ final class ResponseOutput: OpenAIOutput {
             case let .callStarted(index, _, _):
                 let itemID = OpenAIID.make("fc_")
                 items.append(.call(index: index, itemID: itemID))
-                event("response.output_item.added", ["output_index": items.count - 1,
+                event("response.output_item.added", ["output_index": JSON(items.count - 1),
                                                      "item": shape.item(call: toolCalls.calls[index], itemID: itemID, status: "in_progress")])
             case let .arguments(index, fragment):
                 guard let found = callItem(index) else { continue }
                 let (k, itemID) = found
-                event("response.function_call_arguments.delta", ["item_id": itemID, "output_index": k, "delta": fragment])
+                event("response.function_call_arguments.delta", ["item_id": JSON(itemID), "output_index": JSON(k), "delta": JSON(fragment)])
             case let .callEnded(index):
                 guard let found = callItem(index) else { continue }
                 let (k, itemID) = found
                 let call = toolCalls.calls[index]
-                event("response.function_call_arguments.done", ["item_id": itemID, "output_index": k, "arguments": call.arguments])
-                event("response.output_item.done", ["output_index": k, "item": shape.item(call: call, itemID: itemID, status: "completed")])
+                event("response.function_call_arguments.done", ["item_id": JSON(itemID), "output_index": JSON(k), "arguments": JSON(call.arguments)])
+                event("response.output_item.done", ["output_index": JSON(k), "item": shape.item(call: call, itemID: itemID, status: "completed")])
             }
         }
     }
@@ -173,7 +176,7 @@ final class ResponseOutput: OpenAIOutput {
     }
 
     /// The output items, as the response object lists them.
-    private func output(status: String) -> [[String: Any]] {
+    private func output(status: String) -> [JSON] {
         items.map { item in
             switch item {
             case let .message(text): return shape.item(status: status, text: text)
@@ -188,27 +191,29 @@ final class ResponseOutput: OpenAIOutput {
         if let toolCalls { handle(toolCalls.finish()) }
         if items.isEmpty { appendText("", force: true) }
         let status = c.reason == .length ? "incomplete" : "completed"
-        let usage: [String: Any] = [
-            "input_tokens": end.inputTokens, "input_tokens_details": c.cacheSplit.merging(["cache_write_tokens": 0]) { $1 },
-            "output_tokens": c.tokens.count, "output_tokens_details": ["reasoning_tokens": 0],
-            "total_tokens": end.inputTokens + c.tokens.count,
+        var cacheDetails = c.cacheSplit
+        cacheDetails["cache_write_tokens"] = 0
+        let usage: JSON = [
+            "input_tokens": JSON(end.inputTokens), "input_tokens_details": cacheDetails,
+            "output_tokens": JSON(c.tokens.count), "output_tokens_details": ["reasoning_tokens": 0],
+            "total_tokens": JSON(end.inputTokens + c.tokens.count),
         ]
         if let k = messageIndex, case let .message(text) = items[k] {
-            event("response.output_text.done", position(k).merging(["text": text, "logprobs": [Any]()]) { a, _ in a })
-            event("response.content_part.done", position(k).merging(["part": shape.part(text)]) { a, _ in a })
-            event("response.output_item.done", ["output_index": k, "item": shape.item(status: status, text: text)])
+            event("response.output_text.done", position(k, ["text": JSON(text), "logprobs": []]))
+            event("response.content_part.done", position(k, ["part": shape.part(text)]))
+            event("response.output_item.done", ["output_index": JSON(k), "item": shape.item(status: status, text: text)])
         }
         let object = shape.object(status: status, output: output(status: status), usage: usage)
         if shape.store {
             // The token that ended the reply is part of the conversation a
             // continuation extends, as it is of a session's history.
-            responses.store(shape.id, tenant: tenant, tokens: prompt + c.tokens + [c.stopToken].compactMap { $0 }, json: JSONText.encode(object))
+            responses.store(shape.id, tenant: tenant, tokens: prompt + c.tokens + [c.stopToken].compactMap { $0 }, json: object.serialized)
         }
         if stream != nil {
             event(status == "completed" ? "response.completed" : "response.incomplete", ["response": object])
             stream?.finish()
         } else {
-            responder.send(.json(Data((JSONText.encode(object) + "\n").utf8)))
+            responder.send(.json(object))
         }
     }
 }

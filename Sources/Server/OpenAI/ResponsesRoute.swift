@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import HTTPServer
+import JSONTree
 import Model
 
 /// The Responses API: `POST /v1/responses`, `GET` and `DELETE
@@ -36,13 +37,11 @@ struct ResponsesRoute: Sendable {
             let sampling = try fields.sampling()
             var generation = GenerationRequest(prompt: prompt, maxTokens: maxTokens, sampling: sampling)
             generation.cacheSalt = tenant.cacheSalt
-            generation.constraint = try ResponseFormat.constraint(tools: tools, body: request.body, path: ["text", "format"],
+            generation.constraint = try ResponseFormat.constraint(tools: tools, body: fields.body, path: ["text", "format"],
                                                                   masks: serving.model.schemaMasks)
             let store = try fields.bool("store") ?? true
-            var metadata: Any = [String: Any]()
-            if case let .object(m)? = fields["metadata"] {
-                metadata = m.compactMapValues { v -> String? in if case let .string(s) = v { s } else { nil } }
-            }
+            // OpenAI's metadata holds strings; anything else is left out.
+            let metadata = JSON.object((fields["metadata"]?.objectValue ?? []).filter { $0.value.stringValue != nil })
             let shape = ResponseShape(id: OpenAIID.make("resp_"), itemID: OpenAIID.make("msg_"), created: OpenAIID.now,
                                       model: serving.model.name, instructions: instructions, previousID: previousID, store: store,
                                       maxOutputTokens: try fields.integer("max_output_tokens", 1...Int(Int32.max)),
@@ -60,13 +59,14 @@ struct ResponsesRoute: Sendable {
     func retrieve(_ request: HTTPRequest, _ responder: Responder, tenant: Tenant) {
         let id = responder.parameters["id"]!
         guard let entry = serving.responses.entry(id, tenant: tenant) else { return responder.send(Self.notFound(id)) }
-        responder.send(.json(Data((entry.json + "\n").utf8)))
+        responder.send(HTTPResponse(status: 200, headers: HTTPHeaders([(name: "Content-Type", value: "application/json")]),
+                                    body: Array((entry.json + "\n").utf8)))
     }
 
     func delete(_ request: HTTPRequest, _ responder: Responder, tenant: Tenant) {
         let id = responder.parameters["id"]!
         guard serving.responses.delete(id, tenant: tenant) else { return responder.send(Self.notFound(id)) }
-        responder.send(.json(Data((JSONText.encode(["id": id, "object": "response", "deleted": true]) + "\n").utf8)))
+        responder.send(.json(["id": JSON(id), "object": "response", "deleted": true]))
     }
 
     /// A Float as the decimal it was written as (0.95, not 0.949999988).
@@ -78,7 +78,7 @@ struct ResponsesRoute: Sendable {
 
     /// `input`: a string (one user message) or a list of items: messages,
     /// function calls and their outputs.
-    static func inputMessages(_ value: JSONValue?) throws(OpenAIError) -> [ChatMessage] {
+    static func inputMessages(_ value: JSON?) throws(OpenAIError) -> [ChatMessage] {
         switch value {
         case .string(let s)?: return [ChatMessage(role: "user", content: s)]
         case .array(let items)?:

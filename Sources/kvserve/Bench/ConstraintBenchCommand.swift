@@ -1,3 +1,4 @@
+import JSONTree
 import ArgumentParser
 import Engine
 import Foundation

@@ -145,8 +145,7 @@ struct SessionBenchCommand: ParsableCommand {
         tiered = DecodeEngine(model: LlamaPagedModel(model: llama, arena: diskArena), endOfGeneration: eos, diskTier: restartedTier)
         var afterRestart: [(ms: Double, cached: Int, disk: Int)] = []
         for r in 0..<repetitions {
-            _ = tiered.restoreSession("bench-disk-\(r)", tokens: kept[r].tokens, chainHashes: kept[r].chainHashes, turns: kept[r].turns,
-                                      lastUsed: Double(DispatchTime.now().uptimeNanoseconds) / 1e9)
+            _ = tiered.restoreSession("bench-disk-\(r)", tokens: kept[r].tokens, chainHashes: kept[r].chainHashes, turns: kept[r].turns)
         }
         for r in 0..<repetitions {
             restartedTier.file.dropPageCache()

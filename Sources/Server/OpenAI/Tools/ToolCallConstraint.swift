@@ -1,8 +1,9 @@
+import JSONTree
 import Model
 
-/// THE SEAM for constrained decoding (the json-constraint module): the JSON
-/// schema the generated text must follow when a call is forced, or nil
-/// when the reply is free (no tools, `auto`, `none`).
+/// The JSON schema the generated text must follow when a call is forced
+/// (held to it by StructuredOutput's constraint), or nil when the reply is
+/// free (no tools, `auto`, `none`).
 ///
 /// The reply is primed (`ToolRequest.primer`), so the schema is that of
 /// what the model writes after the primer:
@@ -19,17 +20,16 @@ import Model
 /// Once the schema's value is complete the reply must end (the
 /// constraint's end of output): `ToolCallStream` ends a call at the end of
 /// its arguments' value, so neither the outer `}` nor `</tool_call>` is
-/// needed. Until the module is connected, forced calls are generated
-/// unconstrained (primed) and parsed the same way.
+/// needed.
 enum ToolCallConstraint {
-    static func schema(_ tools: ToolRequest) -> OrderedJSON? {
+    static func schema(_ tools: ToolRequest) -> JSON? {
         switch tools.choice {
         case .none, .auto:
             return nil
         case let .function(name):
             return tools.definition(name)?.argumentsSchema
         case .required:
-            let calls = tools.tools.map { tool -> OrderedJSON in
+            let calls = tools.tools.map { tool -> JSON in
                 .object([
                     ("type", .string("object")),
                     ("properties", .object([("name", .object([("const", .string(tool.name))])), ("arguments", tool.argumentsSchema)])),

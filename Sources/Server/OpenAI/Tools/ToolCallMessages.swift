@@ -1,3 +1,4 @@
+import JSONTree
 import Model
 
 /// Tool calls and their results in a conversation a client sends back: an
@@ -5,18 +6,19 @@ import Model
 /// API's `function_call` and `function_call_output` items.
 enum ToolCallMessages {
     /// `tool_calls`: `[{"id", "type": "function", "function": {"name", "arguments"}}]`.
-    static func calls(_ value: JSONValue?, field: String) throws(OpenAIError) -> [ChatToolCall] {
+    static func calls(_ value: JSON?, field: String) throws(OpenAIError) -> [ChatToolCall] {
         switch value {
         case nil, .null?: return []
         case .array(let items)?:
             return try items.enumerated().map { i, item throws(OpenAIError) -> ChatToolCall in
                 let name = "\(field)[\(i)]"
-                guard case let .object(o) = item else { throw .invalid("\(name) must be an object", param: name) }
+                guard case .object = item else { throw .invalid("\(name) must be an object", param: name) }
+                let o = item
                 if case let .string(type)? = o["type"], type != "function" {
                     throw .invalid("\(name).type '\(type)' is not supported: kvserve calls functions only", param: "\(name).type")
                 }
                 guard case let .string(id)? = o["id"] else { throw .invalid("\(name).id is required", param: "\(name).id") }
-                guard case let .object(f)? = o["function"] else { throw .invalid("\(name).function must be an object", param: "\(name).function") }
+                guard let f = o["function"], case .object = f else { throw .invalid("\(name).function must be an object", param: "\(name).function") }
                 return try call(id: id, name: f["name"], arguments: f["arguments"], field: "\(name).function")
             }
         case let v?: throw .invalid("\(field) must be an array, not \(v.kindName)", param: field)
@@ -25,12 +27,18 @@ enum ToolCallMessages {
 
     /// A call from its parts; `arguments` is the JSON text the model wrote
     /// (the template gets it parsed; text that is not JSON, as it is).
-    static func call(id: String, name: JSONValue?, arguments: JSONValue?, field: String) throws(OpenAIError) -> ChatToolCall {
+    static func call(id: String, name: JSON?, arguments: JSON?, field: String) throws(OpenAIError) -> ChatToolCall {
         guard case let .string(function)? = name else { throw .invalid("\(field).name is required", param: "\(field).name") }
         guard case let .string(text)? = arguments else {
             throw .invalid("\(field).arguments must be a string of JSON", param: "\(field).arguments")
         }
-        return ChatToolCall(id: id, name: function, arguments: (try? OrderedJSON.parse(text)) ?? .string(text))
+        return ChatToolCall(id: id, name: function, arguments: Self.arguments(text))
+    }
+
+    /// Arguments the template gets parsed: a client echoes the JSON text the
+    /// model wrote, which need not be JSON at all (then it is passed as text).
+    static func arguments(_ text: String) -> JSON {
+        do { return try JSON.parse(text) } catch { return .string(text) }
     }
 
     /// A tool's result, named after the call it answers when an earlier message made it.
@@ -42,11 +50,12 @@ enum ToolCallMessages {
     /// The Responses API's `input` items: messages, `function_call` items
     /// (consecutive ones are one assistant turn, joined to the assistant
     /// message just before them) and `function_call_output` items.
-    static func responsesInput(_ items: [JSONValue]) throws(OpenAIError) -> [ChatMessage] {
+    static func responsesInput(_ items: [JSON]) throws(OpenAIError) -> [ChatMessage] {
         var messages: [ChatMessage] = []
         for (i, item) in items.enumerated() {
             let name = "input[\(i)]"
-            guard case let .object(o) = item else { throw .invalid("\(name) must be an object", param: name) }
+            guard case .object = item else { throw .invalid("\(name) must be an object", param: name) }
+            let o = item
             let type: String
             switch o["type"] {
             case nil, .null?: type = "message"

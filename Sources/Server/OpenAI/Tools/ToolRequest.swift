@@ -1,4 +1,5 @@
 import Foundation
+import JSONTree
 import Model
 
 /// One function a request offers the model (`tools`), as either API spells it:
@@ -8,20 +9,20 @@ struct ToolDefinition: Equatable {
     let name: String
     let description: String?
     /// The JSON schema of the arguments; nil when the function takes none.
-    let parameters: OrderedJSON?
+    let parameters: JSON?
     let strict: Bool?
 
     /// transformers' shape, which chat templates read: `{"type": "function",
     /// "function": {"name", "description", "parameters"}}` (what was given, in that order).
-    var templateShape: OrderedJSON {
-        var function: [(key: String, value: OrderedJSON)] = [("name", .string(name))]
+    var templateShape: JSON {
+        var function: [(key: String, value: JSON)] = [("name", .string(name))]
         if let description { function.append(("description", .string(description))) }
         if let parameters { function.append(("parameters", parameters)) }
         return .object([("type", .string("function")), ("function", .object(function))])
     }
 
     /// The schema the arguments must follow (an object of any members when none was given).
-    var argumentsSchema: OrderedJSON { parameters ?? .object([("type", .string("object"))]) }
+    var argumentsSchema: JSON { parameters ?? .object([("type", .string("object"))]) }
 }
 
 /// `tool_choice`: whether the model may, must not, or must call a tool.
@@ -62,7 +63,7 @@ struct ToolRequest: Equatable {
     var isEmpty: Bool { tools.isEmpty }
 
     /// The definitions as the chat template gets them; nil without tools.
-    var templateTools: [OrderedJSON]? { tools.isEmpty ? nil : tools.map(\.templateShape) }
+    var templateTools: [JSON]? { tools.isEmpty ? nil : tools.map(\.templateShape) }
 
     /// Whether the reply is read for tool calls.
     var parsesCalls: Bool { !tools.isEmpty && choice != .none }
@@ -97,7 +98,7 @@ extension ToolRequest {
     /// a bad one is a 400 naming it.
     init(_ fields: OpenAIFields, shape: Shape) throws(OpenAIError) {
         if fields["tools"] != nil {
-            guard case let .array(items)? = fields.ordered("tools") else {
+            guard case let .array(items)? = fields["tools"] else {
                 throw .invalid("tools must be an array of function definitions", param: "tools")
             }
             tools = try items.enumerated().map { i, item throws(OpenAIError) in try Self.definition(item, param: "tools[\(i)]", shape: shape) }
@@ -110,7 +111,7 @@ extension ToolRequest {
         parallelCalls = try fields.bool("parallel_tool_calls") ?? true
     }
 
-    private static func definition(_ item: OrderedJSON, param: String, shape: Shape) throws(OpenAIError) -> ToolDefinition {
+    private static func definition(_ item: JSON, param: String, shape: Shape) throws(OpenAIError) -> ToolDefinition {
         guard case .object = item else { throw .invalid("\(param) must be an object", param: param) }
         guard let type = item["type"]?.stringValue else { throw .invalid("\(param).type is required", param: "\(param).type") }
         guard type == "function" else {
@@ -118,7 +119,7 @@ extension ToolRequest {
         }
         // The Responses API's flat shape; chat completions nest it under "function" (accepted on both).
         let nested = item["function"]
-        let function: OrderedJSON
+        let function: JSON
         let base: String
         if let nested, case .object = nested { (function, base) = (nested, "\(param).function") }
         else if shape == .chatCompletions { throw .invalid("\(param).function must be an object", param: "\(param).function") }
@@ -133,7 +134,7 @@ extension ToolRequest {
         case .string(let s)?: description = s
         default: throw .invalid("\(base).description must be a string", param: "\(base).description")
         }
-        var parameters: OrderedJSON?
+        var parameters: JSON?
         switch function["parameters"] {
         case nil, .null?: break
         case let p? where { if case .object = p { true } else { false } }(): parameters = p
@@ -157,7 +158,7 @@ extension ToolRequest {
 
     /// `"none"`, `"auto"`, `"required"`, `{"type": "function", "function": {"name"}}`
     /// or the Responses API's `{"type": "function", "name"}`.
-    private static func choice(_ value: JSONValue?, tools: [ToolDefinition]) throws(OpenAIError) -> ToolChoice {
+    private static func choice(_ value: JSON?, tools: [ToolDefinition]) throws(OpenAIError) -> ToolChoice {
         let choice: ToolChoice
         switch value {
         case nil: return .auto
@@ -165,13 +166,11 @@ extension ToolRequest {
         case .string("auto")?: return .auto
         case .string("required")?: choice = .required
         case .string(let s)?: throw .invalid("tool_choice '\(s)' is not one of none, auto, required", param: "tool_choice")
-        case .object(let o)?:
-            guard case .string("function")? = o["type"] else {
+        case let o? where o.objectValue != nil:
+            guard o["type"]?.stringValue == "function" else {
                 throw .invalid("tool_choice must be none, auto, required or {\"type\": \"function\", ...}", param: "tool_choice.type")
             }
-            var name: String?
-            if case let .object(f)? = o["function"], case let .string(n)? = f["name"] { name = n }
-            if case let .string(n)? = o["name"] { name = n }
+            let name = o["name"]?.stringValue ?? o["function"]?["name"]?.stringValue
             guard let name else { throw .invalid("tool_choice names no function (function.name)", param: "tool_choice") }
             guard tools.contains(where: { $0.name == name }) else {
                 throw .invalid("tool_choice names the function '\(name)', which is not in tools", param: "tool_choice")
