@@ -25,10 +25,10 @@ private func writeTemporary(_ text: String) throws -> String {
         #expect(try Configuration.load(file: defaultsFile, environment: [:]) == defaults)
     }
 
-    /// README's configuration table lists every key with the shipped
-    /// default and its variable.
+    /// The configuration table of docs/configuration.md lists every key
+    /// with the shipped default and its variable.
     @Test func readmeTableAgreesWithTheShippedDefaults() throws {
-        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         let section = try #require(readme.components(separatedBy: "\n## Configuration\n").dropFirst().first)
         var rows: [String: (defaultValue: String, variable: String)] = [:]
         for line in section.split(separator: "\n") where line.hasPrefix("| `") {
