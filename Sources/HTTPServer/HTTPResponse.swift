@@ -12,7 +12,7 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
-    /// A JSON body as DESIGN.md shapes errors: {"error":{"type":...,"message":...}}.
+    /// A JSON body as docs/api.md ("Errors") shapes errors: {"error":{"type":...,"message":...}}.
     public static func error(_ status: Int, _ message: String, type: String? = nil, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         let object: [String: Any] = ["error": ["type": type ?? HTTPStatus.errorType(status), "message": message]]
         var headers = headers
@@ -31,7 +31,7 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// Status lines and the error types of ../shared/DESIGN.md.
+/// Status lines and the error types of docs/api.md ("Errors").
 public enum HTTPStatus {
     public static func reason(_ status: Int) -> String {
         switch status {
