@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Kernels are SIMD Swift: without a target CPU swiftc emits SSE2 and calls
-// library routines for Float16 (see ../shared/KERNEL-NOTES.md), so x86-64
+// library routines for Float16 (see docs/kernels.md, "Build flags"), so x86-64
 // builds target Haswell-class CPUs (AVX2, FMA, F16C).
 #if arch(x86_64)
 let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]

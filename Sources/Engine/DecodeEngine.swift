@@ -6,7 +6,7 @@ import StructuredOutput
 /// The shared decoder: every request's sequence, the K/V pool they live in,
 /// the sessions, and the step that advances all of them with one batched
 /// forward pass. Not thread-safe: one thread owns it and calls `submit`,
-/// `cancel` and `step` in turn (../shared/DESIGN.md, Engine).
+/// `cancel` and `step` in turn (docs/architecture.md, "The engine").
 ///
 /// A step schedules, oldest admitted first, one position for every decoding
 /// sequence and up to `maxPrefillTokensPerStep` positions of prefill, then

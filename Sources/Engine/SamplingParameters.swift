@@ -1,5 +1,5 @@
 /// How the next token is chosen from the logits. Defaults are the API's
-/// (../shared/DESIGN.md): temperature 0 means greedy.
+/// (docs/api.md, "Native"): temperature 0 means greedy.
 public struct SamplingParameters: Sendable, Equatable {
     public var temperature: Float = 0.8
     public var topK: Int = 40

@@ -13,7 +13,7 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
-    /// A JSON body as DESIGN.md shapes errors: {"error":{"type":...,"message":...}}.
+    /// A JSON body as docs/api.md ("Errors") shapes errors: {"error":{"type":...,"message":...}}.
     public static func error(_ status: Int, _ message: String, type: String? = nil, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         .json(["error": ["message": JSON(message), "type": JSON(type ?? HTTPStatus.errorType(status))]], status: status, headers: headers)
     }
@@ -32,7 +32,7 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// Status lines and the error types of ../shared/DESIGN.md.
+/// Status lines and the error types of docs/api.md ("Errors").
 public enum HTTPStatus {
     public static func reason(_ status: Int) -> String {
         switch status {

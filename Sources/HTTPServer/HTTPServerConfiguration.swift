@@ -1,4 +1,4 @@
-/// Everything the server is told by configuration (../shared/DESIGN.md).
+/// Everything the server is told by configuration (docs/configuration.md).
 public struct HTTPServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// 0 picks a free port (tests); `HTTPServer.port` tells which.

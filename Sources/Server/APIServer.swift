@@ -68,7 +68,7 @@ struct Serving: Sendable {
     }
 }
 
-/// kvserve's HTTP API (../shared/DESIGN.md) over one engine: the native
+/// kvserve's HTTP API (docs/api.md) over one engine: the native
 /// routes and the OpenAI ones, behind API keys when they are configured.
 public final class APIServer: Sendable {
     public let http: HTTPServer

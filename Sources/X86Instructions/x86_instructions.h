@@ -1,5 +1,5 @@
 // Single x86 instructions that LLVM does not select from any Swift SIMD
-// formulation we found (../shared/KERNEL-NOTES.md: it proves the 16-bit
+// formulation we found (docs/kernels.md, "Why a C header": LLVM proves the 16-bit
 // sums cannot saturate and lowers "widen, multiply, add pairs" to vpmulld
 // instead of vpmaddubsw). Each function is one instruction; the kernels that
 // use them are Swift. Without AVX2 the same results come from plain C, so

@@ -8,7 +8,7 @@ import Foundation
 /// Eight chat sessions of four turns each, interleaved through one engine:
 /// with a pool too small to keep them resident (evictions, preemptions,
 /// recomputation) the greedy replies are exactly those of a pool that keeps
-/// everything (../shared/DESIGN.md: eviction costs time, never output).
+/// everything (docs/architecture.md: eviction costs time, never output).
 @Suite(.enabled(if: TestModel.enabled, TestModel.missingNote))
 struct ConversationEvictionTests {
     func run(_ turns: [[[TokenID]]], blocks: Int, diskSlots: Int = 0, batch: Int = 16) throws -> (replies: [[Completion]], usage: CacheUsage) {

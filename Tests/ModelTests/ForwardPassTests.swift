@@ -3,7 +3,7 @@ import Testing
 @testable import Model
 
 /// The forward pass's own invariants: the KV cache, chunking and batching
-/// are invisible in the output, bit for bit (../shared/DESIGN.md, batch
+/// are invisible in the output, bit for bit (docs/architecture.md, batch
 /// invariance).
 @Suite(.enabled(if: TestResources.modelTestsEnabled, TestResources.modelMissingNote))
 struct ForwardPassTests {

@@ -79,10 +79,10 @@ private func writeTemporary(_ text: String) throws -> String {
         }
     }
 
-    /// The documented configuration table lists every key with its default
-    /// and its variable.
+    /// The configuration table of docs/configuration.md lists every key
+    /// with its default and its variable.
     @Test func tableAgreesWithTheDefaults() throws {
-        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         let section = try #require(readme.components(separatedBy: "\n## Configuration\n").dropFirst().first)
         var rows: [String: (defaultValue: String, variable: String)] = [:]
         for line in section.split(separator: "\n") where line.hasPrefix("| `") {

@@ -3,7 +3,7 @@ import Synchronization
 
 /// A persistent pool of threads that split each kernel call between them.
 /// Dispatch's concurrentPerform wakes its second worker too late for jobs of
-/// a few microseconds (../shared/KERNEL-NOTES.md); here workers spin on a
+/// a few microseconds (docs/kernels.md, "Threads"); here workers spin on a
 /// generation counter while work keeps coming and park on a condition
 /// variable once the engine goes idle, so an idle server burns no CPU.
 ///

@@ -4,7 +4,7 @@ import JSONTree
 import Model
 import StructuredOutput
 
-/// The body of `POST /v1/generate` (../shared/DESIGN.md), validated: every
+/// The body of `POST /v1/generate` (docs/api.md, "Native"), validated: every
 /// field has the right type and range, or the error names it.
 public struct GenerateParameters: Sendable, Equatable {
     public enum Input: Sendable, Equatable {

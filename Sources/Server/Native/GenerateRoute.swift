@@ -85,7 +85,7 @@ extension HTTPResponse {
 }
 
 /// The native answer: `token` events and a `done` event, or the `done`
-/// object alone when not streaming (../shared/DESIGN.md).
+/// object alone when not streaming (docs/api.md, "Native").
 final class NativeOutput: TurnOutput {
     let responder: Responder
     let streaming: Bool
