@@ -15,6 +15,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "kvserve", targets: ["kvserve"]),
+        // Draws `kvserve bench decode`'s JSON as PNG plots, outside the server binary.
+        .executable(name: "kvserve-plot", targets: ["KVServePlot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,13 +46,18 @@ let package = Package(
         .target(name: "Server", dependencies: ["JSONTree", "Model", "KVCache", "Engine", "HTTPServer", "Storage", "StructuredOutput",
                                         .product(name: "Logging", package: "swift-log"),
                                         .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: cpuFlags),
-        .target(name: "Plotting"),
+        // The system's zlib (Debian: zlib1g-dev to build, zlib1g to run): PNG's deflate and CRC-32.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "Plotting", dependencies: ["CZlib"]),
+        // What the bench writes and kvserve-plot reads (no dependencies: kvserve links it).
+        .target(name: "BenchData"),
+        .executableTarget(name: "KVServePlot", dependencies: ["Plotting", "BenchData", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // libFuzzer target for RequestParser; see scripts/fuzz-parser. Built
         // normally it replays the files named on its command line.
         .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPServer"], swiftSettings: cpuFlags),
         .executableTarget(
             name: "kvserve",
-            dependencies: ["JSONTree", "Server", "Model", "KVCache", "Engine", "HTTPServer", "Plotting", "StructuredOutput", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["JSONTree", "Server", "Model", "KVCache", "Engine", "HTTPServer", "BenchData", "StructuredOutput", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         // Where tests find the default model; used by test targets only.
@@ -61,7 +68,7 @@ let package = Package(
         .testTarget(name: "StructuredOutputTests", dependencies: ["StructuredOutput", "JSONTree", "Engine", "Model", "KVCache", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"], swiftSettings: cpuFlags),
-        .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
+        .testTarget(name: "PlottingTests", dependencies: ["Plotting", "KVServePlot", "BenchData"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "ServerTests", dependencies: ["JSONTree", "Server", "HTTPServer", "Engine", "Model", "Storage", "TestSupport"], exclude: ["OpenAI", "ScaleOut"], swiftSettings: cpuFlags),
     ]

@@ -1,5 +1,5 @@
 /// A line chart of one or more series against a shared x axis, rendered to
-/// PNG without any image library.
+/// PNG with the system's zlib as the only library.
 ///
 /// The y axis always starts at zero (or below it, for negative data); the x
 /// axis spans exactly the plotted x values. Points whose x or y is NaN or
@@ -54,9 +54,6 @@ public struct LinePlot: Sendable {
 
     /// The chart as PNG file bytes. Sizes below 1 pixel are raised to 1; text
     /// and margins scale up once the smaller side reaches 400 pixels.
-    ///
-    /// The PNG is uncompressed (stored deflate blocks), so it is about
-    /// width x height x 3 bytes: roughly 1.5 MB at the default size.
     public func png(width: Int = 900, height: Int = 540) -> [UInt8] {
         render(width: width, height: height).png()
     }

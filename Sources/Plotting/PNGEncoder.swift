@@ -1,3 +1,5 @@
+import CZlib
+
 /// The pixel layouts the encoder accepts: 8 bits per channel, no palette.
 enum PNGPixelFormat: Sendable {
     case rgb8
@@ -41,13 +43,13 @@ enum PNGEncoder {
 
         var png = signature
         appendChunk("IHDR", header, to: &png)
-        appendChunk("IDAT", ZlibStoredStream.wrap(filteredScanlines(width: width, height: height, format: format, pixels: pixels)), to: &png)
+        appendChunk("IDAT", zlibStream(filteredScanlines(width: width, height: height, format: format, pixels: pixels)), to: &png)
         appendChunk("IEND", [], to: &png)
         return png
     }
 
-    /// Every scanline is prefixed with filter type 0 (None): with stored
-    /// blocks there is no compressor to benefit from prediction filters.
+    /// Every scanline is prefixed with filter type 0 (None): a chart is runs
+    /// of flat colour, which deflate compresses well without prediction.
     private static func filteredScanlines(width: Int, height: Int, format: PNGPixelFormat, pixels: [UInt8]) -> [UInt8] {
         let rowLength = width * format.bytesPerPixel
         var scanlines: [UInt8] = []
@@ -59,16 +61,40 @@ enum PNGEncoder {
         return scanlines
     }
 
+    /// The zlib stream (RFC 1950) PNG wants in IDAT, made by the system's zlib.
+    private static func zlibStream(_ data: [UInt8]) -> [UInt8] {
+        var length = compressBound(uLong(data.count))
+        var stream = [UInt8](repeating: 0, count: Int(length))
+        let status = stream.withUnsafeMutableBufferPointer { output in
+            data.withUnsafeBufferPointer { input in
+                compress2(output.baseAddress, &length, input.baseAddress, uLong(input.count), Z_BEST_COMPRESSION)
+            }
+        }
+        // compressBound leaves room for any input, so only memory can run out.
+        precondition(status == Z_OK, "zlib compress2 failed (\(status))")
+        stream.removeSubrange(Int(length)...)
+        return stream
+    }
+
     private static func appendChunk(_ type: String, _ data: [UInt8], to png: inout [UInt8]) {
         let typeBytes = Array(type.utf8)
         precondition(typeBytes.count == 4)
         png.appendBigEndian(UInt32(data.count))
-        // The CRC covers the type and data but not the length.
-        var crc = CRC32()
-        crc.update(typeBytes)
-        crc.update(data)
+        // The CRC (zlib's CRC-32, the one PNG specifies) covers the type and
+        // data but not the length.
+        var crc = crc32_z(0, typeBytes, typeBytes.count)
+        crc = data.withUnsafeBufferPointer { crc32_z(crc, $0.baseAddress, $0.count) }
         png += typeBytes
         png += data
-        png.appendBigEndian(crc.value)
+        png.appendBigEndian(UInt32(crc))
+    }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendBigEndian(_ value: UInt32) {
+        append(UInt8(truncatingIfNeeded: value >> 24))
+        append(UInt8(truncatingIfNeeded: value >> 16))
+        append(UInt8(truncatingIfNeeded: value >> 8))
+        append(UInt8(truncatingIfNeeded: value))
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
+import BenchData
 import Foundation
 import Model
-import Plotting
 import Server
 
 struct BenchCommand: ParsableCommand {
@@ -16,7 +16,7 @@ struct BenchCommand: ParsableCommand {
 struct DecodeBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
-        abstract: "Prefill and decode speed with and without the KV cache, a table and a PNG plot of latency per position."
+        abstract: "Prefill and decode speed with and without the KV cache, a table and the latency per position as JSON for kvserve-plot."
     )
 
     @Option(help: "Path of the GGUF model file.")
@@ -31,8 +31,8 @@ struct DecodeBenchCommand: ParsableCommand {
     @Option(help: "Repetitions of each prefill measurement.")
     var repetitions = 3
 
-    @Option(help: "Where to write the plot of per-token latency against position (the cached curve alone goes beside it, NAME-cached.png).")
-    var plot = "bench-decode.png"
+    @Option(help: "Where to write the results as JSON (the --json object, per-token latency against position included); kvserve-plot draws it.")
+    var data = "bench-decode.json"
 
     @Option(help: "llama.cpp's llama-bench, to measure as a peer in the same run (default: $LLAMA_BENCH).")
     var llamaBench: String?
@@ -121,8 +121,6 @@ struct DecodeBenchCommand: ParsableCommand {
             peer = (p, d)
         }
 
-        try writePlot(steps: steps, uncached: uncached, peer: peer?.decode, contexts: contexts)
-
         let report = Report(
             model: (model as NSString).lastPathComponent, threads: threads,
             prefill: prefill.map { .init(tokens: $0.tokens, tokensPerSecond: $0.rates.mean, standardDeviation: $0.rates.standardDeviation) },
@@ -137,7 +135,9 @@ struct DecodeBenchCommand: ParsableCommand {
                 .init(prefillTokensPerSecond: p.prefill.map(\.avg_ts), prefillStandardDeviation: p.prefill.map(\.stddev_ts),
                       decodeTokensPerSecond: p.decode.map(\.avg_ts), decodeStandardDeviation: p.decode.map(\.stddev_ts))
             },
-            plot: plot + ", " + cachedPlotPath)
+            latencyCurves: latencyCurves(steps: steps, uncached: uncached, peer: peer?.decode, contexts: contexts),
+            dataFile: data)
+        try BenchOutput.json(report).write(to: URL(fileURLWithPath: data))
         if json {
             try BenchOutput.printJSON(report)
         } else {
@@ -145,43 +145,24 @@ struct DecodeBenchCommand: ParsableCommand {
         }
     }
 
-    func writePlot(steps: [Double], uncached: [(position: Int, seconds: Double)], peer: [LlamaBenchPeer.Result]?, contexts: [Int]) throws {
+    func latencyCurves(steps: [Double], uncached: [(position: Int, seconds: Double)], peer: [LlamaBenchPeer.Result]?,
+                       contexts: [Int]) -> DecodeLatencyCurves {
         // The cached curve: the median of each run of 16 positions, which
         // keeps its shape and drops scheduler noise.
-        var cachedPoints: [(x: Double, y: Double)] = []
+        var cached: [DecodeLatencyCurves.Point] = []
         for start in stride(from: 0, to: steps.count, by: 16) {
             let window = Array(steps[start..<min(steps.count, start + 16)])
-            cachedPoints.append((Double(start) + Double(window.count) / 2, window.median * 1000))
+            cached.append(.init(position: Double(start) + Double(window.count) / 2, milliseconds: window.median * 1000))
         }
-        var series = [
-            LinePlot.Series(name: "kvserve, KV cache", points: cachedPoints, color: .blue),
-            LinePlot.Series(name: "kvserve, no cache (recompute)", points: uncached.map { (Double($0.position), $0.seconds * 1000) }, color: .red),
-        ]
-        if let peer {
-            var points: [(x: Double, y: Double)] = []
-            for (k, r) in peer.enumerated() {
-                let middle = k == 0 ? Double(contexts[0]) / 2 : Double(contexts[k] + Self.decodeWindow / 2)
-                points.append((middle, 1000 / r.avg_ts))
+        let peerPoints = peer.map { results in
+            results.enumerated().map { k, r in
+                DecodeLatencyCurves.Point(
+                    position: k == 0 ? Double(contexts[0]) / 2 : Double(contexts[k] + Self.decodeWindow / 2),
+                    milliseconds: 1000 / r.avg_ts)
             }
-            series.append(LinePlot.Series(name: "llama.cpp (llama-bench averages)", points: points, color: .green))
         }
-        let name = (model as NSString).lastPathComponent
-        // Recomputation costs seconds where a cached step costs milliseconds:
-        // on a logarithmic axis both curves show their shape.
-        let chart = LinePlot(title: "Per-token decode latency, \(name)",
-                             xLabel: "position", yLabel: "milliseconds per token (log scale)", series: series,
-                             yScale: .logarithmic)
-        try Data(chart.png()).write(to: URL(fileURLWithPath: plot))
-        // The cached curve alone, on a linear axis, shows how it grows.
-        let cachedOnly = LinePlot(title: "Per-token decode latency with the KV cache",
-                                  xLabel: "position", yLabel: "milliseconds per token",
-                                  series: series.filter { !$0.name.contains("no cache") })
-        try Data(cachedOnly.png()).write(to: URL(fileURLWithPath: cachedPlotPath))
-    }
-
-    /// bench-decode.png -> bench-decode-cached.png
-    var cachedPlotPath: String {
-        let stem = plot.hasSuffix(".png") ? String(plot.dropLast(4)) : plot
-        return stem + "-cached.png"
+        return DecodeLatencyCurves(cached: cached,
+                                   uncached: uncached.map { .init(position: Double($0.position), milliseconds: $0.seconds * 1000) },
+                                   llamaCpp: peerPoints)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Plotting
 
@@ -7,11 +8,11 @@ import Testing
     static let magenta = Color(red: 200, green: 0, blue: 200)
     static let teal = Color(red: 0, green: 150, blue: 150)
 
-    static func decode(_ plot: LinePlot, width: Int = 600, height: Int = 400) throws -> ReferencePNGDecoder.Image {
-        try ReferencePNGDecoder.decode(plot.png(width: width, height: height))
+    static func decode(_ plot: LinePlot, width: Int = 600, height: Int = 400) throws -> PythonPNGDecoder.Image {
+        try PythonPNGDecoder.decode(plot.png(width: width, height: height))
     }
 
-    static func pixels(of color: Color, in image: ReferencePNGDecoder.Image) -> [(x: Int, y: Int)] {
+    static func pixels(of color: Color, in image: PythonPNGDecoder.Image) -> [(x: Int, y: Int)] {
         image.positions(ofRGB: [color.red, color.green, color.blue])
     }
 
@@ -23,8 +24,22 @@ import Testing
     }
 
     @Test func defaultSizeIs900By540() throws {
-        let image = try ReferencePNGDecoder.decode(LinePlot(series: [.init(name: "a", points: [(0, 1), (1, 2)])]).png())
+        let image = try PythonPNGDecoder.decode(LinePlot(series: [.init(name: "a", points: [(0, 1), (1, 2)])]).png())
         #expect(image.width == 900 && image.height == 540)
+    }
+
+    /// The file holds exactly the pixels drawn on the canvas, and zlib
+    /// compresses a chart's flat colours far below its 900 x 540 x 3 bytes.
+    @Test func pngDecodesToTheRenderedCanvasAndIsCompressed() throws {
+        let xs = (0...200).map(Double.init)
+        let plot = LinePlot(title: "Per-token decode latency", xLabel: "position", yLabel: "milliseconds per token",
+                            series: [.init(name: "rising", x: xs, y: xs.map { 5 + $0 / 40 }),
+                                     .init(name: "log-like", x: xs, y: xs.map { log(1 + $0) })])
+        let png = plot.png()
+        let image = try PythonPNGDecoder.decode(png)
+        #expect(image.pixels == plot.render(width: 900, height: 540).pixels)
+        #expect(image.rowFilterTypes.allSatisfy { $0 == 0 })
+        #expect(png.count < 900 * 540 * 3 / 20, "\(png.count) bytes")
     }
 
     @Test func cornersAreTheWhiteBackground() throws {

@@ -7,9 +7,13 @@ enum BenchOutput {
     }
 
     static func printJSON<T: Encodable>(_ value: T) throws {
+        print(String(decoding: try json(value), as: UTF8.self))
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        return try encoder.encode(value)
     }
 }
 

@@ -1,3 +1,4 @@
+import BenchData
 import Foundation
 
 /// What `kvserve bench decode` measured, as JSON or as a Markdown table.
@@ -42,7 +43,10 @@ struct Report: Encodable {
     /// projection for the last token only).
     let multiplyAccumulatesPerToken: Int
     let llamaCpp: Peer?
-    let plot: String
+    /// What kvserve-plot draws.
+    let latencyCurves: DecodeLatencyCurves
+    /// The file this report was written to as JSON.
+    let dataFile: String
 
     /// One decimal, or enough for two significant digits below 1.
     static func number(_ value: Double, _ digits: Int = 1) -> String {
@@ -92,7 +96,7 @@ struct Report: Encodable {
             "pp\(p.tokens) \(Self.number(p.tokensPerSecond * macs / 1e9)) GMAC/s = \(Self.number(100 * p.tokensPerSecond * macs / 1e9 / multiplyAccumulatePeakGMACs, 0))%"
         }
         lines.append("8-bit multiply-accumulate peak: \(Self.number(multiplyAccumulatePeakGMACs)) GMAC/s (vpmaddubsw on registers, \(threads) threads); the layers' matrices take \(Self.number(macs / 1e6)) M per token: " + shares.joined(separator: ", ") + " of the peak.")
-        lines.append("Model \(model), \(threads) threads. Plot: \(plot).")
+        lines.append("Model \(model), \(threads) threads. JSON: \(dataFile) (`kvserve-plot \(dataFile)` draws the latency plots).")
         return lines.joined(separator: "\n")
     }
 }
