@@ -165,22 +165,37 @@ public final class DecodeEngine {
     /// Ends a running or waiting request as finished (`stop`): the caller
     /// found a stop string. Unlike `cancel`, the turn is kept in its session,
     /// with every token generated so far.
-    public func stop(_ id: RequestID) -> EngineEvent? { endEarly(id, .stop) }
+    /// `keeping`: the generated tokens the reply keeps (a stop string was
+    /// found in the first `keeping`; steps run since are dropped, so the
+    /// session holds exactly what the client was sent).
+    public func stop(_ id: RequestID, keeping: Int? = nil) -> EngineEvent? { endEarly(id, .stop, keeping: keeping) }
 
     /// Ends a request wherever it is; nil if it already ended.
-    private func endEarly(_ id: RequestID, _ reason: FinishReason) -> EngineEvent? {
+    private func endEarly(_ id: RequestID, _ reason: FinishReason, keeping: Int? = nil) -> EngineEvent? {
         if let i = waiting.firstIndex(where: { $0.id == id }) {
             return end(waiting.remove(at: i), reason, table: nil)
         }
         if let i = running.firstIndex(where: { $0.id == id }) {
             let table = cache.finish(id)
-            return end(running.remove(at: i), reason, table: table)
+            var sequence = running.remove(at: i)
+            if let keeping, sequence.generated.count > keeping { sequence.generated.removeLast(sequence.generated.count - keeping) }
+            return end(sequence, reason, table: table)
         }
         return nil
     }
 
-    /// Puts back a session of an earlier run (`lastUsed` on this engine's
-    /// clock); false when it cannot be held (full, or too long).
+    /// Cuts a session's last turn to `tokens` tokens: its reply's stop
+    /// string was found after the turn had already ended (at its token
+    /// limit or end of generation). Returns the session as it now is; nil
+    /// (and nothing changed) when the session has moved on since.
+    public func cutSession(_ id: String, to tokens: Int, expecting current: Int) -> SessionStore.Session? {
+        guard let session = sessions[id], !session.busy, session.tokens.count == current, tokens <= current else { return nil }
+        sessions.cut(id, to: tokens, chainHashes: Array(session.chainHashes.prefix(tokens / cache.blockSize)))
+        return sessions[id]
+    }
+
+    /// Puts back a session of an earlier run; false when it cannot be held
+    /// (full, or too long).
     /// `idleSeconds`: how long ago it was last used (its time to live counts from then).
     public func restoreSession(_ id: String, tokens: [TokenID], chainHashes: [UInt64], turns: Int, idleSeconds: Double = 0) -> Bool {
         sessions.restore(id, tokens: tokens, chainHashes: chainHashes, turns: turns, lastUsed: clock() - idleSeconds)
@@ -422,8 +437,9 @@ public final class DecodeEngine {
         var session: SessionStore.Session?
         if let sessionID = sequence.request.sessionID {
             let keep = reason != .cancelled
-            sessions.end(sessionID, tokens: keep ? sequence.tokens : nil,
-                         chainHashes: keep ? table?.chainHashes ?? [] : [], now: clock())
+            // Chain hashes of full blocks of the kept tokens only (a stop may have dropped some).
+            let hashes = (table?.chainHashes ?? []).prefix(sequence.tokens.count / cache.blockSize)
+            sessions.end(sessionID, tokens: keep ? sequence.tokens : nil, chainHashes: keep ? Array(hashes) : [], now: clock())
             if keep { session = sessions[sessionID] }
         }
         var generated = sequence.generated, stopToken: TokenID?

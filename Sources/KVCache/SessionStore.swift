@@ -107,6 +107,15 @@ public struct SessionStore: Sendable {
         return true
     }
 
+    /// Keeps the first `count` tokens of an idle session's history (and the
+    /// chain hashes of their full blocks), as if its last turn had ended there.
+    public mutating func cut(_ id: String, to count: Int, chainHashes: [UInt64]) {
+        guard var session = sessions[id], !session.busy, count <= session.tokens.count else { return }
+        session.tokens.removeLast(session.tokens.count - count)
+        session.chainHashes = chainHashes
+        sessions[id] = session
+    }
+
     /// Removes an idle session; false if there is none by that id.
     public mutating func delete(_ id: String) throws(Refusal) -> Bool {
         guard let session = sessions[id] else { return false }

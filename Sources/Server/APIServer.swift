@@ -255,7 +255,7 @@ public final class APIServer: Sendable {
 
         router.add("GET", "/health") { _, responder in responder.send(.json(["status": "ok"])) }
         route("GET", "/metrics") { _, responder, _ in
-            let text = metrics.exposition(service.perform(ServerMetrics.snapshot))
+            let text = metrics.exposition(service.status())
             responder.send(.text(text, contentType: "text/plain; version=0.0.4; charset=utf-8"))
         }
 
@@ -265,23 +265,17 @@ public final class APIServer: Sendable {
             let id = responder.parameters["id"]!
             let stored: StoredSession?
             do throws(StoreUnavailable) { stored = try serving.storedSession(tenant.sessionKey(id)) } catch { return responder.send(.storeUnavailable(error)) }
-            let session = service.perform { engine in
-                stored?.apply(to: engine)
-                return engine.sessions[tenant.sessionKey(id)]
+            guard let session = service.session(tenant.sessionKey(id), syncing: stored) else {
+                return responder.send(.error(404, "no session '\(id)'"))
             }
-            guard let session else { return responder.send(.error(404, "no session '\(id)'")) }
-            responder.send(.json(["session_id": JSON(id), "tokens": JSON(session.tokens.count), "turns": JSON(session.turns),
+            responder.send(.json(["session_id": JSON(id), "tokens": JSON(session.tokenCount), "turns": JSON(session.turns),
                                   "busy": JSON(session.busy)]))
         }
         route("DELETE", "/v1/sessions/{id}") { _, responder, tenant in
             let id = responder.parameters["id"]!
             let stored: StoredSession?
             do throws(StoreUnavailable) { stored = try serving.storedSession(tenant.sessionKey(id)) } catch { return responder.send(.storeUnavailable(error)) }
-            let outcome = service.perform { engine -> Result<Bool, SessionStore.Refusal> in
-                stored?.apply(to: engine)
-                return Result { () throws(SessionStore.Refusal) -> Bool in try engine.deleteSession(tenant.sessionKey(id)) }
-            }
-            switch outcome {
+            switch service.deleteSession(tenant.sessionKey(id), syncing: stored) {
             case .success(true):
                 serving.durability.write("delete session") { try $0.deleteSession(key: tenant.sessionKey(id)) }
                 responder.send(HTTPResponse(status: 204))

@@ -91,20 +91,8 @@ public final class ServerMetrics: @unchecked Sendable {
             .record(.nanoseconds(Int64(exchange.seconds * 1e9)))
     }
 
-    /// What the engine holds right now, read on its thread.
-    struct EngineSnapshot: Sendable {
-        let usage: CacheUsage
-        let running: Int, waiting: Int, sessions: Int
-        let disk: DiskTier.Usage?
-    }
-
-    static func snapshot(_ engine: DecodeEngine) -> EngineSnapshot {
-        EngineSnapshot(usage: engine.cache.usage, running: engine.runningCount, waiting: engine.waitingCount,
-                       sessions: engine.sessions.count, disk: engine.diskTier?.usage)
-    }
-
     /// The Prometheus text, with the engine's figures as of `snapshot`.
-    func exposition(_ snapshot: EngineSnapshot) -> String {
+    func exposition(_ snapshot: EngineStatus) -> String {
         let u = snapshot.usage
         gauges["kvserve_kv_usage_ratio"]!.set(u.usageRatio)
         gauges["kvserve_prefix_hit_ratio"]!.set(u.prefixHitRatio)

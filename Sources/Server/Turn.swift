@@ -54,7 +54,11 @@ struct TurnEnd {
 /// events into text (incremental detokenizer, stop strings), records the
 /// metrics and the log line, remembers the reply's exact ids for the next
 /// request that sends it back, and hands everything to the route's output.
-/// Its methods run on the engine thread (events) or once on the caller's.
+///
+/// The engine thread only hands events on: everything else runs on the
+/// turn's own serial queue (suspended until the engine has accepted the
+/// request and the output has started), so presentation never delays a
+/// step and a turn's events are handled in order, one at a time.
 final class Turn: @unchecked Sendable {
     struct Context {
         let route: String
@@ -77,17 +81,17 @@ final class Turn: @unchecked Sendable {
 
     private let context: Context
     private let output: TurnOutput
+    private let queue = DispatchQueue(label: "kvserve.turn")
+    // The rest is the queue's alone.
     private var detokenizer: IncrementalDetokenizer
     private var filter: StopStringFilter
     private var text = ""
-    private var stopped = false
+    /// Generated tokens the reply keeps once a stop string was found in them.
+    private var stoppedAt: Int?
     private let started = DispatchTime.now().uptimeNanoseconds
     private var firstToken: UInt64?
     private var lastToken: UInt64?
     private var id: RequestID?
-    /// Events that came before `run` learnt the request id (the engine can be quicker than `submit` returns).
-    private var early: [EngineEvent] = []
-    private let lock = NSLock()
 
     init(_ context: Context, output: TurnOutput) {
         self.context = context
@@ -102,29 +106,27 @@ final class Turn: @unchecked Sendable {
         // A schema decides where a constrained reply ends: a stop string
         // inside the value would cut it into something that does not parse.
         if request.constraint != nil { filter = StopStringFilter(stops: []) }
-        switch context.service.submit(request, maxWaiting: maxWaiting, prepare: context.storedSession?.apply, sink: receive) {
+        queue.suspend()
+        let result = context.service.submit(request, maxWaiting: maxWaiting, syncing: context.storedSession) { [self] event in
+            // On the engine thread: the time it happened, and hand it on.
+            let now = DispatchTime.now().uptimeNanoseconds
+            queue.async { self.handle(event, at: now) }
+        }
+        switch result {
         case .failure(let error):
             output.refuse(error)
         case .success(let id):
-            lock.lock()
             self.id = id
             output.start()
-            for event in early { handle(event) }
-            early = []
-            lock.unlock()
             responder.onClose { [service = context.service] in service.cancel(id) }
         }
+        queue.resume()
     }
 
-    private func receive(_ event: EngineEvent) {
-        lock.lock(); defer { lock.unlock() }
-        if id == nil { early.append(event) } else { handle(event) }
-    }
-
-    private func handle(_ event: EngineEvent) {
+    private func handle(_ event: EngineEvent, at now: UInt64) {
         switch event {
-        case let .token(id, index, token, logprobs):
-            let now = DispatchTime.now().uptimeNanoseconds
+        case let .token(_, index, token, logprobs):
+            guard stoppedAt == nil else { return }
             if firstToken == nil {
                 firstToken = now
                 context.metrics.timeToFirstToken.recordNanoseconds(Int64(now - started))
@@ -132,23 +134,25 @@ final class Turn: @unchecked Sendable {
                 context.metrics.interTokenLatency.recordNanoseconds(Int64(now - lastToken))
             }
             lastToken = now
-            guard !stopped else { return }
             let piece: String
             switch filter.append(detokenizer.append(token)) {
             case .text(let t): piece = t
             case .stopped(let t):
                 piece = t
-                stopped = true
-                context.service.stop(id)
+                stoppedAt = index + 1
+                if let id { context.service.stop(id, keeping: index + 1) }
             }
             text += piece
             output.token(index: index, id: token, text: piece, logprobs: logprobs)
-        case let .finished(_, completion):
-            if !stopped {
+        case let .finished(_, engineCompletion):
+            var completion = engineCompletion
+            if stoppedAt == nil {
                 switch filter.append(detokenizer.finish()) {
                 case .text(let t): text += t + filter.finish()
-                case .stopped(let t): text += t; stopped = true
+                case .stopped(let t): text += t; stoppedAt = completion.tokens.count
                 }
+            } else if let keep = stoppedAt {
+                cut(&completion, keeping: keep)
             }
             let metrics = context.metrics
             metrics.generatedTokens.increment(by: Int64(completion.tokens.count))
@@ -174,24 +178,43 @@ final class Turn: @unchecked Sendable {
                     "route": "\(context.route)", "session": "\(context.sessionID ?? "-")",
                     "generated_tokens": "\(completion.tokens.count)",
                 ])
+                return output.fail(.shutdown(after: completion.tokens.count))
             }
-            // The answer's end goes out once the turn is durable.
             let end = TurnEnd(completion: completion, text: text, timings: timings)
-            context.durability.afterSaving(session: context.sessionKey, completion.session) { [self] outcome in
-                lock.lock(); defer { lock.unlock() }
-                switch (cutByShutdown, outcome) {
-                case (true, _): output.fail(.shutdown(after: completion.tokens.count))
-                case (false, .kept): output.finish(end)
-                case (false, .conflict), (false, .unavailable):
-                    // This server's copy ran ahead of the store: drop it, so
-                    // the next turn starts from the stored conversation.
-                    if let key = context.sessionKey { context.service.perform { _ = try? $0.deleteSession(key) } }
-                    if case .unavailable(let message) = outcome { output.fail(.storeUnavailable(message)) } else { output.fail(.conflict) }
+            // A turn kept in a session answers once it is durable; others at once.
+            guard let key = context.sessionKey, let session = completion.session else { return output.finish(end) }
+            context.durability.afterSaving(session: key, session) { [self] outcome in
+                queue.async { [self] in
+                    switch outcome {
+                    case .kept: output.finish(end)
+                    case .conflict, .unavailable:
+                        // This server's copy ran ahead of the store: drop it, so
+                        // the next turn starts from the stored conversation.
+                        context.service.forgetSession(key)
+                        if case .unavailable(let message) = outcome { output.fail(.storeUnavailable(message)) } else { output.fail(.conflict) }
+                    }
                 }
             }
         }
     }
+
+    /// A stop string was found in the first `keep` generated tokens, but
+    /// the engine ended the turn before it heard so (at its token limit or
+    /// its end of generation): the reply, and the session's history, end
+    /// where the stop string did, as if the engine had stopped there.
+    private func cut(_ completion: inout Completion, keeping keep: Int) {
+        guard completion.tokens.count > keep || completion.stopToken != nil else { return }
+        let before = completion.historyTokens + completion.promptTokens
+        let current = before + completion.tokens.count + (completion.stopToken == nil ? 0 : 1)
+        completion.tokens.removeLast(max(0, completion.tokens.count - keep))
+        completion.stopToken = nil
+        completion.reason = .stop
+        if let key = context.sessionKey, completion.session != nil {
+            completion.session = context.service.cutSession(key, to: before + completion.tokens.count, expecting: current)
+        }
+    }
 }
+
 
 /// A finished turn's timings, for its answer and its log line.
 struct Timings {

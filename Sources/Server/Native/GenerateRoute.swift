@@ -36,13 +36,8 @@ struct GenerateRoute: Sendable {
         let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant)
         // The prompt depends on the history it follows; the engine refuses
         // it (409) if another turn changes that history first.
-        let history = key.map { key in
-            serving.service.perform { engine in
-                stored?.apply(to: engine)
-                return engine.sessions[key].map { ($0.tokens.count, $0.tokens.last) }
-            }
-        } ?? nil
-        let lastToken = history?.1
+        let history = key.flatMap { serving.service.session($0, syncing: stored) }
+        let lastToken = history?.lastToken
         let prompt: [TokenID]
         switch parameters.input {
         case .prompt(let text): prompt = prompts.text(text, atStart: lastToken == nil)
@@ -54,7 +49,7 @@ struct GenerateRoute: Sendable {
         var generation = GenerationRequest(prompt: prompt, sessionID: key, maxTokens: parameters.maxTokens,
                                            sampling: parameters.sampling, ignoreEOS: parameters.ignoreEOS)
         generation.constraint = constraint
-        generation.history = .append(expecting: history?.0 ?? 0)
+        generation.history = .append(expecting: history?.tokenCount ?? 0)
         generation.cacheSalt = tenant.cacheSalt
         let output = NativeOutput(responder: responder, stream: parameters.stream, sessionID: parameters.sessionID)
         let turn = Turn(serving.turnContext(route: "generate", tenant: tenant, sessionID: parameters.sessionID,
