@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import Model
 
-/// Paths of fixtures, the shared tokenizer vectors and the default model.
+/// Paths of fixtures, the tokenizer vectors and the default model.
 enum TestResources {
     static let repositoryRoot = DefaultModel.repositoryRoot
 
@@ -11,8 +11,16 @@ enum TestResources {
         repositoryRoot.appendingPathComponent("Tests/ModelTests/Fixtures").appendingPathComponent(relativePath)
     }
 
-    static let tokenizerVectors = repositoryRoot.deletingLastPathComponent()
-        .appendingPathComponent("shared/tokenizer-vectors")
+    /// llama.cpp's tokenizer vectors as scripts/fetch-tokenizer-vectors
+    /// installs them (vendor-data/tokenizer-vectors), or
+    /// KVSERVE_TEST_TOKENIZER_VECTORS. Required in CI, like the model.
+    static let tokenizerVectors = ProcessInfo.processInfo.environment["KVSERVE_TEST_TOKENIZER_VECTORS"]
+        .map { URL(fileURLWithPath: $0) } ?? repositoryRoot.appendingPathComponent("vendor-data/tokenizer-vectors")
+    static let tokenizerVectorsPresent = FileManager.default.fileExists(
+        atPath: tokenizerVectors.appendingPathComponent("ggml-vocab-gpt-2.gguf").path)
+    static let tokenizerVectorsEnabled = DefaultModel.isCI || tokenizerVectorsPresent
+    static let tokenizerVectorsMissingNote = Comment(rawValue:
+        "the tokenizer vectors are not fetched: run scripts/fetch-tokenizer-vectors (looked in \(tokenizerVectors.path))")
 
     static let modelPath = DefaultModel.path
     static let modelTestsEnabled = DefaultModel.testsEnabled

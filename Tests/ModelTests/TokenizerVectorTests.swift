@@ -2,15 +2,24 @@ import Foundation
 import Testing
 @testable import Model
 
-/// The peer tokenizer suite in ../shared/tokenizer-vectors: every vector of
-/// all five vocabularies must give exactly the expected ids.
-@Suite struct TokenizerVectorTests {
+/// llama.cpp's tokenizer vectors (scripts/fetch-tokenizer-vectors puts them
+/// in vendor-data/tokenizer-vectors): every vector of all five vocabularies
+/// must give exactly the expected ids. Skipped without them, except in CI,
+/// where they must be there.
+@Suite(.enabled(if: TestResources.tokenizerVectorsEnabled, TestResources.tokenizerVectorsMissingNote))
+struct TokenizerVectorTests {
     static let vocabularies = ["gpt-2", "llama-bpe", "llama-spm", "qwen2", "starcoder"]
 
     struct Case { let text: String; let ids: [TokenID] }
 
+    /// The vocabulary's GGUF file; fails, saying what to run, when the vectors are missing (in CI).
+    static func vocabulary(_ name: String) throws -> URL {
+        try #require(TestResources.tokenizerVectorsPresent, TestResources.tokenizerVectorsMissingNote)
+        return TestResources.tokenizerVectors.appendingPathComponent("ggml-vocab-\(name).gguf")
+    }
+
     static func cases(_ name: String) throws -> [Case] {
-        let base = TestResources.tokenizerVectors.appendingPathComponent("ggml-vocab-\(name).gguf")
+        let base = try vocabulary(name)
         let input = try String(contentsOf: base.appendingPathExtension("inp"), encoding: .utf8)
         let output = try String(contentsOf: base.appendingPathExtension("out"), encoding: .utf8)
         var texts = input.components(separatedBy: "\n__ggml_vocab_test__\n")
@@ -26,7 +35,7 @@ import Testing
 
     @Test(arguments: vocabularies)
     func everyVectorPasses(_ name: String) throws {
-        let path = TestResources.tokenizerVectors.appendingPathComponent("ggml-vocab-\(name).gguf").path
+        let path = try Self.vocabulary(name).path
         let tokenizer = try Tokenizer(GGUFFile(path: path))
         let cases = try Self.cases(name)
         #expect(cases.count >= 30)
@@ -45,7 +54,7 @@ import Testing
     /// vocabulary adds the leading space of add_space_prefix).
     @Test(arguments: vocabularies)
     func decodingRoundTrips(_ name: String) throws {
-        let path = TestResources.tokenizerVectors.appendingPathComponent("ggml-vocab-\(name).gguf").path
+        let path = try Self.vocabulary(name).path
         let tokenizer = try Tokenizer(GGUFFile(path: path))
         for c in try Self.cases(name) {
             let decoded = tokenizer.decode(c.ids)

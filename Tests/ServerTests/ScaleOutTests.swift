@@ -4,10 +4,12 @@ import TestSupport
 
 /// Whether the scale-out tests can run here.
 enum ScaleOutEnvironment {
-    static let enabled = DefaultModel.isCI
+    static let enabled = !DefaultModel.isQuick && (DefaultModel.isCI
         || (DefaultModel.testsEnabled && FileManager.default.fileExists(atPath: "/usr/sbin/nginx")
-            && !((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).isEmpty)
-    static let missingNote = "needs the default model, nginx and PostgreSQL (apt-get install nginx-light postgresql)"
+            && !((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).isEmpty))
+    static let missingNote = DefaultModel.isQuick
+        ? "skipped in quick mode (KVSERVE_TEST_QUICK=1): the scale-out tests need nginx and PostgreSQL"
+        : "needs the default model, nginx and PostgreSQL (apt-get install nginx-light postgresql)"
 }
 
 

@@ -12,6 +12,10 @@ public enum DefaultModel {
 
     public static let isCI = ProcessInfo.processInfo.environment["CI"].map { !$0.isEmpty && $0 != "false" } ?? false
 
+    /// Quick mode (`scripts/test --quick` sets KVSERVE_TEST_QUICK=1): the
+    /// tests that need PostgreSQL or nginx are skipped, saying so, even in CI.
+    public static let isQuick = ProcessInfo.processInfo.environment["KVSERVE_TEST_QUICK"].map { !$0.isEmpty && $0 != "0" } ?? false
+
     public static let testsEnabled = isCI || FileManager.default.fileExists(atPath: path)
 
     public static let missingNote = "the default model is not fetched: run scripts/fetch-model"
