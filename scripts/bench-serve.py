@@ -171,19 +171,47 @@ def run_followups(server, port, conversations, turns, max_tokens, run_id):
             "followups": len(follow)}
 
 
-def start(command, env=None):
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+def start(command, env=None, log=None):
+    out = open(log, "wb") if log else subprocess.DEVNULL
+    return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL, env=env,
+                            start_new_session=True)
 
 
-def start_kvserve(args, port, extra=()):
+def start_kvserve(args, port, extra=(), log=None):
     """kvserve with a data directory of its own: sessions and disk-tier blocks
-    of an earlier run must not carry over into this one."""
+    of an earlier run must not carry over into this one. With `log`, its
+    output goes there, at log level debug (a `ttft` line per turn)."""
     data = tempfile.mkdtemp(prefix="kvserve-bench-")
+    debug = ("--set", "log_level=debug") if log else ()
     process = start([args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
-                     "--set", f"threads={args.threads}", "--set", f"data_dir={data}", *extra]
-                    + [x for kv in args.kvserve_set for x in ("--set", kv)])
+                     "--set", f"threads={args.threads}", "--set", f"data_dir={data}", *extra, *debug]
+                    + [x for kv in args.kvserve_set for x in ("--set", kv)], log=log)
     process.data_dir = data
     return process
+
+
+STAGES = ["parse", "store_read", "template", "tokenize", "queue_wait", "prefill", "first_write"]
+
+
+def stage_medians(log):
+    """Median milliseconds per stage of the follow-up turns (each session's
+    later turns) in kvserve's `ttft` debug lines, and of their sum but the prefill."""
+    seen, rows = set(), []
+    with open(log, errors="replace") as f:
+        for line in f:
+            if not line.rstrip().endswith(" ttft"):
+                continue
+            fields = dict(x.split("=", 1) for x in line.split() if "=" in x)
+            session = fields.get("session", "-")
+            if session == "-" or session not in seen:
+                seen.add(session)
+                continue
+            rows.append({s: float(fields.get(f"{s}_ms", 0)) for s in STAGES})
+    if not rows:
+        return {}
+    medians = {s: statistics.median(r[s] for r in rows) for s in STAGES}
+    medians["not_prefill"] = statistics.median(sum(r[s] for s in STAGES if s != "prefill") for r in rows)
+    return medians
 
 
 def measured(server, process, port, label, warm_id, work):
@@ -226,6 +254,7 @@ def main():
                    help="extra configuration for kvserve (repeatable), e.g. max_prefill_tokens_per_step=64")
     a.add_argument("--workload", choices=["concurrent", "followup"], default="concurrent")
     a.add_argument("--conversations", type=int, default=8, help="followup workload: conversations")
+    a.add_argument("--stages", action="store_true", help="followup workload: kvserve's TTFT by stage (from its debug log)")
     a.add_argument("--json", action="store_true")
     args = a.parse_args()
     if args.workload == "followup":
@@ -259,9 +288,13 @@ def main():
 def followup_main(args):
     results = []
     port = free_port()
-    kv = start_kvserve(args, port)
+    log = tempfile.mktemp(prefix="kvserve-bench-log-") if args.stages else None
+    kv = start_kvserve(args, port, log=log)
     results.append(measured("kvserve", kv, port, "kvserve, follow-ups", "warm",
                             lambda: run_followups("kvserve", port, args.conversations, args.turns, args.max_tokens, "followup")))
+    if log:
+        results[0]["stages_p50_ms"] = stage_medians(log)
+        os.unlink(log)
     if args.llama_server:
         port = free_port()
         ls = start_llama_server(args, port, 1, 4096)
@@ -278,6 +311,8 @@ def followup_main(args):
     for r in results:
         print(f"| {r['server']} | {r['first_ttft_p50_ms']:.1f} ms | {r['followup_ttft_p50_ms']:.1f} ms | "
               f"{r['followup_ttft_p99_ms']:.1f} ms | {r['followups']} | {len(r['errors'])} |")
+    if results[0].get("stages_p50_ms"):
+        print("kvserve follow-up TTFT by stage, p50 ms: " + ", ".join(f"{k} {v:.2f}" for k, v in results[0]["stages_p50_ms"].items()))
     if len(results) == 2:
         print(f"follow-up TTFT p50, kvserve / llama-server: {results[0]['followup_ttft_p50_ms'] / results[1]['followup_ttft_p50_ms']:.2f}x")
     for r in results:

@@ -41,6 +41,10 @@ public final class DecodeEngine {
         /// Of those, the tokens read back from the disk tier.
         var diskCachedTokens = 0
         var disk: DiskLookup = .unchecked
+        /// On the engine's clock: when it was submitted, and when its first
+        /// step began (its wait in the queue is the difference).
+        let submittedAt: Double
+        var admittedAt: Double?
         var tokens: [TokenID] { history + prompt + generated }
     }
 
@@ -149,7 +153,7 @@ public final class DecodeEngine {
         let id = nextID
         nextID += 1
         waiting.append(Sequence(id: id, request: request, history: history, historyHashes: hashes, prompt: prompt,
-                                sampler: Sampler(request.sampling), constraint: request.constraint))
+                                sampler: Sampler(request.sampling), constraint: request.constraint, submittedAt: clock()))
         return id
     }
 
@@ -248,6 +252,7 @@ public final class DecodeEngine {
                                            salt: next.request.cacheSalt, maxPositions: prefillBudget) else { headStarved = true; break }
             let count = min(cache.table(next.id)!.pending, prefillBudget)
             var sequence = waiting.removeFirst()
+            if sequence.admittedAt == nil { sequence.admittedAt = clock() }
             if let load = drainedLoads.removeValue(forKey: next.id) { cache.endLoad(load) }
             if sequence.cachedTokens == nil {
                 sequence.cachedTokens = cached
@@ -446,7 +451,8 @@ public final class DecodeEngine {
         if reason == .stop, let last = generated.last, endOfGeneration.contains(last) { stopToken = generated.removeLast() }
         return .finished(sequence.id, Completion(reason: reason, tokens: generated, stopToken: stopToken, historyTokens: sequence.history.count,
                                                  promptTokens: sequence.prompt.count, cachedTokens: sequence.cachedTokens ?? 0,
-                                                 diskCachedTokens: sequence.diskCachedTokens, session: session))
+                                                 diskCachedTokens: sequence.diskCachedTokens, session: session,
+                                                 queueSeconds: (sequence.admittedAt ?? clock()) - sequence.submittedAt))
     }
 
     /// Drops sessions idle past their time to live, at most once a second.

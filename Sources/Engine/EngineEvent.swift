@@ -78,4 +78,7 @@ public struct Completion: Sendable, Equatable {
     /// The session as the turn left it, when the turn was kept in one (what
     /// must be made durable).
     public var session: SessionStore.Session?
+    /// From its submission to the step that began computing it (first
+    /// admission: a preempted request's later waits are not counted).
+    public var queueSeconds: Double = 0
 }

@@ -61,10 +61,10 @@ struct Serving: Sendable {
     let durability: Durability
 
     func turnContext(route: String, tenant: Tenant, sessionID: String?, stop: [String],
-                     storedSession: StoredSession? = nil) -> Turn.Context {
+                     storedSession: StoredSession? = nil, stages: RequestStages) -> Turn.Context {
         Turn.Context(route: route, tenant: tenant, sessionID: sessionID, stop: stop, model: model, service: service,
                      metrics: metrics, logger: logger, replies: replies, shutdown: shutdown, durability: durability,
-                     storedSession: storedSession)
+                     storedSession: storedSession, stages: stages)
     }
 }
 
@@ -123,7 +123,9 @@ public final class APIServer: Sendable {
                             schemaMasks: LazySchemaMasks(tokenizer: file.tokenizer, endOfGeneration: file.endOfGeneration))
         log("model \(model.name): \(paged.blockCount) KV blocks of \(c.blockSize) positions (\(paged.arena.byteCount >> 20) MiB)")
         if !keys.isEmpty { log("API keys required (\(c.sharePrefixCache == "all" ? "prefix cache shared by all keys" : "one prefix cache per key"))") }
-        let serving = Serving(model: model, service: service, metrics: metrics, logger: Logger(label: "kvserve.requests"),
+        var requestLogger = Logger(label: "kvserve.requests")
+        requestLogger.logLevel = Logger.Level(rawValue: c.logLevel) ?? .info
+        let serving = Serving(model: model, service: service, metrics: metrics, logger: requestLogger,
                               replies: GeneratedReplies(), responses: responses,
                               maxWaiting: c.maxWaiting, shutdown: stopping, durability: durability)
         let metrics = metrics, requestLog = Logger(label: "kvserve.http"), service = service

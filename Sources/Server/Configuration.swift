@@ -58,6 +58,9 @@ public struct Configuration: Sendable, Equatable {
     /// Names this server in the `X-Kvserve-Replica` response header (which
     /// replica behind a proxy answered); the host name when empty.
     public var replicaName = ""
+    /// The least severe log line written: `debug` adds a line per turn
+    /// with its time to first token by stage.
+    public var logLevel = "info"
 
     public init() {}
 
@@ -137,6 +140,7 @@ public struct Configuration: Sendable, Equatable {
         .int("kv_disk_bytes", \.kvDiskBytes, 0...(1 << 50)),
         .string("chat_template", \.chatTemplate, .path(optional: true)),
         .string("replica_name", \.replicaName, .string(optional: true)),
+        .string("log_level", \.logLevel, .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"])),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }

@@ -17,6 +17,8 @@ public final class ServerMetrics: @unchecked Sendable {
     let prefillTokens: Counter
     let cachedTokens: Counter
     let durableWriteFailures: Counter
+    /// Time to first token by stage (`RequestStages`).
+    private let stageHistograms: [RequestStages.Stage: DurationHistogram]
     private let gauges: [String: Gauge]
     private let totals: [String: Counter]
     /// What the engine's cumulative counts were at the last scrape (under `lock`).
@@ -31,6 +33,8 @@ public final class ServerMetrics: @unchecked Sendable {
     /// a CPU takes minutes, and a histogram that stops at seconds hides it.
     static let longLatencyBuckets: [Duration] = [5, 10, 25, 50, 100, 250, 500].map { .milliseconds($0) }
         + [1, 2, 5, 10, 30, 60, 120, 300, 600].map { .seconds($0) }
+    /// From a tenth of a millisecond: most stages take about that long.
+    static let stageBuckets: [Duration] = [0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000].map { .nanoseconds(Int64($0 * 1e6)) }
     static let tokenLatencyBuckets: [Duration] = [2, 5, 10, 20, 50, 100, 200, 500].map { .milliseconds($0) }
         + [1, 2, 5].map { .seconds($0) }
 
@@ -46,6 +50,13 @@ public final class ServerMetrics: @unchecked Sendable {
                                                                    "Input tokens computed (not found in the cache)."))
         cachedTokens = registry.makeCounter(descriptor: Self.name("cached_tokens", "total",
                                                                   "Input tokens whose keys and values were found in the cache."))
+        let registry = registry
+        stageHistograms = Dictionary(uniqueKeysWithValues: RequestStages.Stage.allCases.map { stage in
+            (stage, registry.makeDurationHistogram(
+                descriptor: Self.name("ttft_stage", "seconds",
+                                      "A request's time to first token by stage: parse, store_read, template, tokenize, queue_wait, prefill, first_write."),
+                labels: [("stage", stage.rawValue)], buckets: Self.stageBuckets))
+        })
         durableWriteFailures = registry.makeCounter(descriptor: Self.name("durable_write_failures", "total",
                                                                           "Writes to the session store that failed (turns not made durable)."))
         var gauges: [String: Gauge] = [:]
@@ -79,6 +90,11 @@ public final class ServerMetrics: @unchecked Sendable {
                                                                                    "Blocks not written to the disk tier because too many writes were in flight.")),
                   "json_parsed": registry.makeCounter(descriptor: Self.name("json_documents_parsed", "total",
                                                                            "JSON documents parsed by the process: one per request body, plus tool-call arguments a client echoes and the configuration file."))]
+    }
+
+    /// One request's time to first token, stage by stage.
+    func record(_ stages: RequestStages) {
+        for (stage, seconds) in stages.seconds { stageHistograms[stage]?.recordNanoseconds(Int64(seconds * 1e9)) }
     }
 
     /// Counts one answered request by route and status and times it end to end.

@@ -77,6 +77,8 @@ final class Turn: @unchecked Sendable {
         /// The shared store's copy of the session, made the engine's in the
         /// same engine visit that admits the turn.
         var storedSession: StoredSession? = nil
+        /// The request's time to first token, stage by stage, from its arrival at the route.
+        let stages: RequestStages
     }
 
     private let context: Context
@@ -88,8 +90,13 @@ final class Turn: @unchecked Sendable {
     private var text = ""
     /// Generated tokens the reply keeps once a stop string was found in them.
     private var stoppedAt: Int?
-    private let started = DispatchTime.now().uptimeNanoseconds
+    /// Uptime nanoseconds: the request's arrival at the route, its submission
+    /// to the engine, its first token (on the engine thread) and that
+    /// token's write to the client.
+    private var started: UInt64 { context.stages.started }
+    private var submitted: UInt64 = 0
     private var firstToken: UInt64?
+    private var firstWritten: UInt64?
     private var lastToken: UInt64?
     private var id: RequestID?
 
@@ -107,6 +114,8 @@ final class Turn: @unchecked Sendable {
         // inside the value would cut it into something that does not parse.
         if request.constraint != nil { filter = StopStringFilter(stops: []) }
         queue.suspend()
+        context.stages.end(.parse)
+        submitted = DispatchTime.now().uptimeNanoseconds
         let result = context.service.submit(request, maxWaiting: maxWaiting, syncing: context.storedSession) { [self] event in
             // On the engine thread: the time it happened, and hand it on.
             let now = DispatchTime.now().uptimeNanoseconds
@@ -144,6 +153,7 @@ final class Turn: @unchecked Sendable {
             }
             text += piece
             output.token(index: index, id: token, text: piece, logprobs: logprobs)
+            if firstWritten == nil { firstWritten = DispatchTime.now().uptimeNanoseconds }
         case let .finished(_, engineCompletion):
             var completion = engineCompletion
             if stoppedAt == nil {
@@ -163,6 +173,7 @@ final class Turn: @unchecked Sendable {
                 context.replies.record(text, ids: completion.tokens, tenant: context.tenant)
             }
             let timings = Timings(completion, started: started, firstToken: firstToken)
+            recordStages(completion)
             context.logger.info("generate", metadata: [
                 "route": "\(context.route)",
                 "session": "\(context.sessionID ?? "-")", "history_tokens": "\(completion.historyTokens)",
@@ -196,6 +207,23 @@ final class Turn: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// The engine's part of the time to first token (its queue, the
+    /// prefill) and the first write, with the route's stages, into the
+    /// metrics and a debug line.
+    private func recordStages(_ completion: Completion) {
+        guard let firstToken, let firstWritten else { return }
+        let stages = context.stages
+        let sinceSubmit = Double(firstToken - min(firstToken, submitted)) / 1e9
+        stages.add(.queueWait, seconds: min(completion.queueSeconds, sinceSubmit))
+        stages.add(.prefill, seconds: sinceSubmit - min(completion.queueSeconds, sinceSubmit))
+        stages.add(.firstWrite, seconds: Double(firstWritten - firstToken) / 1e9)
+        context.metrics.record(stages)
+        context.logger.debug("ttft", metadata: .init(uniqueKeysWithValues: RequestStages.Stage.allCases.map { stage in
+            ("\(stage.rawValue)_ms", .string(String(format: "%.2f", (stages.seconds[stage] ?? 0) * 1000)))
+        } + [("route", .string(context.route)), ("session", .string(context.sessionID ?? "-")),
+             ("ttft_ms", .string(String(format: "%.2f", Double(firstWritten - started) / 1e6)))]))
     }
 
     /// A stop string was found in the first `keep` generated tokens, but

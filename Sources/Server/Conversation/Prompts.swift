@@ -15,11 +15,14 @@ struct Prompts {
     let model: ServedModel
     let replies: GeneratedReplies
     let tenant: Tenant
+    /// Where rendering and tokenizing time goes (nil: not measured).
+    var stages: RequestStages? = nil
 
     /// A whole conversation, from its start to the assistant's prompt, and
     /// `primer`, markup the reply begins with (a forced tool call's start).
     func conversation(_ messages: [ChatMessage], tools: [JSON]? = nil, primer: String = "") throws(ChatPromptRefused) -> [TokenID] {
         let prompt = try rendered { try $0.prompt(messages, tools: tools, addGenerationPrompt: true) }
+        defer { stages?.end(.tokenize) }
         return model.tokenizer.encode(chatPrompt: withReplies(prompt, messages) + Self.markup(primer))
     }
 
@@ -32,6 +35,7 @@ struct Prompts {
         let prompt = try rendered {
             try $0.continuation(messages, closingTurn: lastToken != model.endOfTurn, addGenerationPrompt: true)
         }
+        defer { stages?.end(.tokenize) }
         return model.tokenizer.encode(withReplies(prompt, messages) + Self.markup(primer), addSpecial: false)
     }
 
@@ -40,11 +44,14 @@ struct Prompts {
     /// Raw text, never parsed for control tokens; `atStart` adds what the
     /// model puts before a sequence (BOS).
     func text(_ text: String, atStart: Bool) -> [TokenID] {
-        model.tokenizer.encode(text, addSpecial: atStart, parseSpecial: false)
+        defer { stages?.end(.tokenize) }
+        return model.tokenizer.encode(text, addSpecial: atStart, parseSpecial: false)
     }
 
     private func rendered(_ render: (ChatTemplate) throws -> PromptText) throws(ChatPromptRefused) -> PromptText {
         guard let template = model.chatTemplate else { throw ChatPromptRefused(message: NoChatTemplate().description) }
+        stages?.end(.parse)
+        defer { stages?.end(.template) }
         do { return try render(template) } catch let error as ChatTemplate.Error {
             throw ChatPromptRefused(message: error.message)
         } catch {

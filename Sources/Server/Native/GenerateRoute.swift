@@ -13,6 +13,7 @@ struct GenerateRoute: Sendable {
     let serving: Serving
 
     func handle(_ request: HTTPRequest, _ responder: Responder, tenant: Tenant) {
+        let stages = RequestStages()
         var parameters: GenerateParameters
         do {
             parameters = try GenerateParameters(json: request.body)
@@ -30,13 +31,16 @@ struct GenerateRoute: Sendable {
         }
         let key = parameters.sessionID.map(tenant.sessionKey)
         var stored: StoredSession?
+        stages.end(.parse)
         if let key {
             do throws(StoreUnavailable) { stored = try serving.storedSession(key) } catch { return responder.send(.storeUnavailable(error)) }
         }
-        let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant)
+        stages.end(.storeRead)
+        let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
         // The prompt depends on the history it follows; the engine refuses
         // it (409) if another turn changes that history first.
         let history = key.flatMap { serving.service.session($0, syncing: stored) }
+        stages.end(.queueWait)
         let lastToken = history?.lastToken
         let prompt: [TokenID]
         switch parameters.input {
@@ -53,7 +57,7 @@ struct GenerateRoute: Sendable {
         generation.cacheSalt = tenant.cacheSalt
         let output = NativeOutput(responder: responder, stream: parameters.stream, sessionID: parameters.sessionID)
         let turn = Turn(serving.turnContext(route: "generate", tenant: tenant, sessionID: parameters.sessionID,
-                                            stop: parameters.stop), output: output)
+                                            stop: parameters.stop, stages: stages), output: output)
         turn.run(generation, maxWaiting: serving.maxWaiting, responder: responder)
     }
 

@@ -12,6 +12,7 @@ struct ChatCompletionsRoute: Sendable {
     let serving: Serving
 
     func handle(_ request: HTTPRequest, _ responder: Responder, tenant: Tenant) {
+        let stages = RequestStages()
         do throws(OpenAIError) {
             let fields = try OpenAIFields(body: request.body)
             try fields.requireOneChoice()
@@ -19,11 +20,13 @@ struct ChatCompletionsRoute: Sendable {
             let messages = try ChatMessages.parse(fields["messages"])
             let tools = try ToolRequest(fields, shape: .chatCompletions)
             let sessionID = try fields.sessionID(header: request.headers["X-Session-Id"])
+            stages.end(.parse)
             let stored = try serving.storedSession(sessionID, tenant: tenant)
+            stages.end(.storeRead)
             let topLogprobs = try fields.integer("top_logprobs", 0...20)
             let logprobs = try fields.bool("logprobs") ?? false
             if topLogprobs != nil && !logprobs { throw .invalid("top_logprobs needs logprobs: true", param: "top_logprobs") }
-            let prompt = try Prompts(model: serving.model, replies: serving.replies, tenant: tenant)
+            let prompt = try Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
                 .conversation(messages, tools: tools, param: "messages")
             var generation = try fields.generation(prompt, maxTokenKeys: ["max_completion_tokens", "max_tokens"], sessionID: sessionID,
                                                    tenant: tenant, model: serving.model)
@@ -33,7 +36,7 @@ struct ChatCompletionsRoute: Sendable {
             let output = ChatCompletionOutput(responder: responder, model: serving.model, stream: try fields.bool("stream") ?? false,
                                               includeUsage: fields.includeUsage, logprobs: logprobs, tools: tools)
             Turn(serving.turnContext(route: "chat.completions", tenant: tenant, sessionID: sessionID,
-                                     stop: try fields.stop() + tools.stops, storedSession: stored),
+                                     stop: try fields.stop() + tools.stops, storedSession: stored, stages: stages),
                  output: output).run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
             responder.send(error.response())

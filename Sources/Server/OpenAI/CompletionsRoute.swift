@@ -12,13 +12,16 @@ struct CompletionsRoute: Sendable {
     let serving: Serving
 
     func handle(_ request: HTTPRequest, _ responder: Responder, tenant: Tenant) {
+        let stages = RequestStages()
         do throws(OpenAIError) {
             let fields = try OpenAIFields(body: request.body)
             try fields.requireOneChoice()
             try fields.refuse(["echo", "suffix", "logit_bias"])
             let sessionID = try fields.sessionID(header: request.headers["X-Session-Id"])
+            stages.end(.parse)
             let stored = try serving.storedSession(sessionID, tenant: tenant)
-            let prompt = try promptTokens(fields["prompt"], tenant: tenant)
+            stages.end(.storeRead)
+            let prompt = try promptTokens(fields["prompt"], tenant: tenant, stages: stages)
             let logprobs = try fields.integer("logprobs", 0...5)
             var generation = try fields.generation(prompt, maxTokenKeys: ["max_tokens"], sessionID: sessionID, tenant: tenant,
                                                    model: serving.model)
@@ -26,7 +29,7 @@ struct CompletionsRoute: Sendable {
             let output = CompletionOutput(responder: responder, model: serving.model, stream: try fields.bool("stream") ?? false,
                                           includeUsage: fields.includeUsage, logprobs: logprobs != nil)
             Turn(serving.turnContext(route: "completions", tenant: tenant, sessionID: sessionID, stop: try fields.stop(),
-                                     storedSession: stored),
+                                     storedSession: stored, stages: stages),
                  output: output).run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
             responder.send(error.response())
@@ -34,14 +37,14 @@ struct CompletionsRoute: Sendable {
     }
 
     /// `prompt`: a string, one string in an array, or an array of token ids.
-    private func promptTokens(_ value: JSON?, tenant: Tenant) throws(OpenAIError) -> [TokenID] {
-        let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant)
+    private func promptTokens(_ value: JSON?, tenant: Tenant, stages: RequestStages) throws(OpenAIError) -> [TokenID] {
+        let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
         switch value {
         case .string(let s)?:
             guard !s.isEmpty else { throw .invalid("prompt must not be empty", param: "prompt") }
             return prompts.text(s, atStart: true)
         case .array(let items)? where items.count == 1:
-            if case .string(let s) = items[0] { return try promptTokens(.string(s), tenant: tenant) }
+            if case .string(let s) = items[0] { return try promptTokens(.string(s), tenant: tenant, stages: stages) }
             fallthrough
         case .array(let items)? where !items.isEmpty:
             let vocabulary = serving.model.tokenizer.vocabulary

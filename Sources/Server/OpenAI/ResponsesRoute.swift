@@ -13,6 +13,7 @@ struct ResponsesRoute: Sendable {
     let serving: Serving
 
     func create(_ request: HTTPRequest, _ responder: Responder, tenant: Tenant) {
+        let stages = RequestStages()
         do throws(OpenAIError) {
             let fields = try OpenAIFields(body: request.body)
             try fields.refuse(["background", "conversation", "prompt"])
@@ -21,7 +22,7 @@ struct ResponsesRoute: Sendable {
             let tools = try ToolRequest(fields, shape: .responses)
             if let instructions { messages.insert(ChatMessage(role: "system", content: instructions), at: 0) }
             let previousID = try fields.string("previous_response_id")
-            let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant)
+            let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
             let prompt: [TokenID]
             if let previousID {
                 guard let previous = serving.responses.entry(previousID, tenant: tenant) else {
@@ -49,7 +50,7 @@ struct ResponsesRoute: Sendable {
                                       metadata: metadata, tools: tools)
             let output = ResponseOutput(responder: responder, shape: shape, stream: try fields.bool("stream") ?? false,
                                         prompt: prompt, responses: serving.responses, tenant: tenant)
-            Turn(serving.turnContext(route: "responses", tenant: tenant, sessionID: nil, stop: tools.stops), output: output)
+            Turn(serving.turnContext(route: "responses", tenant: tenant, sessionID: nil, stop: tools.stops, stages: stages), output: output)
                 .run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
             responder.send(error.response())
