@@ -84,12 +84,15 @@ class Conversations:
         self.attempts_failed = []
         self.turns_done = 0
         self.lock = threading.Lock()
+        # Seconds a client waits before each turn, as a person reading the reply would.
+        self.think = 0
 
     def session(self, c):
         return f"{self.prefix}-{c}"
 
     def run_conversation(self, c):
         for t in range(TURNS):
+            time.sleep(self.think)
             body = {"prompt": turn_prompt(c, t), "max_tokens": MAX_TOKENS, "temperature": 0, "ignore_eos": True,
                     "stream": False}
             for attempt in range(200):
@@ -264,7 +267,10 @@ def main():
                     # routes to this one again (after fail_timeout, 2 s).
                     time.sleep(2.5)
 
-            # Fewer clients, so that the workload outlasts three restarts.
+            # Two clients that pause 0.25 s before each turn, so that the
+            # workload (~20 s) outlasts three restarts (a restart and the
+            # wait after it take ~4.5 s; a turn ~0.1 s).
+            run.think = 0.25
             run.run(during=restart_all, workers=2)
             check(not run.attempts_failed, f"requests failed during the rolling restart: {run.attempts_failed[:5]}")
             check_replies(run, expected)
