@@ -36,14 +36,17 @@ let package = Package(
         .target(name: "KVCache", swiftSettings: cpuFlags),
         // The system's SQLite (Debian: libsqlite3-dev to build, libsqlite3-0 to run).
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
-        .target(name: "Storage", dependencies: ["KVCache", "CSQLite", .product(name: "PostgresNIO", package: "postgres-nio"),
+        // The disk tier, whole: the block file, its index, the tier that
+        // moves blocks between RAM and the file, and opening it.
+        .target(name: "KVDisk", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
+        .target(name: "Storage", dependencies: ["CSQLite", .product(name: "PostgresNIO", package: "postgres-nio"),
                                           .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                           .product(name: "Logging", package: "swift-log")], swiftSettings: cpuFlags),
         // JSON-schema-constrained decoding: schema -> byte automaton -> token masks.
         .target(name: "StructuredOutput", dependencies: ["Model", "JSONTree"], swiftSettings: cpuFlags),
-        .target(name: "Engine", dependencies: ["Model", "KVCache", "Storage", "StructuredOutput"], swiftSettings: cpuFlags),
+        .target(name: "Engine", dependencies: ["Model", "KVCache", "KVDisk", "StructuredOutput"], swiftSettings: cpuFlags),
         .target(name: "HTTPServer", dependencies: ["JSONTree"], swiftSettings: cpuFlags),
-        .target(name: "Server", dependencies: ["JSONTree", "Model", "KVCache", "Engine", "HTTPServer", "Storage", "StructuredOutput",
+        .target(name: "Server", dependencies: ["JSONTree", "Model", "KVCache", "KVDisk", "Engine", "HTTPServer", "Storage", "StructuredOutput",
                                         .product(name: "Logging", package: "swift-log"),
                                         .product(name: "Prometheus", package: "swift-prometheus")], swiftSettings: cpuFlags),
         // The system's zlib (Debian: zlib1g-dev to build, zlib1g to run): PNG's deflate and CRC-32.
@@ -57,15 +60,16 @@ let package = Package(
         .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPServer"], swiftSettings: cpuFlags),
         .executableTarget(
             name: "kvserve",
-            dependencies: ["JSONTree", "Server", "Model", "KVCache", "Engine", "HTTPServer", "BenchData", "StructuredOutput", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["JSONTree", "Server", "Model", "KVCache", "KVDisk", "Engine", "HTTPServer", "BenchData", "StructuredOutput", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
         // Where tests find the default model; used by test targets only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "JSONTreeTests", dependencies: ["JSONTree"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "Storage", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "KVDisk", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "StructuredOutputTests", dependencies: ["StructuredOutput", "JSONTree", "Engine", "Model", "KVCache", "TestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "KVDiskTests", dependencies: ["KVDisk", "KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting", "KVServePlot", "BenchData"]),

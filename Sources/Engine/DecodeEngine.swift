@@ -1,5 +1,6 @@
 import Foundation
 import KVCache
+import KVDisk
 import Model
 import StructuredOutput
 

@@ -1,5 +1,6 @@
 import Foundation
 import KVCache
+import KVDisk
 
 /// The engine on its own thread, and the API the server uses of it. Other
 /// threads reach the engine through an inbox of jobs, run between steps;

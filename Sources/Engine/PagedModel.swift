@@ -1,4 +1,5 @@
 import KVCache
+import KVDisk
 import Model
 
 /// What the engine needs of a model: a batched forward pass that reads and
@@ -18,16 +19,6 @@ extension PagedModel {
     public var blockMemory: (any KVBlockMemory)? { nil }
 }
 
-/// A model's K/V memory seen as opaque blocks of bytes: what moves between
-/// the RAM pool and the disk tier. A block's bytes are its segments, in order.
-public protocol KVBlockMemory: AnyObject, Sendable {
-    var bytesPerBlock: Int { get }
-    /// Every segment's size; segments are multiples of 32 bytes.
-    var segmentBytes: Int { get }
-    func segments(ofBlock block: Int32) -> [UnsafeMutableRawBufferPointer]
-}
-
-extension KVArena: KVBlockMemory {}
 
 /// A LLaMA-family model with its K/V arena.
 public final class LlamaPagedModel: PagedModel {

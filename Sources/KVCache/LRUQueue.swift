@@ -4,20 +4,20 @@
 /// tier's stored slots are both kept in one.
 ///
 /// Invariant: an id is in the queue at most once; `count` is its length.
-struct LRUQueue: Sendable {
+public struct LRUQueue: Sendable {
     private var previous: [Int32], next: [Int32]
     /// The least recently used id (-1: empty).
-    private(set) var first: Int32 = -1
+    public private(set) var first: Int32 = -1
     private var last: Int32 = -1
-    private(set) var count = 0
+    public private(set) var count = 0
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         previous = Array(repeating: -1, count: capacity)
         next = Array(repeating: -1, count: capacity)
     }
 
     /// Puts `id`, not in the queue, at its most recently used end.
-    mutating func append(_ id: Int32) {
+    public mutating func append(_ id: Int32) {
         let i = Int(id)
         previous[i] = last
         next[i] = -1
@@ -27,7 +27,7 @@ struct LRUQueue: Sendable {
     }
 
     /// Takes `id`, which is in the queue, out of it.
-    mutating func remove(_ id: Int32) {
+    public mutating func remove(_ id: Int32) {
         let i = Int(id)
         let p = previous[i], n = next[i]
         if p >= 0 { next[Int(p)] = n } else { first = n }
@@ -38,7 +38,7 @@ struct LRUQueue: Sendable {
     }
 
     /// The ids from least to most recently used.
-    var order: [Int32] {
+    public var order: [Int32] {
         var order: [Int32] = []
         var id = first
         while id >= 0 { order.append(id); id = next[Int(id)] }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import JSONTree
 import KVCache
+import KVDisk
 import Logging
 import Model
 import Storage
@@ -97,7 +98,12 @@ public final class APIServer: Sendable {
         limits.maxSessionTokens = c.maxSessionTokens
         limits.sessionTimeToLive = Double(c.sessionTTLSeconds)
         let store = try Self.openStore(c, log: log)
-        let diskTier = try Self.openDiskTier(c, modelPath: c.model, arena: paged.arena, log: log)
+        let diskLogger = Logger(label: "kvserve.kv-disk")
+        let diskTier = c.kvDiskBytes > 0
+            ? try DiskTier.open(path: c.kvDiskPath.isEmpty ? (c.dataDir as NSString).appendingPathComponent("kv-blocks.kvtier") : c.kvDiskPath,
+                                budget: c.kvDiskBytes, modelPath: c.model, arena: paged.arena, log: log,
+                                warn: { diskLogger.warning("\($0)") })
+            : nil
         let engine = DecodeEngine(model: paged, endOfGeneration: file.endOfGeneration, limits: limits, diskTier: diskTier)
         let durability = Durability(store: store, logger: Logger(label: "kvserve.storage"),
                                     failures: { [metrics] in metrics.durableWriteFailures.increment(by: Int64($0)) })

@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import JSONTree
 import KVCache
+import KVDisk
 import Prometheus
 
 /// The server's metrics, exported by swift-prometheus as Prometheus text at

@@ -2,7 +2,7 @@ import Testing
 @testable import Engine
 import KVCache
 import Model
-import Storage
+import KVDisk
 import Foundation
 
 /// Eight chat sessions of four turns each, interleaved through one engine:

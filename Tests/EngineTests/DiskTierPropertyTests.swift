@@ -1,7 +1,7 @@
 import Foundation
 import KVCache
 import PropertyBased
-import Storage
+import KVDisk
 import Testing
 @testable import Engine
 import Model

@@ -1,4 +1,5 @@
 @testable import Engine
+import KVDisk
 import Model
 
 /// A stand-in model whose "keys and values" are the token and position

@@ -4,7 +4,7 @@ import Foundation
 import KVCache
 import Model
 import Server
-import Storage
+import KVDisk
 
 struct SessionBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

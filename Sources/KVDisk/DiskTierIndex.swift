@@ -1,3 +1,5 @@
+import KVCache
+
 /// The disk tier as bookkeeping: which slot of the tier file holds which
 /// block (by the same chain hash and token ids as the RAM prefix index),
 /// which slots are being written or read, and the LRU order in which stored

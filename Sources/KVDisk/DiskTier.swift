@@ -1,6 +1,5 @@
 import Foundation
 import KVCache
-import Storage
 
 /// Moves K/V blocks between the RAM pool and the tier file, off the engine
 /// thread: the engine decides what moves (and owns the `DiskTierIndex`),
@@ -36,9 +35,9 @@ public final class DiskTier: @unchecked Sendable {
 
     /// A finished read: per block, whether it arrived intact (nil: not tried,
     /// after an earlier block of the load failed).
-    struct FinishedLoad {
-        let load: Int
-        let outcomes: [Bool?]
+    public struct FinishedLoad {
+        public let load: Int
+        public let outcomes: [Bool?]
     }
 
     private enum Outcome {
@@ -47,7 +46,7 @@ public final class DiskTier: @unchecked Sendable {
     }
 
     public let file: BlockFile
-    let memory: any KVBlockMemory
+    public let memory: any KVBlockMemory
     public private(set) var index: DiskTierIndex
     public private(set) var counters = Counters()
     public let maxStagingBytes: Int
@@ -63,7 +62,7 @@ public final class DiskTier: @unchecked Sendable {
     private var readsFinished = 0
     /// When each kind of failure was last logged, and how many since went
     /// unlogged: a failing disk logs a line per kind every 10 s at most.
-    private var logged: [String: (at: Double, since: Int)] = [:]
+    private var logged: [String: (at: ContinuousClock.Instant, since: Int)] = [:]
 
     /// A tier over `file` for the blocks of `memory`, with the index
     /// recovered from what the file holds.
@@ -86,16 +85,16 @@ public final class DiskTier: @unchecked Sendable {
         Usage(slots: index.slotCount, storedBlocks: index.storedCount, bytesPerSlot: file.layout.slotBytes, counters: counters)
     }
 
-    func countHits(tokens: Int) { counters.hitTokens += tokens }
+    public func countHits(tokens: Int) { counters.hitTokens += tokens }
 
     /// The stored slot holding this block, if any.
-    func slot(of contents: BlockPool.Contents) -> DiskTierIndex.Slot? {
+    public func slot(of contents: BlockPool.Contents) -> DiskTierIndex.Slot? {
         index.lookup(hash: contents.hash, parent: contents.parent, tokens: contents.tokens)
     }
 
     /// Writes a full block's bytes, unless the tier holds it already (or is
     /// writing it); returns at once.
-    func store(_ contents: BlockPool.Contents, from block: Int32) {
+    public func store(_ contents: BlockPool.Contents, from block: Int32) {
         guard !contents.isPartial, !index.holds(contents) else {
             if let slot = slot(of: contents) { index.touch(slot) }
             return
@@ -131,7 +130,7 @@ public final class DiskTier: @unchecked Sendable {
     /// the load, stopping at the first that fails; returns at once. The slots
     /// are held first, then `beforeReading` runs (it may write blocks, which
     /// then cannot take those slots), then the read starts.
-    func read(load: Int, _ items: [(slot: DiskTierIndex.Slot, contents: BlockPool.Contents, block: Int32)], beforeReading: () -> Void) {
+    public func read(load: Int, _ items: [(slot: DiskTierIndex.Slot, contents: BlockPool.Contents, block: Int32)], beforeReading: () -> Void) {
         for item in items { index.beginRead(item.slot) }
         beforeReading()
         let expected = items.map { StoredBlock(hash: $0.contents.hash, parent: $0.contents.parent, tokens: $0.contents.tokens, serial: 0) }
@@ -164,10 +163,10 @@ public final class DiskTier: @unchecked Sendable {
     }
 
     /// Whether a read has finished and not been drained.
-    var hasFinishedReads: Bool { condition.withLock { readsFinished > 0 } }
+    public var hasFinishedReads: Bool { condition.withLock { readsFinished > 0 } }
 
     /// Blocks until some read finishes (when nothing else can run).
-    func waitForRead() {
+    public func waitForRead() {
         condition.withLock { while readsFinished == 0 { condition.wait() } }
     }
 
@@ -178,7 +177,7 @@ public final class DiskTier: @unchecked Sendable {
 
     /// Applies the finished writes and reads to the index; returns the
     /// finished loads for the engine to hand their blocks to the RAM pool.
-    func drain() -> [FinishedLoad] {
+    public func drain() -> [FinishedLoad] {
         let done = condition.withLock {
             defer { outcomes.removeAll(); readsFinished = 0 }
             return outcomes
@@ -210,9 +209,9 @@ public final class DiskTier: @unchecked Sendable {
     /// Logs a failure, or counts it when its kind was logged in the last 10 s
     /// (the metrics count every one).
     private func report(kind: String, _ message: String) {
-        let now = EngineClock.seconds()
+        let now = ContinuousClock.now
         let unlogged: Int? = condition.withLock {
-            if let last = logged[kind], now - last.at < 10 {
+            if let last = logged[kind], now - last.at < .seconds(10) {
                 logged[kind]!.since += 1
                 return nil
             }

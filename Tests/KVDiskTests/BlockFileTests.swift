@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Storage
+@testable import KVDisk
 
 @Suite struct BlockFileTests {
     let layout = BlockFileLayout(payloadBytes: 4 * 64, segmentBytes: 64, blockSize: 8, fingerprint: 0xABCD)

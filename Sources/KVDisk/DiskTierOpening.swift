@@ -1,8 +1,5 @@
-import Engine
 import Foundation
-import Logging
 import Model
-import Storage
 
 /// The disk tier cannot be opened at start-up.
 public struct DiskTierUnusable: Error, CustomStringConvertible {
@@ -13,14 +10,13 @@ public struct DiskTierUnusable: Error, CustomStringConvertible {
     }
 }
 
-extension APIServer {
-    /// The configured disk tier over `arena`'s blocks, its index recovered
-    /// from the file; nil when `kv_disk_bytes` is 0.
-    /// `log` takes what start-up reports; failures at run time go to the
-    /// `kvserve.kv-disk` logger.
-    static func openDiskTier(_ c: Configuration, modelPath: String, arena: KVArena, log: (String) -> Void) throws -> DiskTier? {
-        guard c.kvDiskBytes > 0 else { return nil }
-        let path = c.kvDiskPath.isEmpty ? (c.dataDir as NSString).appendingPathComponent("kv-blocks.kvtier") : c.kvDiskPath
+extension DiskTier {
+    /// The disk tier in the file at `path`, at most `budget` bytes, over
+    /// `arena`'s blocks, its index recovered from the file (blocks of
+    /// another model or geometry are not taken: the file's fingerprint).
+    /// `log` takes what opening reports; `warn`, failures at run time.
+    public static func open(path: String, budget: Int, modelPath: String, arena: KVArena,
+                            log: (String) -> Void, warn: @escaping @Sendable (String) -> Void) throws -> DiskTier {
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         } catch {
@@ -28,19 +24,18 @@ extension APIServer {
         }
         let layout = BlockFileLayout(payloadBytes: arena.bytesPerBlock, segmentBytes: arena.segmentBytes, blockSize: arena.blockSize,
                                      fingerprint: try fingerprint(modelPath: modelPath, arena: arena))
-        guard layout.slotCount(budget: c.kvDiskBytes) > 0 else {
-            throw DiskTierUnusable(path: path, reason: "kv_disk_bytes (\(c.kvDiskBytes)) holds no block: one takes \(layout.slotBytes) bytes on disk, plus a 4096-byte header")
+        guard layout.slotCount(budget: budget) > 0 else {
+            throw DiskTierUnusable(path: path, reason: "kv_disk_bytes (\(budget)) holds no block: one takes \(layout.slotBytes) bytes on disk, plus a 4096-byte header")
         }
         let file: BlockFile
         do {
-            file = try BlockFile(path: path, layout: layout, budget: c.kvDiskBytes)
+            file = try BlockFile(path: path, layout: layout, budget: budget)
         } catch {
             throw DiskTierUnusable(path: path, reason: error.description)
         }
         file.warnings.forEach(log)
-        let logger = Logger(label: "kvserve.kv-disk")
-        let tier = DiskTier(file: file, memory: arena, log: { logger.warning("\($0)") })
-        log("K/V disk tier: \(path), \(file.slotCount) blocks (\(c.kvDiskBytes >> 20) MiB), \(tier.index.storedCount) found from earlier runs")
+        let tier = DiskTier(file: file, memory: arena, log: warn)
+        log("K/V disk tier: \(path), \(file.slotCount) blocks (\(budget >> 20) MiB), \(tier.index.storedCount) found from earlier runs")
         return tier
     }
 

@@ -1,5 +1,6 @@
 import Testing
-@testable import KVCache
+@testable import KVDisk
+import KVCache
 
 @Suite struct DiskTierIndexTests {
     func block(_ n: Int, parent: UInt64 = 0) -> BlockPool.Contents {
