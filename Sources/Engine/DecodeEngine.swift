@@ -31,7 +31,9 @@ public final class DecodeEngine {
         let request: GenerationRequest
         /// The session's tokens this turn continues.
         let history: [TokenID]
-        let historyHashes: [UInt64]
+        /// The chain hashes of `tokens`' whole blocks, computed once (and
+        /// extended when a preempted sequence waits again with more tokens).
+        var blockHashes: [UInt64]
         /// What the turn adds after them.
         let prompt: [TokenID]
         var sampler: Sampler
@@ -153,7 +155,8 @@ public final class DecodeEngine {
         }
         let id = nextID
         nextID += 1
-        waiting.append(Sequence(id: id, request: request, history: history, historyHashes: hashes, prompt: prompt,
+        waiting.append(Sequence(id: id, request: request, history: history,
+                                blockHashes: cache.chainHashes(of: history + prompt, known: hashes, salt: request.cacheSalt), prompt: prompt,
                                 sampler: Sampler(request.sampling), constraint: request.constraint, submittedAt: clock()))
         return id
     }
@@ -249,7 +252,7 @@ public final class DecodeEngine {
             }
             if case .loading = waiting[0].disk { break }
             if case .blocked = waiting[0].disk { headStarved = true; break }
-            guard let cached = cache.admit(next.id, tokens: next.tokens, chainHashes: next.historyHashes,
+            guard let cached = cache.admit(next.id, tokens: next.tokens, chainHashes: next.blockHashes,
                                            salt: next.request.cacheSalt, maxPositions: prefillBudget) else { headStarved = true; break }
             let count = min(cache.table(next.id)!.pending, prefillBudget)
             var sequence = waiting.removeFirst()
@@ -352,27 +355,21 @@ public final class DecodeEngine {
     /// The disk check of `waiting[w]` (see `startLoads`).
     private func startLoad(at w: Int) {
         guard let diskTier else { return }
-        let bs = cache.blockSize
         switch waiting[w].disk {
         case .unchecked, .blocked: break
         case .loading, .done: return
         }
-        let tokens = waiting[w].tokens
         var resident: [BlockPool.Block] = [], onDisk: [(slot: DiskTierIndex.Slot, contents: BlockPool.Contents)] = []
-        var parent = waiting[w].request.cacheSalt
-        // Never the last token, whose logits are needed (as `start`).
-        for i in 0..<(tokens.count - 1) / bs {
-            let blockTokens = Array(tokens[i * bs ..< (i + 1) * bs])
-            let hash = i < waiting[w].historyHashes.count ? waiting[w].historyHashes[i] : PrefixHash.extend(parent, blockTokens)
-            if let block = cache.pool.lookup(hash: hash, parent: parent, tokens: blockTokens) {
+        for block in cache.prefixBlocks(waiting[w].tokens, hashes: waiting[w].blockHashes, salt: waiting[w].request.cacheSalt,
+                                        stopAtMissing: false) {
+            if let ram = block.resident {
                 guard onDisk.isEmpty else { break }  // a resident block after a disk run: load up to it
-                resident.append(block)
+                resident.append(ram)
             } else {
-                let contents = BlockPool.Contents(hash: hash, tokens: blockTokens, parent: parent)
+                let contents = BlockPool.Contents(hash: block.hash, tokens: Array(block.tokens), parent: block.parent)
                 guard let slot = diskTier.slot(of: contents) else { break }
                 onDisk.append((slot, contents))
             }
-            parent = hash
         }
         guard !onDisk.isEmpty else {
             waiting[w].disk = .done([])
@@ -434,7 +431,10 @@ public final class DecodeEngine {
     /// they keep what they generated and recompute their keys and values.
     private func requeue(_ ids: [RequestID]) {
         var moved = running.filter { ids.contains($0.id) }
-        for i in moved.indices { moved[i].disk = .unchecked }
+        for i in moved.indices {
+            moved[i].disk = .unchecked
+            moved[i].blockHashes = cache.chainHashes(of: moved[i].tokens, known: moved[i].blockHashes, salt: moved[i].request.cacheSalt)
+        }
         running.removeAll { ids.contains($0.id) }
         waiting.insert(contentsOf: moved, at: 0)
     }

@@ -51,16 +51,13 @@ public struct PagedCache: Sendable {
     public mutating func start(_ id: SequenceID, tokens: [Int32], chainHashes: [UInt64] = [], salt: UInt64 = 0) -> Int {
         precondition(running[id] == nil, "sequence \(id) is already running")
         precondition(!tokens.isEmpty, "a sequence needs a token")
-        var table = BlockTable(tokens: tokens, chainHashes: chainHashes, root: salt)
-        let adoptable = (tokens.count - 1) / blockSize
+        let hashes = self.chainHashes(of: tokens, known: chainHashes, salt: salt)
+        var table = BlockTable(tokens: tokens, chainHashes: hashes, root: salt)
         var parent = salt
-        for i in 0..<adoptable {
-            let blockTokens = tokens[i * blockSize ..< (i + 1) * blockSize]
-            let hash = hashOfBlock(i, in: &table, parent: parent)
-            guard let block = pool.lookup(hash: hash, parent: parent, tokens: blockTokens) else { break }
-            pool.retain(block)
-            table.blocks.append(block)
-            parent = hash
+        for block in prefixBlocks(tokens, hashes: hashes, salt: salt, stopAtMissing: true) {
+            pool.retain(block.resident!)
+            table.blocks.append(block.resident!)
+            parent = block.hash
         }
         table.computed = table.blocks.count * blockSize
         table.indexed = table.blocks.count
@@ -73,6 +70,50 @@ public struct PagedCache: Sendable {
         running[id] = (table, nextAdmission)
         nextAdmission += 1
         return table.computed
+    }
+
+    /// The chain hashes of `tokens`' whole blocks under `salt`, `known` (the
+    /// hashes of the leading blocks, e.g. a session's) reused: what a
+    /// request computes once, for admission and for the disk tier's lookups.
+    public func chainHashes(of tokens: [Int32], known: [UInt64], salt: UInt64) -> [UInt64] {
+        let whole = tokens.count / blockSize
+        guard known.count < whole else { return known.count == whole ? known : Array(known.prefix(whole)) }
+        var hashes = known
+        hashes.reserveCapacity(whole)
+        for i in known.count..<whole {
+            hashes.append(PrefixHash.extend(i == 0 ? salt : hashes[i - 1], tokens[i * blockSize ..< (i + 1) * blockSize]))
+        }
+        return hashes
+    }
+
+    /// One whole block of a prefix: its place, chain hash and parent, its
+    /// tokens, and the resident block holding them, if any.
+    public struct PrefixBlock {
+        public let index: Int
+        public let hash: UInt64
+        public let parent: UInt64
+        public let tokens: ArraySlice<Int32>
+        public let resident: BlockPool.Block?
+    }
+
+    /// The prefix walk that admission and the disk tier share: the whole
+    /// blocks of `tokens` that may be adopted (never the one holding the
+    /// last token, whose logits are needed), in order, each looked up in
+    /// RAM; up to the first one not resident when `stopAtMissing`.
+    /// `hashes`: `chainHashes(of:known:salt:)` of the tokens.
+    public func prefixBlocks(_ tokens: [Int32], hashes: [UInt64], salt: UInt64, stopAtMissing: Bool) -> [PrefixBlock] {
+        let adoptable = (tokens.count - 1) / blockSize
+        precondition(hashes.count >= adoptable, "the prefix walk needs the tokens' chain hashes")
+        var blocks: [PrefixBlock] = []
+        var parent = salt
+        for i in 0..<adoptable {
+            let blockTokens = tokens[i * blockSize ..< (i + 1) * blockSize]
+            let resident = pool.lookup(hash: hashes[i], parent: parent, tokens: blockTokens)
+            if resident == nil && stopAtMissing { break }
+            blocks.append(PrefixBlock(index: i, hash: hashes[i], parent: parent, tokens: blockTokens, resident: resident))
+            parent = hashes[i]
+        }
+        return blocks
     }
 
     /// Admits a waiting sequence if it can run now without preempting
