@@ -89,7 +89,7 @@ public final class APIServer: Sendable {
         let pool = c.threads > 0 ? WorkerPool(threadCount: c.threads) : WorkerPool(threadCount: UsableCPUs.detect().count)
         log("compute threads: \(pool.threadCount)" + (c.threads > 0 ? " (threads)" : " (\(UsableCPUs.detect()))"))
         let llama = try DecoderModel(file: file, pool: pool)
-        let paged = try LlamaPagedModel(model: llama, kvCacheBytes: c.kvCacheBytes, blockSize: c.blockSize,
+        let paged = try PagedDecoderModel(model: llama, kvCacheBytes: c.kvCacheBytes, blockSize: c.blockSize,
                                         elementType: c.kvType == "f32" ? .f32 : .f16)
         var limits = DecodeEngine.Limits()
         limits.maxBatchSequences = c.maxBatchSequences

@@ -243,35 +243,6 @@ final class Turn: @unchecked Sendable {
     }
 }
 
-
-/// A finished turn's timings, for its answer and its log line.
-struct Timings {
-    let ttftMilliseconds: Double
-    let prefillTokensPerSecond: Double
-    let decodeTokensPerSecond: Double
-    let totalMilliseconds: Double
-
-    /// `started` and `firstToken` in uptime nanoseconds; now is the end.
-    init(_ completion: Completion, started: UInt64, firstToken: UInt64?) {
-        let end = DispatchTime.now().uptimeNanoseconds
-        ttftMilliseconds = Double((firstToken ?? end) - started) / 1e6
-        let decodeSeconds = Double(end - (firstToken ?? end)) / 1e9
-        prefillTokensPerSecond = ttftMilliseconds > 0 ? Double(completion.promptTokens) / (ttftMilliseconds / 1000) : 0
-        decodeTokensPerSecond = decodeSeconds > 0 ? Double(max(0, completion.tokens.count - 1)) / decodeSeconds : 0
-        totalMilliseconds = Double(end - started) / 1e6
-    }
-}
-
-/// Whether the server is stopping: turns cancelled from then on were cut by
-/// the shutdown, not by their clients.
-final class ShutdownState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stopping = false
-
-    var isStopping: Bool { lock.withLock { stopping } }
-    func begin() { lock.withLock { stopping = true } }
-}
-
 extension Completion {
     /// `cached_tokens` and, beside it, where those tokens' keys and values
     /// came from: the RAM pool or the disk tier (extra fields: a client that

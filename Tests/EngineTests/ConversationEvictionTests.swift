@@ -23,7 +23,7 @@ struct ConversationEvictionTests {
         }
         var limits = DecodeEngine.Limits()
         limits.maxBatchSequences = batch
-        let engine = DecodeEngine(model: LlamaPagedModel(model: llama, arena: arena), endOfGeneration: file.endOfGeneration,
+        let engine = DecodeEngine(model: PagedDecoderModel(model: llama, arena: arena), endOfGeneration: file.endOfGeneration,
                                   limits: limits, diskTier: tier)
         let replies = try engine.converse(turns, maxTokens: 32)
         #expect(engine.cache.checkInvariants() == nil)

@@ -10,7 +10,7 @@ struct SeededModelTests {
     func replies(seeds: [UInt64]) throws -> [[TokenID]] {
         let (file, llama) = try TestModel.loaded.get()
         let arena = KVArena(hyperparameters: llama.hyperparameters, elementType: .f16, blockSize: 16, blockCount: 64)
-        let engine = DecodeEngine(model: LlamaPagedModel(model: llama, arena: arena), endOfGeneration: file.endOfGeneration)
+        let engine = DecodeEngine(model: PagedDecoderModel(model: llama, arena: arena), endOfGeneration: file.endOfGeneration)
         let prompt = file.tokenizer.encode("Once upon a time, in a small village,", addSpecial: true)
         let parameters = seeds.map { seed -> SamplingParameters in
             var p = SamplingParameters()

@@ -138,7 +138,7 @@ import Testing
         }
     }
 
-    /// The seam for constrained decoding: a named function's parameters, or one call of any tool.
+    /// The schema a forced call is held to: a named function's parameters, or one call of any tool.
     @Test func theConstraintSchemaIsTheCallsShape() throws {
         let named = try Self.request(#"{"tools": [\#(Self.weather)], "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}"#)
         #expect(ToolCallConstraint.schema(named)?.serialized == #"{"type":"object","properties":{"b":{},"a":{}}}"#)

@@ -18,7 +18,7 @@ struct ConstrainedTurnTests {
     func engine() throws -> (DecodeEngine, ModelFile, TokenMaskCache) {
         let (file, llama) = try GeneratedSchemaTests.smolLM.get()
         let arena = KVArena(hyperparameters: llama.hyperparameters, elementType: .f16, blockSize: 16, blockCount: 256)
-        let engine = DecodeEngine(model: LlamaPagedModel(model: llama, arena: arena), endOfGeneration: file.endOfGeneration)
+        let engine = DecodeEngine(model: PagedDecoderModel(model: llama, arena: arena), endOfGeneration: file.endOfGeneration)
         let masks = TokenMaskCache(grammar: try JSONGrammar(schema: JSON.parse(Self.schema)), trie: TokenTrie(tokenizer: file.tokenizer),
                                    endOfGeneration: file.endOfGeneration)
         return (engine, file, masks)

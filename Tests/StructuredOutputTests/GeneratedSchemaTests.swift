@@ -100,7 +100,7 @@ struct GeneratedSchemaTests {
         let (file, llama) = try Self.smolLM.get()
         let trie = TokenTrie(tokenizer: file.tokenizer)
         let arena = KVArena(hyperparameters: llama.hyperparameters, elementType: .f16, blockSize: 16, blockCount: 768)
-        let engine = DecodeEngine(model: LlamaPagedModel(model: llama, arena: arena), endOfGeneration: file.endOfGeneration)
+        let engine = DecodeEngine(model: PagedDecoderModel(model: llama, arena: arena), endOfGeneration: file.endOfGeneration)
         var labels: [RequestID: (schema: Int, label: String, maxTokens: Int)] = [:]
         var pending: [GenerationRequest] = [], pendingLabels: [(Int, String, Int)] = []
         for (i, schema) in Self.schemas.enumerated() {

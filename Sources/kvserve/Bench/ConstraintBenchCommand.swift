@@ -76,7 +76,7 @@ struct ConstraintBenchCommand: ParsableCommand {
         guard !masksOnly else { return }
 
         let llama = try DecoderModel(file: file)
-        let paged = try LlamaPagedModel(model: llama, kvCacheBytes: 512 << 20, blockSize: 16, elementType: .f16)
+        let paged = try PagedDecoderModel(model: llama, kvCacheBytes: 512 << 20, blockSize: 16, elementType: .f16)
         let prompt = file.tokenizer.encode(Self.prompt, addSpecial: true)
         let shared = TokenMaskCache(grammar: grammar, trie: trie, endOfGeneration: file.endOfGeneration)
         for n in streams.split(separator: ",").compactMap({ Int($0) }) {

@@ -85,7 +85,7 @@ struct SessionBenchCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: evictionTier.file.path) }
         var limits = DecodeEngine.Limits()
         limits.maxBatchSequences = 4
-        let evicting = DecodeEngine(model: LlamaPagedModel(model: llama, arena: smallArena), endOfGeneration: eos, limits: limits,
+        let evicting = DecodeEngine(model: PagedDecoderModel(model: llama, arena: smallArena), endOfGeneration: eos, limits: limits,
                                     diskTier: evictionTier)
         _ = try evicting.converse(try ChatWorkload.turns(sessions: 8, turns: 4, file: file), maxTokens: 32)
         evictionTier.waitForWrites()
@@ -105,7 +105,7 @@ struct SessionBenchCommand: ParsableCommand {
         let opening = openings.max { $0.count < $1.count }!
         let poolTokens = opening.count + 2 * (followUp.count + 1) + 64
         let arena = KVArena(hyperparameters: h, elementType: .f16, blockSize: 16, blockCount: (poolTokens + 15) / 16)
-        let engine = DecodeEngine(model: LlamaPagedModel(model: llama, arena: arena), endOfGeneration: eos)
+        let engine = DecodeEngine(model: PagedDecoderModel(model: llama, arena: arena), endOfGeneration: eos)
         var resident: [(ms: Double, cached: Int, disk: Int)] = [], evicted: [(ms: Double, cached: Int, disk: Int)] = []
         for r in 0..<repetitions {
             let session = "bench-\(r)"
@@ -123,7 +123,7 @@ struct SessionBenchCommand: ParsableCommand {
         // Room on disk for every history and every filler that evicts one.
         let diskTier = try tier(arena: diskArena, slots: 2 * repetitions * (poolTokens / 16 + 8), name: "session")
         defer { try? FileManager.default.removeItem(atPath: diskTier.file.path) }
-        var tiered = DecodeEngine(model: LlamaPagedModel(model: llama, arena: diskArena), endOfGeneration: eos, diskTier: diskTier)
+        var tiered = DecodeEngine(model: PagedDecoderModel(model: llama, arena: diskArena), endOfGeneration: eos, diskTier: diskTier)
         var fromDisk: [(ms: Double, cached: Int, disk: Int)] = []
         for r in 0..<repetitions {
             let session = "bench-disk-\(r)"
@@ -142,7 +142,7 @@ struct SessionBenchCommand: ParsableCommand {
         let restartedTier = DiskTier(file: try BlockFile(path: diskTier.file.path, layout: diskTier.file.layout,
                                                          budget: 4096 + diskTier.file.slotCount * diskTier.file.layout.slotBytes),
                                      memory: diskArena)
-        tiered = DecodeEngine(model: LlamaPagedModel(model: llama, arena: diskArena), endOfGeneration: eos, diskTier: restartedTier)
+        tiered = DecodeEngine(model: PagedDecoderModel(model: llama, arena: diskArena), endOfGeneration: eos, diskTier: restartedTier)
         var afterRestart: [(ms: Double, cached: Int, disk: Int)] = []
         for r in 0..<repetitions {
             _ = tiered.restoreSession("bench-disk-\(r)", tokens: kept[r].tokens, chainHashes: kept[r].chainHashes, turns: kept[r].turns)

@@ -6,7 +6,7 @@ import Model
 /// turn, the template's turn closer), which stays in the session's history
 /// but not in the reply. The truth is a direct greedy loop over the
 /// recording model's logits.
-@Suite struct EndOfGenerationTests {
+@Suite struct ReplyEndingTests {
     /// The greedy reply computed without the engine: ends before the first
     /// token in `stops`, or after `maxTokens`.
     func directReply(_ prompt: [TokenID], stops: Set<TokenID>, maxTokens: Int) -> (reply: [TokenID], stop: TokenID?) {
