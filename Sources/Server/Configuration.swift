@@ -158,9 +158,10 @@ public struct Configuration: Sendable, Equatable {
         return .array(self[keyPath: key.listPath!].map { JSON($0) })
     }
 
-    /// `KVSERVE_` variables that are not configuration keys: where the tests
-    /// find the model.
-    static let otherVariables: Set<String> = ["KVSERVE_TEST_MODEL"]
+    /// `KVSERVE_TEST_*` variables belong to the tests and their scripts
+    /// (where the models are, quick mode...), never to a server, which
+    /// inherits them when a test starts one.
+    static let testVariablePrefix = "KVSERVE_TEST_"
 
     /// Defaults, then the JSON file (if any), then `KVSERVE_*` variables,
     /// then `overrides` (command-line flags, by key name).
@@ -191,8 +192,9 @@ public struct Configuration: Sendable, Equatable {
             if let value = environment[variable] { try config.set(key, text: value, source: variable) }
         }
         // A misspelt variable would otherwise be silently ignored.
-        let known = Set(keys.map { "KVSERVE_" + $0.name.uppercased() }).union(otherVariables)
-        if let unknown = environment.keys.filter({ $0.hasPrefix("KVSERVE_") && !known.contains($0) }).sorted().first {
+        let known = Set(keys.map { "KVSERVE_" + $0.name.uppercased() })
+        if let unknown = environment.keys.filter({ $0.hasPrefix("KVSERVE_") && !$0.hasPrefix(testVariablePrefix) && !known.contains($0) })
+            .sorted().first {
             throw Error(key: unknown, source: "environment", message: "unknown variable (configuration keys are KVSERVE_ + a key in upper case: \(keyNames.map { "KVSERVE_" + $0.uppercased() }.joined(separator: ", ")))")
         }
         for (name, value) in overrides.sorted(by: { $0.key < $1.key }) {

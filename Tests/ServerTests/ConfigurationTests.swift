@@ -114,7 +114,8 @@ private func writeTemporary(_ text: String) throws -> String {
 
     @Test func anUnknownVariableIsAnError() throws {
         #expect(throws: Configuration.Error.self) { try Configuration.load(file: nil, environment: ["KVSERVE_PROT": "80"]) }
-        #expect(try Configuration.load(file: nil, environment: ["KVSERVE_TEST_MODEL": "x", "OTHER_PORT": "1"]).port == 8080)
+        #expect(try Configuration.load(file: nil, environment: ["KVSERVE_TEST_MODEL": "x", "KVSERVE_TEST_OFFLINE_IMAGES": "y",
+                                                                "OTHER_PORT": "1"]).port == 8080)
     }
 
     @Test func environmentThenFlagsOverride() throws {

@@ -35,10 +35,10 @@ struct OpenAISDKTests {
         return try APIServer(configuration: c)
     }
 
-    /// Checks at a time: KVSERVE_SDK_CHECK_JOBS (1 runs them one after another), or one per core, 2 to 8.
+    /// Checks at a time: KVSERVE_TEST_SDK_JOBS (1 runs them one after another), or one per core, 2 to 8.
     /// (On 2 busy cores, all 29 took 91 s at 2 or 4 at a time, 102-108 s one after another: the engine is
     /// CPU-bound there, and structured_native_unseen, which batches its own requests, is half of the work.)
-    static let jobs = ProcessInfo.processInfo.environment["KVSERVE_SDK_CHECK_JOBS"].flatMap { Int($0) }
+    static let jobs = ProcessInfo.processInfo.environment["KVSERVE_TEST_SDK_JOBS"].flatMap { Int($0) }
         ?? max(2, min(8, ProcessInfo.processInfo.activeProcessorCount))
 
     struct CheckResult: Decodable, Sendable { let status: Int32; let output: String; let seconds: Double }

@@ -176,10 +176,10 @@ def unseen_schema(rng, depth=0):
 @check
 def structured_native_unseen():
     """POST /v1/generate with `json_schema`: 24 schemas drawn from a fresh
-    seed (printed; KVSERVE_SCHEMA_SEED repeats a run), each greedy and at
+    seed (printed; KVSERVE_TEST_SCHEMA_SEED repeats a run), each greedy and at
     temperature 1 with two seeds, 8 requests at a time. Every reply must end
     (finish_reason stop) and validate."""
-    seed = int(os.environ.get("KVSERVE_SCHEMA_SEED") or random.SystemRandom().randrange(1 << 32))
+    seed = int(os.environ.get("KVSERVE_TEST_SCHEMA_SEED") or random.SystemRandom().randrange(1 << 32))
     print(json.dumps({"schema_seed": seed}), flush=True)
     rng = random.Random(seed)
     schemas = [unseen_schema(rng) for _ in range(24)]
