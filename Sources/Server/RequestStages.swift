@@ -30,7 +30,4 @@ final class RequestStages: @unchecked Sendable {
     }
 
     func add(_ stage: Stage, seconds value: Double) { seconds[stage, default: 0] += max(0, value) }
-
-    /// Everything that is not the model's computation (prefill).
-    var overheadSeconds: Double { seconds.filter { $0.key != .prefill }.values.reduce(0, +) }
 }

@@ -229,9 +229,10 @@ final class Turn: @unchecked Sendable {
     /// A stop string was found in the first `keep` generated tokens, but
     /// the engine ended the turn before it heard so (at its token limit or
     /// its end of generation): the reply, and the session's history, end
-    /// where the stop string did, as if the engine had stopped there.
+    /// where the stop string did, as if the engine had stopped there. A
+    /// cancelled turn stays cancelled: the engine rolled it back.
     private func cut(_ completion: inout Completion, keeping keep: Int) {
-        guard completion.tokens.count > keep || completion.stopToken != nil else { return }
+        guard completion.reason != .cancelled, completion.tokens.count > keep || completion.stopToken != nil else { return }
         let before = completion.historyTokens + completion.promptTokens
         let current = before + completion.tokens.count + (completion.stopToken == nil ? 0 : 1)
         completion.tokens.removeLast(max(0, completion.tokens.count - keep))
