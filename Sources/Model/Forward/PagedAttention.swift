@@ -238,13 +238,14 @@ struct PagedAttention {
             // Exponentials relative to each row's maximum.
             for r in 0..<rows {
                 let s = scores + r * padded
-                var m = -Float.infinity
-                for j in hidden..<n { m = max(m, s[j]) }
+                let m = Kernels.maximum(s + hidden, count: n - hidden)
                 var sum: Float = 0
                 var j = 0
                 while j < n {
                     var e = Kernels.exp(Kernels.load8(s + j) - Kernels.V8(repeating: m))
-                    for lane in 0..<8 where j + lane >= n || j + lane < hidden { e[lane] = 0 }
+                    if j &+ 8 > n || j < hidden {
+                        for lane in 0..<8 where j + lane >= n || j + lane < hidden { e[lane] = 0 }
+                    }
                     UnsafeMutableRawPointer(s + j).storeBytes(of: e, as: Kernels.V8.self)
                     sum += Kernels.horizontalSum(e)
                     j += 8
@@ -292,7 +293,7 @@ struct PagedAttention {
         let q0 = queries[0], q1 = H.count > 1 ? queries[1] : q0, q2 = H.count > 2 ? queries[2] : q0, q3 = H.count > 3 ? queries[3] : q0
         var d = 0
         while d < hd {
-            let k = E.load8(keys + d * blockSize), l = E.load8(keys + (d + 1) * blockSize)
+            let k = E.load8(keys + d &* blockSize), l = E.load8(keys + (d &+ 1) &* blockSize)
             a0 = a0.addingProduct(Kernels.V8(repeating: q0[d]), k)
             b0 = b0.addingProduct(Kernels.V8(repeating: q0[d + 1]), l)
             if H.count > 1 {

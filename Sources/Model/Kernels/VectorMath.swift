@@ -10,11 +10,15 @@ extension Kernels {
     /// 2^n is built directly in the exponent bits.
     @inline(__always)
     static func exp(_ x: V8) -> V8 {
-        var x = x
-        for i in 0..<8 { x[i] = Swift.min(Swift.max(x[i], -87), 88) }
-        // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer.
+        // Lane-wise compare and select rather than Swift.min/max per lane
+        // (which compiled to a branch per lane); NaN passes through alike.
+        var x = x.replacing(with: -87, where: x .< V8(repeating: -87))
+        x.replace(with: 88, where: x .> V8(repeating: 88))
+        // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer,
+        // which is then the low bits of the sum's bit pattern.
         let magic = V8(repeating: 12_582_912)
-        let n = (x * V8(repeating: 1.442_695_04) + magic) - magic
+        let shifted = x * V8(repeating: 1.442_695_04) + magic
+        let n = shifted - magic
         // ln 2 split in two so that n * ln2High is exact.
         let r = x - n * V8(repeating: 0.693_359_375) - n * V8(repeating: -2.121_944_4e-4)
         var p = V8(repeating: 1.0 / 5040)
@@ -25,9 +29,26 @@ extension Kernels {
         p = V8(repeating: 0.5).addingProduct(p, r)
         p = V8(repeating: 1).addingProduct(p, r)
         p = V8(repeating: 1).addingProduct(p, r)
-        var scale = V8()
-        for i in 0..<8 { scale[i] = Float(bitPattern: UInt32(Int32(n[i]) + 127) << 23) }
-        return p * scale
+        // 2^n: n + 127 in the exponent bits (n is in [-126, 127] after the clamp).
+        let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &- SIMD8(repeating: 0x4B40_0000 - 127)
+        return p * unsafeBitCast(bits &<< 23, to: V8.self)
+    }
+
+    /// The largest of `count` floats (NaNs ignored, -infinity if none), as
+    /// `Swift.max` folded left to right gives it: the order does not change
+    /// a maximum, so 8 lanes run side by side.
+    @inline(__always)
+    static func maximum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = V8(repeating: -.infinity), i = 0
+        while i &+ 8 <= count {
+            let v = load8(values + i)
+            lanes.replace(with: v, where: v .>= lanes)
+            i &+= 8
+        }
+        var m = -Float.infinity
+        for k in 0..<8 { m = Swift.max(m, lanes[k]) }
+        while i < count { m = Swift.max(m, values[i]); i &+= 1 }
+        return m
     }
 
     /// x * sigmoid(x) = x / (1 + e^-x).
