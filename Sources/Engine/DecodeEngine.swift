@@ -43,22 +43,14 @@ public final class DecodeEngine {
         var cachedTokens: Int?
         /// Of those, the tokens read back from the disk tier.
         var diskCachedTokens = 0
-        var disk: DiskLookup = .unchecked
         /// On the engine's clock: when it was submitted, and when its first
         /// step began (its wait in the queue is the difference).
         let submittedAt: Double
         var admittedAt: Double?
         var tokens: [TokenID] { history + prompt + generated }
-    }
-
-    /// Where a waiting sequence is in bringing its prefix back from disk.
-    private enum DiskLookup {
-        case unchecked
-        /// Its prefix is on disk but the pool cannot take it yet.
-        case blocked
-        case loading(Int)
-        /// Checked; the RAM blocks that a load filled for it.
-        case done(Set<BlockPool.Block>)
+        var prefix: DiskPrefetch.Prefix {
+            DiskPrefetch.Prefix(id: id, tokens: tokens, hashes: blockHashes, salt: request.cacheSalt)
+        }
     }
 
     public let model: any PagedModel
@@ -76,10 +68,8 @@ public final class DecodeEngine {
     private var lastExpiry: Double = -.infinity
     /// Where evicted blocks go and prefixes come back from (nil: RAM only).
     public let diskTier: DiskTier?
-    /// Reads in flight: whose, what they bring back, and into which blocks.
-    private var pendingLoads: [Int: (id: RequestID, contents: [BlockPool.Contents], blocks: [BlockPool.Block])] = [:]
-    /// Drained loads still holding their blocks, by request.
-    private var drainedLoads: [RequestID: Int] = [:]
+    /// Reads of waiting requests' prefixes from `diskTier`.
+    private var prefetch: DiskPrefetch?
     /// Told of the sessions that expired (on the engine thread; must be quick).
     public var sessionsExpired: ([String]) -> Void = { _ in }
 
@@ -88,6 +78,7 @@ public final class DecodeEngine {
         precondition(diskTier == nil || diskTier!.memory === model.blockMemory, "the disk tier must move this model's blocks")
         self.model = model
         self.diskTier = diskTier
+        prefetch = diskTier.map(DiskPrefetch.init)
         self.limits = limits
         self.endOfGeneration = endOfGeneration
         self.contextLength = model.contextLength
@@ -107,11 +98,7 @@ public final class DecodeEngine {
     /// the head of the queue waits for its read (or for blocks that reads in
     /// flight hold), so a step now would do nothing until a read is drained.
     public var isStalledOnDisk: Bool {
-        guard running.isEmpty, !pendingLoads.isEmpty, let head = waiting.first?.disk else { return false }
-        switch head {
-        case .loading, .blocked: return !(diskTier?.hasFinishedReads ?? false)
-        case .unchecked, .done: return false
-        }
+        prefetch?.isStalled(head: waiting.first?.id, anyRunning: !running.isEmpty) ?? false
     }
 
     /// Queues a request, or refuses it if it can never run. A session's turn
@@ -220,7 +207,7 @@ public final class DecodeEngine {
     public func step() -> [EngineEvent] {
         expireSessions()
         if isStalledOnDisk { diskTier!.waitForRead() }
-        drainDisk()
+        prefetch?.drain(&cache)
         var scheduled: [(index: Int, count: Int)] = []
         var prefillBudget = limits.maxPrefillTokensPerStep
 
@@ -241,26 +228,27 @@ public final class DecodeEngine {
             i += 1
         }
         // Prefixes on disk start coming back for those next in line.
-        startLoads()
-        // Waiting requests, first come first served, while everything allows.
-        while let next = waiting.first, running.count < limits.maxBatchSequences, prefillBudget > 0 {
-            // Admissions before it may have evicted its blocks: look again.
-            if drainedLoads[next.id] == nil, case let .done(earlier) = next.disk {
-                waiting[0].disk = .unchecked
-                startLoad(at: 0)
-                if case let .done(now) = waiting[0].disk { waiting[0].disk = .done(earlier.union(now)) }
+        if prefetch != nil {
+            for sequence in waiting.prefix(max(0, limits.maxBatchSequences - running.count)) {
+                prefetch!.start(sequence.prefix, &cache, othersFreeBlocks: !running.isEmpty)
             }
-            if case .loading = waiting[0].disk { break }
-            if case .blocked = waiting[0].disk { headStarved = true; break }
+        }
+        // Waiting requests, first come first served, while everything allows.
+        admission: while let next = waiting.first, running.count < limits.maxBatchSequences, prefillBudget > 0 {
+            switch prefetch?.readiness(of: next.prefix, &cache, othersFreeBlocks: !running.isEmpty) ?? .ready {
+            case .ready: break
+            case .loading: break admission
+            case .blocked: headStarved = true; break admission
+            }
             guard let cached = cache.admit(next.id, tokens: next.tokens, chainHashes: next.blockHashes,
                                            salt: next.request.cacheSalt, maxPositions: prefillBudget) else { headStarved = true; break }
             let count = min(cache.table(next.id)!.pending, prefillBudget)
             var sequence = waiting.removeFirst()
             if sequence.admittedAt == nil { sequence.admittedAt = clock() }
-            if let load = drainedLoads.removeValue(forKey: next.id) { cache.endLoad(load) }
+            let loaded = prefetch?.admitted(next.id, &cache) ?? []
             if sequence.cachedTokens == nil {
                 sequence.cachedTokens = cached
-                if case let .done(loaded) = sequence.disk, !loaded.isEmpty {
+                if !loaded.isEmpty {
                     let adopted = cache.table(next.id)!.blocks.prefix(cached / cache.blockSize)
                     sequence.diskCachedTokens = adopted.filter(loaded.contains).count * cache.blockSize
                     diskTier?.countHits(tokens: sequence.diskCachedTokens)
@@ -270,8 +258,8 @@ public final class DecodeEngine {
             prefillBudget -= count
             scheduled.append((running.count - 1, count))
         }
-        releaseLoads(keepingAll: !headStarved)
-        saveEvicted()
+        prefetch?.release(waiting: waiting.map(\.id), keepingAll: !headStarved, &cache)
+        diskTier?.storeEvicted(from: &cache)
         guard !scheduled.isEmpty else { return [] }
 
         let batch = scheduled.map { item -> ForwardSequence in
@@ -326,14 +314,6 @@ public final class DecodeEngine {
 
     // MARK: the disk tier
 
-    /// Writes the blocks evicted from RAM since the last call to the disk
-    /// tier (unless it holds them), while their bytes are still intact:
-    /// before anything is computed or read into them.
-    private func saveEvicted() {
-        guard let diskTier else { return }
-        for (block, contents) in cache.takeEvicted() where !contents.isPartial { diskTier.store(contents, from: block) }
-    }
-
     /// Writes blocks of `id` that became full (indexed) past its first
     /// `from`, so a crash or restart finds them on disk (write-through).
     private func saveFull(_ id: RequestID, from: Int) {
@@ -343,86 +323,8 @@ public final class DecodeEngine {
         }
     }
 
-    /// For waiting requests that could be admitted soon, finds the blocks of
-    /// their prefix that are on disk and not in RAM and starts reading them
-    /// into RAM blocks, as many as the pool can spare beside the first chunk
-    /// of prefill. A request with a read in flight is admitted once it is
-    /// drained; the read blocks are then adopted through the prefix index.
-    private func startLoads() {
-        for w in waiting.indices.prefix(max(0, limits.maxBatchSequences - running.count)) { startLoad(at: w) }
-    }
-
-    /// The disk check of `waiting[w]` (see `startLoads`).
-    private func startLoad(at w: Int) {
-        guard let diskTier else { return }
-        switch waiting[w].disk {
-        case .unchecked, .blocked: break
-        case .loading, .done: return
-        }
-        var resident: [BlockPool.Block] = [], onDisk: [(slot: DiskTierIndex.Slot, contents: BlockPool.Contents)] = []
-        for block in cache.prefixBlocks(waiting[w].tokens, hashes: waiting[w].blockHashes, salt: waiting[w].request.cacheSalt,
-                                        stopAtMissing: false) {
-            if let ram = block.resident {
-                guard onDisk.isEmpty else { break }  // a resident block after a disk run: load up to it
-                resident.append(ram)
-            } else {
-                let contents = BlockPool.Contents(hash: block.hash, tokens: Array(block.tokens), parent: block.parent)
-                guard let slot = diskTier.slot(of: contents) else { break }
-                onDisk.append((slot, contents))
-            }
-        }
-        guard !onDisk.isEmpty else {
-            waiting[w].disk = .done([])
-            return
-        }
-        // The whole run, or wait until running sequences and other loads
-        // free the blocks (admission waits too): the request needs all of
-        // its history resident to run, so a partial load would only turn
-        // the rest into a recompute. With nobody to wait for, what fits.
-        let room = cache.pool.availableCount - resident.count - 1
-        let someoneFreesBlocks = !running.isEmpty || cache.loadsInFlight > 0
-        let count = room >= onDisk.count ? onDisk.count : someoneFreesBlocks ? 0 : room
-        guard count > 0, let (load, blocks) = cache.beginLoad(keeping: resident, count: count) else {
-            waiting[w].disk = someoneFreesBlocks ? .blocked : .done([])
-            return
-        }
-        // The blocks taken may have been evicted: write them before reading over them.
-        diskTier.read(load: load, zip(onDisk.prefix(count), blocks).map { ($0.slot, $0.contents, $1) }, beforeReading: saveEvicted)
-        waiting[w].disk = .loading(load)
-        pendingLoads[load] = (waiting[w].id, onDisk.prefix(count).map(\.contents), blocks)
-    }
-
-    /// Finished reads: blocks read intact join the RAM prefix index, and
-    /// their requests may be admitted. A load keeps holding its blocks until
-    /// its request is admitted (adopting them), so that the blocks it read
-    /// are not evicted while it waits for its turn; but when blocks run
-    /// short (the head of the queue cannot be admitted, or a running
-    /// sequence was preempted), every hold but the head's is released
-    /// (`releaseLoads`), so that no hold keeps anyone ahead from running.
-    private func drainDisk() {
-        guard let diskTier else { return }
-        for finished in diskTier.drain() {
-            let (id, contents, blocks) = pendingLoads.removeValue(forKey: finished.load)!
-            let intact = zip(contents, finished.outcomes).map { $1 == true ? $0 : nil }
-            cache.completeLoad(finished.load, contents: intact)
-            drainedLoads[id] = finished.load
-            let read = Set(zip(blocks, intact).filter { $1 != nil }.map(\.0))
-            if let w = waiting.firstIndex(where: { $0.id == id }) { waiting[w].disk = .done(read) }
-        }
-    }
-
-    private func releaseLoads(keepingAll: Bool) {
-        for (id, load) in drainedLoads where !keepingAll && id != waiting.first?.id || !waiting.contains(where: { $0.id == id }) {
-            cache.endLoad(load)
-            drainedLoads[id] = nil
-        }
-        // Whoever still waits without a load is looked up again next step:
-        // meanwhile its blocks may have left RAM for the disk.
-        for w in waiting.indices where drainedLoads[waiting[w].id] == nil {
-            if case .loading = waiting[w].disk { continue }
-            waiting[w].disk = .unchecked
-        }
-    }
+    /// nil when the disk prefetch's invariants hold, else what is wrong (tests).
+    func checkDiskPrefetch() -> String? { prefetch?.checkInvariants(cache) }
 
     /// Tokens the repetition penalty looks back over (llama.cpp's default).
     public static let penaltyWindow = 64
@@ -432,7 +334,7 @@ public final class DecodeEngine {
     private func requeue(_ ids: [RequestID]) {
         var moved = running.filter { ids.contains($0.id) }
         for i in moved.indices {
-            moved[i].disk = .unchecked
+            prefetch?.forget(moved[i].id)
             moved[i].blockHashes = cache.chainHashes(of: moved[i].tokens, known: moved[i].blockHashes, salt: moved[i].request.cacheSalt)
         }
         running.removeAll { ids.contains($0.id) }

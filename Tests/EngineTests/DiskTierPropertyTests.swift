@@ -119,6 +119,7 @@ import Model
 
         func check(after operation: Operation) {
             #expect(engine.cache.checkInvariants() == nil, "after \(operation): \(engine.cache.checkInvariants() ?? "")")
+            #expect(engine.checkDiskPrefetch() == nil, "after \(operation): \(engine.checkDiskPrefetch() ?? "")")
             let tier = engine.diskTier!
             #expect(tier.index.checkInvariants() == nil, "after \(operation): \(tier.index.checkInvariants() ?? "")")
             #expect(tier.index.storedCount + tier.index.writingCount <= slots)
