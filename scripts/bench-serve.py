@@ -19,6 +19,10 @@ time, round-robin (turn 1 of every conversation, then turn 2 of every one,
 Measured: follow-up TTFT. llama-server runs with one slot (-np 1) and its
 prompt cache, as a single-user server would.
 
+With --baseline BIN: the concurrent workload on two kvserve binaries (before
+and after a change), both up at once, rounds alternating between them;
+medians of --rounds rounds and of the per-round ratios.
+
 Usage: scripts/bench-serve.py --kvserve .build/release/kvserve \
            --llama-server PATH/llama-server --model models/SmolLM2-135M-Instruct.Q4_1.gguf
        scripts/bench-serve.py --workload followup --llama-server PATH/llama-server
@@ -177,13 +181,13 @@ def start(command, env=None, log=None):
                             start_new_session=True)
 
 
-def start_kvserve(args, port, extra=(), log=None):
+def start_kvserve(args, port, extra=(), log=None, binary=None):
     """kvserve with a data directory of its own: sessions and disk-tier blocks
     of an earlier run must not carry over into this one. With `log`, its
     output goes there, at log level debug (a `ttft` line per turn)."""
     data = tempfile.mkdtemp(prefix="kvserve-bench-")
     debug = ("--set", "log_level=debug") if log else ()
-    process = start([args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
+    process = start([binary or args.kvserve, "serve", "--set", f"port={port}", "--set", f"model={args.model}",
                      "--set", f"threads={args.threads}", "--set", f"data_dir={data}", *extra, *debug]
                     + [x for kv in args.kvserve_set for x in ("--set", kv)], log=log)
     process.data_dir = data
@@ -255,10 +259,15 @@ def main():
     a.add_argument("--workload", choices=["concurrent", "followup"], default="concurrent")
     a.add_argument("--conversations", type=int, default=8, help="followup workload: conversations")
     a.add_argument("--stages", action="store_true", help="followup workload: kvserve's TTFT by stage (from its debug log)")
+    a.add_argument("--baseline", metavar="BIN",
+                   help="another kvserve binary, up at the same time: rounds alternate between the two (before/after)")
+    a.add_argument("--rounds", type=int, default=6, help="with --baseline: rounds per concurrency")
     a.add_argument("--json", action="store_true")
     args = a.parse_args()
     if args.workload == "followup":
         return followup_main(args)
+    if args.baseline:
+        return paired_main(args)
     levels = [int(x) for x in args.concurrency.split(",")]
     results = []
     for n in levels:
@@ -271,18 +280,70 @@ def main():
             ls = start_llama_server(args, port, n, 2048 * n)
             results.append(measured("llama-server", ls, port, f"llama-server -np {n}", f"warm{n}",
                                     lambda: run_level("llama-server", port, n, args.turns, args.max_tokens, f"run{n}")))
-    if args.json:
-        print(json.dumps(results, indent=2))
+    if not report(args, results, f"{args.turns} turns per session, {args.max_tokens} tokens per reply, greedy, {args.threads} threads",
+                  ["server", "sessions", "tokens/s", "TTFT p50", "TTFT p99", "follow-up TTFT p50", "ITL p50", "ITL p99", "errors"],
+                  lambda r: [r["server"], str(r["concurrency"]), f"{r['tokens_per_s']:.1f}", f"{r['ttft_p50_ms']:.1f} ms",
+                             f"{r['ttft_p99_ms']:.1f} ms", f"{r['followup_ttft_p50_ms']:.1f} ms", f"{r['itl_p50_ms']:.1f} ms",
+                             f"{r['itl_p99_ms']:.1f} ms", str(len(r["errors"]))]):
         return
-    print(f"{args.turns} turns per session, {args.max_tokens} tokens per reply, greedy, {args.threads} threads")
-    print("| server | sessions | tokens/s | TTFT p50 | TTFT p99 | follow-up TTFT p50 | ITL p50 | ITL p99 | errors |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r['server']} | {r['concurrency']} | {r['tokens_per_s']:.1f} | {r['ttft_p50_ms']:.1f} ms | {r['ttft_p99_ms']:.1f} ms | "
-              f"{r['followup_ttft_p50_ms']:.1f} ms | {r['itl_p50_ms']:.1f} ms | {r['itl_p99_ms']:.1f} ms | {len(r['errors'])} |")
     for r in results:
         for e in r["errors"][:3]:
             print(f"error ({r['server']}, {r['concurrency']}): {e}")
+
+
+def paired_main(args):
+    """Two kvserve binaries started side by side (one idles, its workers
+    parked, while the other serves); each round runs the workload on both,
+    in alternating order, so that the machine's drift over minutes (10-25%
+    here) falls on both alike. Reported: the medians of each side's rounds
+    and of the per-round ratios."""
+    levels = [int(x) for x in args.concurrency.split(",")]
+    sides = []
+    try:
+        for label, binary in (("baseline", args.baseline), ("kvserve", args.kvserve)):
+            port = free_port()
+            sides.append((label, start_kvserve(args, port, ("--set", f"max_batch_sequences={max(16, *levels)}"), binary=binary), port))
+        for label, _, port in sides:
+            wait_ready(port, "/health")
+            run_level("kvserve", port, 1, 1, 8, "warm", first_index=100)
+        rows = []
+        for n in levels:
+            rounds = {label: [] for label, _, _ in sides}
+            for r in range(args.rounds):
+                for label, _, port in (sides if r % 2 == 0 else sides[::-1]):
+                    print(f"bench: {label}, {n} sessions, round {r + 1}", file=sys.stderr)
+                    rounds[label].append(run_level("kvserve", port, n, args.turns, args.max_tokens, f"r{r}n{n}"))
+            base, new = rounds["baseline"], rounds["kvserve"]
+            rows.append({"concurrency": n, "rounds": args.rounds,
+                         "baseline_tokens_per_s": statistics.median(x["tokens_per_s"] for x in base),
+                         "kvserve_tokens_per_s": statistics.median(x["tokens_per_s"] for x in new),
+                         "ratio": statistics.median(b["tokens_per_s"] / a["tokens_per_s"] for a, b in zip(base, new)),
+                         "baseline_itl_p50_ms": statistics.median(x["itl_p50_ms"] for x in base),
+                         "kvserve_itl_p50_ms": statistics.median(x["itl_p50_ms"] for x in new),
+                         "errors": sum(len(x["errors"]) for x in base + new)})
+    finally:
+        for _, process, _ in sides:
+            stop(process)
+    report(args, rows, f"baseline {args.baseline}, kvserve {args.kvserve}; {args.turns} turns per session, "
+           f"{args.max_tokens} tokens per reply, greedy, {args.threads} threads; medians of {args.rounds} alternating rounds",
+           ["streams", "baseline tokens/s", "kvserve tokens/s", "kvserve / baseline (median of rounds)", "baseline ITL p50",
+            "kvserve ITL p50", "errors"],
+           lambda r: [str(r["concurrency"]), f"{r['baseline_tokens_per_s']:.1f}", f"{r['kvserve_tokens_per_s']:.1f}",
+                      f"{r['ratio']:.3f}", f"{r['baseline_itl_p50_ms']:.1f} ms", f"{r['kvserve_itl_p50_ms']:.1f} ms",
+                      str(r["errors"])])
+
+
+def report(args, rows, title, columns, cells):
+    """The rows as JSON with --json (then False), else a title and a Markdown table."""
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return False
+    print(title)
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for r in rows:
+        print("| " + " | ".join(cells(r)) + " |")
+    return True
 
 
 def followup_main(args):
@@ -301,16 +362,12 @@ def followup_main(args):
         results.append(measured("llama-server", ls, port, "llama-server -np 1, follow-ups", "warm",
                                 lambda: run_followups("llama-server", port, args.conversations, args.turns, args.max_tokens,
                                                       "followup")))
-    if args.json:
-        print(json.dumps(results, indent=2))
+    if not report(args, results, f"{args.conversations} conversations x {args.turns} turns, one request at a time, round-robin; "
+                  f"{args.max_tokens} tokens per reply, greedy, {args.threads} threads",
+                  ["server", "first-turn TTFT p50", "follow-up TTFT p50", "follow-up TTFT p99", "follow-ups", "errors"],
+                  lambda r: [r["server"], f"{r['first_ttft_p50_ms']:.1f} ms", f"{r['followup_ttft_p50_ms']:.1f} ms",
+                             f"{r['followup_ttft_p99_ms']:.1f} ms", str(r["followups"]), str(len(r["errors"]))]):
         return
-    print(f"{args.conversations} conversations x {args.turns} turns, one request at a time, round-robin; "
-          f"{args.max_tokens} tokens per reply, greedy, {args.threads} threads")
-    print("| server | first-turn TTFT p50 | follow-up TTFT p50 | follow-up TTFT p99 | follow-ups | errors |")
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r['server']} | {r['first_ttft_p50_ms']:.1f} ms | {r['followup_ttft_p50_ms']:.1f} ms | "
-              f"{r['followup_ttft_p99_ms']:.1f} ms | {r['followups']} | {len(r['errors'])} |")
     if results[0].get("stages_p50_ms"):
         print("kvserve follow-up TTFT by stage, p50 ms: " + ", ".join(f"{k} {v:.2f}" for k, v in results[0]["stages_p50_ms"].items()))
     if len(results) == 2:
