@@ -63,17 +63,17 @@ let package = Package(
             dependencies: ["JSONTree", "Server", "Model", "KVCache", "KVDisk", "Engine", "HTTPServer", "BenchData", "StructuredOutput", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: cpuFlags
         ),
-        // Where tests find the default model; used by test targets only.
+        // What tests share (the default model, PostgreSQL, running programs); test targets only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "JSONTreeTests", dependencies: ["JSONTree"]),
+        .testTarget(name: "JSONTreeTests", dependencies: ["JSONTree", "TestSupport"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "KVCache", "KVDisk", "TestSupport", .product(name: "PropertyBased", package: "swift-property-based")], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "StructuredOutputTests", dependencies: ["StructuredOutput", "JSONTree", "Engine", "Model", "KVCache", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "KVDiskTests", dependencies: ["KVDisk", "KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "KVCacheTests", dependencies: ["KVCache", "Model"], swiftSettings: cpuFlags),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"], swiftSettings: cpuFlags),
-        .testTarget(name: "PlottingTests", dependencies: ["Plotting", "KVServePlot", "BenchData"]),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
+        .testTarget(name: "PlottingTests", dependencies: ["Plotting", "KVServePlot", "BenchData", "TestSupport"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], exclude: ["Fixtures"], swiftSettings: cpuFlags),
         .testTarget(name: "ServerTests", dependencies: ["JSONTree", "Server", "HTTPServer", "Engine", "Model", "Storage", "TestSupport"], exclude: ["OpenAI", "ScaleOut"], swiftSettings: cpuFlags),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HTTPServer
+import TestSupport
 
 /// Real clients on loopback: curl and Python's http.client.
 @Suite(.serialized) struct ClientInteropTests {
@@ -8,7 +9,7 @@ import Testing
 
     @Test func curlReusesTheConnection() throws {
         let server = try TestServer()
-        let result = try runProcess(Self.curl, ["-sS", "-v", "\(server.url)/hello", "\(server.url)/items/2"])
+        let result = try Subprocess.run(Self.curl, ["-sS", "-v", "\(server.url)/hello", "\(server.url)/items/2"])
         #expect(result.status == 0)
         #expect(result.output == "hello\nitem 2\n")
         #expect(result.error.contains("Re-using existing connection"), "\(result.error)")
@@ -16,7 +17,7 @@ import Testing
 
     @Test func curlStreamsEventsAsTheyAreWritten() throws {
         let server = try TestServer()
-        let result = try runProcess(Self.curl, ["-sS", "-N", "\(server.url)/events"])
+        let result = try Subprocess.run(Self.curl, ["-sS", "-N", "\(server.url)/events"])
         #expect(result.status == 0)
         let expected = (0..<5).map { "event: token\ndata: {\"index\":\($0)}\n\n" }.joined()
         #expect(result.output == expected)
@@ -26,7 +27,7 @@ import Testing
         let server = try TestServer()
         let body = (0..<500).map { "line \($0)\n" }.joined()
         // curl 7.88 asks for it only above 1 MiB, beyond the body limit: ask explicitly.
-        let result = try runProcess(Self.curl, ["-sS", "-v", "-H", "Expect: 100-continue", "--data-binary", "@-", "\(server.url)/echo"],
+        let result = try Subprocess.run(Self.curl, ["-sS", "-v", "-H", "Expect: 100-continue", "--data-binary", "@-", "\(server.url)/echo"],
                                     input: Data(body.utf8))
         #expect(result.status == 0)
         #expect(result.output == body)
@@ -36,7 +37,7 @@ import Testing
     @Test func curlUploadsChunkedBodies() throws {
         let server = try TestServer()
         let body = String(repeating: "chunked upload ", count: 300)
-        let result = try runProcess(Self.curl, ["-sS", "-H", "Transfer-Encoding: chunked", "--data-binary", "@-", "\(server.url)/echo"],
+        let result = try Subprocess.run(Self.curl, ["-sS", "-H", "Transfer-Encoding: chunked", "--data-binary", "@-", "\(server.url)/echo"],
                                     input: Data(body.utf8))
         #expect(result.status == 0)
         #expect(result.output == body)
@@ -71,7 +72,7 @@ import Testing
             assert c.sock is first, "the connection was not kept alive"
             print("ok")
             """
-        let result = try runProcess("/usr/bin/env", ["python3", "-c", script])
+        let result = try Subprocess.run("/usr/bin/env", ["python3", "-c", script])
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output == "ok\n")
     }

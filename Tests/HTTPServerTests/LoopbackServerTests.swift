@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import HTTPServer
+import TestSupport
 
 /// A server on a free loopback port with routes that exercise every kind of
 /// answer; `closedStreams` counts streams whose client went away.
@@ -79,7 +80,7 @@ func eventually(_ seconds: Double = 5, _ condition: () -> Bool) -> Bool {
 
     @Test func listensOnIPv6() throws {
         let server = try TestServer { $0.host = "::1" }
-        let result = try runProcess("/usr/bin/curl", ["-sS", "-g", "http://[::1]:\(server.port)/hello"])
+        let result = try Subprocess.run("/usr/bin/curl", ["-sS", "-g", "http://[::1]:\(server.port)/hello"])
         #expect(result.status == 0 && result.output == "hello\n", "\(result.error)")
     }
 

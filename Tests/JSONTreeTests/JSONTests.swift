@@ -1,6 +1,7 @@
 import Foundation
 import JSONTree
 import Testing
+import TestSupport
 
 /// JSON against Python's json module, the reference for what a client's
 /// body means: the same documents accepted and refused, the same members
@@ -32,19 +33,10 @@ import Testing
             except ValueError:
                 print("ERROR")
         """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(JSON.array(documents.map { .string($0) }).serializedBytes))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        let result = try Subprocess.run("/usr/bin/env", ["python3", "-c", script],
+                                        input: Data(JSON.array(documents.map { .string($0) }).serializedBytes))
+        #expect(result.status == 0, "\(result.error)")
+        return result.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
     }
 
     @Test func readsAndWritesAsPythonDoes() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 // An independent reader for the PNGs this module writes, so tests check the
 // encoder against the file format rather than against the encoder's own code:
@@ -111,18 +112,11 @@ enum PythonPNGDecoder {
     }
 
     private static func decode(file: String, pixelsTo pixelPath: String) throws -> Image {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, file, pixelPath]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw DecodingError("python3 rejected the PNG: \(String(decoding: output, as: UTF8.self))")
+        let result = try Subprocess.run("/usr/bin/env", ["python3", "-c", script, file, pixelPath])
+        guard result.status == 0 else {
+            throw DecodingError("python3 rejected the PNG: \(result.output)\(result.error)")
         }
+        let output = Data(result.output.utf8)
         let header = try JSONDecoder().decode(Header.self, from: output)
         return Image(width: header.width, height: header.height, bitDepth: header.bitDepth, colorType: header.colorType,
                      compressionMethod: header.compressionMethod, filterMethod: header.filterMethod,
