@@ -65,6 +65,12 @@ public struct ModelHyperparameters: Sendable, Equatable {
         guard ropeDimensionCount % 2 == 0 else {
             throw GGUFError.valueOutOfRange(key: "\(arch).rope.dimension_count", reason: "\(ropeDimensionCount) is odd")
         }
+        // Linear and YaRN scaling change every rotation; a file asking for
+        // them would run as another model (Llama 3's factors are a tensor).
+        if let scaling = try gguf.optionalString("\(arch).rope.scaling.type"), scaling != "none" {
+            throw GGUFError.valueOutOfRange(key: "\(arch).rope.scaling.type",
+                reason: "RoPE scaling '\(scaling)' is not one kvserve applies (it applies Llama 3's rope_freqs.weight)")
+        }
         guard rmsNormEpsilon > 0, ropeFreqBase > 0 else {
             throw GGUFError.valueOutOfRange(key: "\(arch).attention.layer_norm_rms_epsilon",
                 reason: "epsilon and rope.freq_base must be positive")

@@ -64,6 +64,7 @@ public final class DecoderModel: @unchecked Sendable {
         case "gemma3": weights = try Gemma3.weights(reader)
         default: weights = try Llama.weights(reader)
         }
+        try reader.requireEverythingRead()
         recipe = weights.recipe
         vocabularySize = weights.embedding.rows
         outputNorm = weights.outputNorm

@@ -68,25 +68,55 @@ struct DecoderLayer {
 }
 
 /// Reads a GGUF file's tensors with the shapes the hyperparameters imply;
-/// a missing tensor or a wrong shape is an error naming it.
+/// a missing tensor or a wrong shape is an error naming it. It remembers
+/// what it read, so that a tensor no architecture reads (a part of the
+/// model kvserve would leave out) is refused by name, never ignored.
 struct DecoderTensorReader {
     let file: ModelFile
+    private let read = NamesRead()
+
+    init(file: ModelFile) { self.file = file }
 
     var hyperparameters: ModelHyperparameters { file.hyperparameters }
 
+    /// The names of the tensors read so far (a reference: copies of the reader share it).
+    private final class NamesRead: @unchecked Sendable {
+        var names: Set<String> = []
+    }
+
+    /// The file's tensor `name`, remembered as read; nil if it has none.
+    private func tensor(_ name: String) -> GGUFTensor? {
+        read.names.insert(name)
+        return file.gguf.tensor(named: name)
+    }
+
+    private func requireTensor(_ name: String) throws -> GGUFTensor {
+        guard let t = tensor(name) else { throw GGUFError.missingTensor(name) }
+        return t
+    }
+
+    /// Refuses a file with a tensor that nothing read: running without it
+    /// would compute another model than the file's.
+    func requireEverythingRead() throws {
+        if let unread = file.gguf.tensors.map(\.name).filter({ !read.names.contains($0) }).sorted().first {
+            throw GGUFError.badTensor(name: unread, reason: "kvserve's \(hyperparameters.architecture) forward pass does not use "
+                                      + "this tensor; running without it would compute another model than the file's")
+        }
+    }
+
     /// A vector of `count` weights (a norm's), as floats.
     func vector(_ name: String, count: Int) throws -> [Float] {
-        let t = try file.gguf.requireTensor(name)
+        let t = try requireTensor(name)
         guard t.elementCount == count else { throw GGUFError.badTensor(name: name, reason: "\(t.elementCount) values, expected \(count)") }
         return try t.dequantized()
     }
 
     func optionalVector(_ name: String, count: Int) throws -> [Float]? {
-        try file.gguf.tensor(named: name) == nil ? nil : vector(name, count: count)
+        try tensor(name) == nil ? nil : vector(name, count: count)
     }
 
     func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
-        try WeightMatrix(file.gguf.requireTensor(name), rows: rows, columns: columns)
+        try WeightMatrix(requireTensor(name), rows: rows, columns: columns)
     }
 
     /// Block i's tensors under GGUF's names: those of every architecture,
@@ -115,16 +145,29 @@ struct DecoderTensorReader {
     /// The token embedding, and the output projection (the embedding when tied).
     func embeddingAndOutput() throws -> (embedding: WeightMatrix, output: WeightMatrix) {
         let dim = hyperparameters.embeddingLength
-        let embedding = try WeightMatrix(file.gguf.requireTensor("token_embd.weight"))
+        let embedding = try WeightMatrix(requireTensor("token_embd.weight"))
         guard embedding.columns == dim else {
             throw GGUFError.badTensor(name: "token_embd.weight", reason: "row length \(embedding.columns), expected \(dim)")
         }
-        let output = try file.gguf.tensor(named: "output.weight").map { try WeightMatrix($0, rows: embedding.rows, columns: dim) }
+        let output = try tensor("output.weight").map { try WeightMatrix($0, rows: embedding.rows, columns: dim) }
         return (embedding, output ?? embedding)
     }
 
     /// base^(-2i/d) for the d rotated dimensions of a head.
     static func inverseFrequencies(base: Float, dimensions d: Int) -> [Float] {
         (0..<(d / 2)).map { powf(base, -Float(2 * $0) / Float(d)) }
+    }
+
+    /// The same, each divided by the file's frequency factor for pair i
+    /// when it has `rope_freqs.weight` (Llama 3.1 and later stretch the low
+    /// frequencies for long contexts so).
+    func inverseFrequenciesWithFactors(base: Float) throws -> [Float] {
+        let d = hyperparameters.ropeDimensionCount
+        let frequencies = Self.inverseFrequencies(base: base, dimensions: d)
+        guard let factors = try optionalVector("rope_freqs.weight", count: d / 2) else { return frequencies }
+        guard factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw GGUFError.badTensor(name: "rope_freqs.weight", reason: "a frequency factor is not a positive number")
+        }
+        return zip(frequencies, factors).map { $0 / $1 }
     }
 }

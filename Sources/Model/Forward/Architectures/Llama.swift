@@ -4,12 +4,13 @@ import Foundation
 /// `general.architecture = llama`): per layer
 /// x += Wo·attention(RoPE(Wq·norm(x)), K, V) and x += Wdown·(silu(Wgate·n) * Wup·n)
 /// with n = norm(x); RoPE on adjacent pairs (the converter permutes Q and K
-/// rows for it); every layer attends to every position.
+/// rows for it), its frequencies divided by `rope_freqs.weight` where the
+/// file has one (Llama 3.1, 3.2); every layer attends to every position.
 enum Llama {
     static func weights(_ reader: DecoderTensorReader) throws -> DecoderWeights {
         let h = reader.hyperparameters
         let (embedding, output) = try reader.embeddingAndOutput()
-        let frequencies = DecoderTensorReader.inverseFrequencies(base: h.ropeFreqBase, dimensions: h.ropeDimensionCount)
+        let frequencies = try reader.inverseFrequenciesWithFactors(base: h.ropeFreqBase)
         let layers = try (0..<h.blockCount).map { try reader.layer($0, inverseFrequencies: frequencies, window: nil) }
         return DecoderWeights(recipe: DecoderRecipe(embeddingScale: nil, rotaryPairing: .adjacent, gateActivation: .silu),
                               embedding: embedding, output: output,
