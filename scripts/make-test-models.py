@@ -1,0 +1,474 @@
+#!/usr/bin/env python3
+"""Small synthetic GGUF models for the llama3, qwen2, qwen3 and phi3 families.
+
+No real weights can be downloaded where kvserve is tested, so its forward pass
+for these families is checked on small files with seeded random weights and
+each family's REAL tokenizer, against llama.cpp and a numpy reference. This
+script makes those files. The metadata keys, tensor names, shapes and layouts
+are the ones llama.cpp's converter writes and its loader expects; the facts,
+with references into llama.cpp's source, are in
+scripts/fixtures/MODEL-FAMILIES.md.
+
+Usage:
+    scripts/make-test-models.py --out DIR [--families llama3,qwen2,qwen3,phi3]
+        [--types f32,f16,q8_0] [--vocab-dir DIR] [--check-llama-server PATH]
+
+Files (DIR/<variant>-<type>.gguf, type f32, f16 or q8_0):
+
+    llama3            general.architecture "llama", 4 layers, 4 heads of 64,
+                      1 KV head, rope_freqs.weight from Llama 3.1's rope_scaling
+                      (factor 8, low 1, high 4, original context 8192, theta
+                      500000); separate output.weight; no key_length (as a
+                      Llama 3.1 config without head_dim converts).
+    llama3-tied       the same layers with Llama 3.2's rope_scaling (factor 32)
+                      and attention.key_length/value_length 64 (Llama 3.2's
+                      config has head_dim); no output.weight.
+    qwen2, qwen2-tied 3 layers, 4 heads of 64, 2 KV heads, Q/K/V biases.
+    qwen3, qwen3-tied 3 layers, 8 heads of 128 (attention.key_length 128, so
+                      the query width 1024 != embedding width 256), 2 KV
+                      heads, per-head Q/K RMSNorm, no biases.
+    phi3, phi3-tied   2 layers, 4 heads of 64, 2 KV heads, fused attn_qkv and
+                      ffn_up (gate then up), full rotary, sliding_window 2047
+                      (as Phi-3-mini-4k; llama.cpp ignores it for phi3).
+    phi3-partial      phi3 with rope.dimension_count 48 of head dim 64 (partial
+                      rotary, as Phi-4-mini's 96 of 128), sliding_window 0.
+    phi3-longrope     phi3-partial plus LongRoPE: rope_factors_long/short.weight
+                      (24 values each), context_length 131072,
+                      rope.scaling.original_context_length 4096 and
+                      rope.scaling.attn_factor sqrt(1 + ln 32 / ln 4096).
+
+"-tied" always means the file has no output.weight: the output projection is
+token_embd.weight (tie_word_embeddings). Every other tensor of a "-tied" file
+equals the untied file's, except where the variant description says otherwise.
+
+All variants: embedding width 256, feed-forward width 768, RMS norm, SwiGLU,
+one embedding row per vocabulary token (llama3 128256, qwen2/qwen3 151936,
+phi3 32064). The tokenizer.* keys are copied unchanged from llama.cpp's
+vocab-only files (models/ggml-vocab-llama-bpe.gguf, ggml-vocab-qwen2.gguf for
+both Qwen families, ggml-vocab-phi-3.gguf). Types: f32 has every tensor F32;
+f16 has the 2-D weights F16 and the 1-D ones (norms, biases, rope factors)
+F32, as convert_hf_to_gguf.py --outtype f16 writes them; q8_0 the same with
+Q8_0 (gguf.quants.quantize) instead of F16. All types of a variant hold the
+same float32 weights before rounding. K-quants can be made from the f32/f16
+files with llama.cpp's llama-quantize (every row length is a multiple of 256).
+
+Weights: a seeded numpy default_rng per variant (seed from the variant's base
+name, so a file is the same whichever --families/--types are asked for), so
+running the script twice gives byte-identical files; each file's sha256 is
+printed. They are scaled so that greedy decoding is confident: the output
+projection's rows have a norm near 32 against a unit-RMS final hidden state
+(logits of standard deviation 32, so that the top logit leads the next one by
+a few units on most steps: the gap between the two largest of n Gaussian
+draws is about sigma / sqrt(2 ln n)). The attention output and feed-forward
+down projections are large (gain 24) against the embedding (RMS 2), so the
+residual stream is not dominated by the input token and a tied model does not
+just predict its input again. Norm weights are 1 + 0.05 N(0, 1); qwen2's Q/K/V
+biases 0.3 N(0, 1).
+
+--check-llama-server PATH: after writing, load every file in llama.cpp's
+llama-server (one at a time, one thread, one slot) and print, for three
+prompts, the 16 greedy ids and the smallest top-1 minus top-2 log-probability
+over them; phi3-longrope is also run with a context above its original one
+(8192 > 4096), where llama.cpp switches to the long factors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+SCRIPTS_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(SCRIPTS_DIR / "fixtures"))
+sys.dont_write_bytecode = True  # keep scripts/fixtures free of __pycache__
+from fixturelib import sha256_file  # noqa: E402
+
+LLAMA_CPP_DIR = Path("/work/llama/llama_cpp_python-0.3.36/vendor/llama.cpp")
+DEFAULT_VOCAB_DIR = LLAMA_CPP_DIR / "models"
+
+N_EMBD = 256
+N_FF = 768
+BASE_SEED = 28
+
+# Scales (see the docstring).
+OUTPUT_ROW_NORM = 32.0   # output.weight row norm (logit std for a unit-RMS hidden state)
+EMBD_STD = OUTPUT_ROW_NORM / math.sqrt(N_EMBD)  # token_embd entries (2): tied logits alike
+QK_GAIN = 1.5            # Q and K projections: output RMS for a unit-RMS input
+RESIDUAL_GAIN = 24.0     # attention output and FFN down projections
+BIAS_STD = 0.3           # qwen2 Q/K/V biases
+NORM_JITTER = 0.05       # norm weights 1 + NORM_JITTER * N(0, 1)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str            # file name stem, e.g. "qwen2-tied"
+    family: str          # --families name
+    arch: str            # general.architecture
+    vocab: str           # vocab-only file under --vocab-dir
+    n_layer: int
+    n_head: int
+    n_head_kv: int
+    head_dim: int
+    rms_eps: float
+    rope_theta: float
+    context_length: int
+    tied: bool = False
+    # family specific
+    write_head_dim: bool = False          # attention.key_length / value_length
+    qkv_bias: bool = False                # qwen2
+    qk_norm: bool = False                 # qwen3
+    fused: bool = False                   # phi3: attn_qkv and ffn_up = [gate; up]
+    n_rot: int | None = None              # rope.dimension_count when written
+    llama3_rope: dict | None = None       # Llama 3.1 rope_scaling -> rope_freqs.weight
+    longrope: bool = False                # phi3 rope_factors_long/short
+    orig_context_length: int | None = None
+    sliding_window: int | None = None     # phi3
+    seed: str | None = None               # seed name; default: name without "-tied"
+
+    @property
+    def seed_name(self) -> str:
+        return self.seed or self.name.removesuffix("-tied")
+
+
+LLAMA31_ROPE = {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 8192}
+LLAMA32_ROPE = {**LLAMA31_ROPE, "factor": 32.0}
+
+
+def _variants() -> list[Variant]:
+    llama = dict(family="llama3", arch="llama", vocab="ggml-vocab-llama-bpe.gguf", n_layer=4,
+                 n_head=4, n_head_kv=1, head_dim=64, rms_eps=1e-5, rope_theta=500000.0,
+                 context_length=4096, n_rot=64)
+    qwen2 = dict(family="qwen2", arch="qwen2", vocab="ggml-vocab-qwen2.gguf", n_layer=3,
+                 n_head=4, n_head_kv=2, head_dim=64, rms_eps=1e-6, rope_theta=1000000.0,
+                 context_length=4096, qkv_bias=True)
+    qwen3 = dict(family="qwen3", arch="qwen3", vocab="ggml-vocab-qwen2.gguf", n_layer=3,
+                 n_head=8, n_head_kv=2, head_dim=128, rms_eps=1e-6, rope_theta=1000000.0,
+                 context_length=4096, write_head_dim=True, qk_norm=True)
+    phi3 = dict(family="phi3", arch="phi3", vocab="ggml-vocab-phi-3.gguf", n_layer=2,
+                n_head=4, n_head_kv=2, head_dim=64, rms_eps=1e-5, rope_theta=10000.0,
+                context_length=4096, fused=True, n_rot=64, orig_context_length=4096,
+                sliding_window=2047)
+    partial = {**phi3, "n_rot": 48, "sliding_window": 0}
+    return [
+        Variant("llama3", llama3_rope=LLAMA31_ROPE, **llama),
+        # Seeded as "llama3": the same weights, Llama 3.2's factors and head_dim keys.
+        Variant("llama3-tied", tied=True, llama3_rope=LLAMA32_ROPE, write_head_dim=True, **llama),
+        Variant("qwen2", **qwen2),
+        Variant("qwen2-tied", tied=True, **qwen2),
+        Variant("qwen3", **qwen3),
+        Variant("qwen3-tied", tied=True, **qwen3),
+        Variant("phi3", **phi3),
+        Variant("phi3-tied", tied=True, **phi3),
+        Variant("phi3-partial", **partial),
+        # Seeded as phi3-partial: the same weights, plus the LongRoPE factors.
+        Variant("phi3-longrope", longrope=True, seed="phi3-partial",
+                **{**partial, "context_length": 131072}),
+    ]
+
+
+VARIANTS = _variants()
+FAMILIES = ["llama3", "qwen2", "qwen3", "phi3"]
+KEY_ORDER = ["block_count", "context_length", "embedding_length", "feed_forward_length",
+             "head_count", "head_count_kv", "rope_freq_base", "layer_norm_rms_eps", "key_length",
+             "value_length", "file_type", "vocab_size", "rope_dimension_count"]
+PHI3_KEY_ORDER = ["context_length", "rope_scaling_orig_ctx_len", "embedding_length",
+                  "feed_forward_length", "block_count", "head_count", "head_count_kv",
+                  "layer_norm_rms_eps", "rope_dimension_count", "rope_freq_base", "file_type",
+                  "sliding_window", "rope_scaling_attn_factors"]
+TYPES = {
+    "f32": (None, gguf.LlamaFileType.ALL_F32),
+    "f16": (gguf.GGMLQuantizationType.F16, gguf.LlamaFileType.MOSTLY_F16),
+    "q8_0": (gguf.GGMLQuantizationType.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0),
+}
+
+
+# ---------------------------------------------------------------- RoPE factors
+
+
+def llama3_rope_freqs(head_dim: int, theta: float, p: dict) -> np.ndarray:
+    """Llama 3.1 rope_scaling as a per-frequency divisor of the rotation angle.
+
+    For the frequency f_i = theta^(-2i/head_dim) (i < head_dim/2), its
+    wavelength w = 2 pi / f_i is compared with original_context / high_freq_factor
+    and original_context / low_freq_factor: shorter wavelengths keep f_i
+    (factor 1), longer ones are divided by `factor`, and in between the
+    frequency is interpolated, s = (original_context / w - low) / (high - low),
+    f_i' = (1 - s) f_i / factor + s f_i, i.e. a divisor 1 / ((1 - s) / factor + s).
+    """
+    factor, low, high = p["factor"], p["low_freq_factor"], p["high_freq_factor"]
+    old_ctx = p["original_max_position_embeddings"]
+    freqs = theta ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+    out = []
+    for f in freqs:
+        wavelen = 2.0 * math.pi / f
+        if wavelen < old_ctx / high:
+            out.append(1.0)
+        elif wavelen > old_ctx / low:
+            out.append(factor)
+        else:
+            s = (old_ctx / wavelen - low) / (high - low)
+            out.append(1.0 / ((1.0 - s) / factor + s))
+    return np.asarray(out, dtype=np.float32)
+
+
+def longrope_factors(n_rot: int) -> tuple[np.ndarray, np.ndarray]:
+    """Made-up LongRoPE factors shaped like Phi-3's: short near 1, long 1 -> 40."""
+    t = np.linspace(0.0, 1.0, n_rot // 2)
+    short = 1.0 + 0.25 * t * t
+    long = np.exp(t * math.log(40.0))
+    return long.astype(np.float32), short.astype(np.float32)
+
+
+def longrope_attn_factor(context_length: int, orig: int) -> float:
+    # Phi-3's LongRoPE attention factor, as the converter writes it.
+    scale = context_length / orig
+    return math.sqrt(1.0 + math.log(scale) / math.log(orig)) if scale > 1.0 else 1.0
+
+
+# ---------------------------------------------------------------- weights
+
+
+def make_weights(v: Variant, n_vocab: int) -> dict[str, np.ndarray]:
+    """Every tensor of the variant, float32, numpy shape (rows, columns).
+
+    A matrix is stored with one row per output feature (GGUF ne = [columns,
+    rows]); inserted in the order the file lists them.
+    """
+    seed = [BASE_SEED, zlib.crc32(v.seed_name.encode("utf-8"))]
+    rng = np.random.default_rng(seed)
+
+    def normal(rows: int, cols: int, rms_out: float) -> np.ndarray:
+        # rms_out: RMS of (this matrix @ x) for x of unit RMS.
+        return (rng.standard_normal((rows, cols)) * (rms_out / math.sqrt(cols))).astype(np.float32)
+
+    def norm_weight(n: int) -> np.ndarray:
+        return (1.0 + NORM_JITTER * rng.standard_normal(n)).astype(np.float32)
+
+    q_width = v.n_head * v.head_dim
+    kv_width = v.n_head_kv * v.head_dim
+    t: dict[str, np.ndarray] = {}
+
+    if v.llama3_rope is not None:
+        t["rope_freqs.weight"] = llama3_rope_freqs(v.head_dim, v.rope_theta, v.llama3_rope)
+    if v.longrope:
+        t["rope_factors_long.weight"], t["rope_factors_short.weight"] = longrope_factors(v.n_rot)
+
+    t["token_embd.weight"] = (rng.standard_normal((n_vocab, N_EMBD)) * EMBD_STD).astype(np.float32)
+
+    for i in range(v.n_layer):
+        p = f"blk.{i}."
+        t[p + "attn_norm.weight"] = norm_weight(N_EMBD)
+        wq = normal(q_width, N_EMBD, QK_GAIN)
+        wk = normal(kv_width, N_EMBD, QK_GAIN)
+        wv = normal(kv_width, N_EMBD, 1.0)
+        if v.fused:
+            t[p + "attn_qkv.weight"] = np.concatenate([wq, wk, wv], axis=0)
+        else:
+            t[p + "attn_q.weight"], t[p + "attn_k.weight"], t[p + "attn_v.weight"] = wq, wk, wv
+        if v.qkv_bias:
+            t[p + "attn_q.bias"] = (BIAS_STD * rng.standard_normal(q_width)).astype(np.float32)
+            t[p + "attn_k.bias"] = (BIAS_STD * rng.standard_normal(kv_width)).astype(np.float32)
+            t[p + "attn_v.bias"] = (BIAS_STD * rng.standard_normal(kv_width)).astype(np.float32)
+        if v.qk_norm:
+            t[p + "attn_q_norm.weight"] = norm_weight(v.head_dim)
+            t[p + "attn_k_norm.weight"] = norm_weight(v.head_dim)
+        t[p + "attn_output.weight"] = normal(N_EMBD, q_width, RESIDUAL_GAIN)
+        t[p + "ffn_norm.weight"] = norm_weight(N_EMBD)
+        gate = normal(N_FF, N_EMBD, 1.0)
+        up = normal(N_FF, N_EMBD, 1.0)
+        if v.fused:
+            t[p + "ffn_up.weight"] = np.concatenate([gate, up], axis=0)
+        else:
+            t[p + "ffn_gate.weight"], t[p + "ffn_up.weight"] = gate, up
+        t[p + "ffn_down.weight"] = normal(N_EMBD, N_FF, RESIDUAL_GAIN)
+
+    t["output_norm.weight"] = norm_weight(N_EMBD)
+    # Drawn last, so that the untied file's other tensors equal the tied one's.
+    output = normal(n_vocab, N_EMBD, OUTPUT_ROW_NORM)
+    if not v.tied:
+        t["output.weight"] = output
+    return t
+
+
+# ---------------------------------------------------------------- the tokenizer
+
+
+def tokenizer_fields(path: Path) -> list[tuple[str, object, gguf.GGUFValueType, gguf.GGUFValueType | None]]:
+    """Every tokenizer.* key of a vocab-only GGUF, as (key, value, type, array type).
+
+    Strings are kept as their raw bytes, so they are copied exactly.
+    """
+    reader = gguf.GGUFReader(path)
+    out = []
+    for key, f in reader.fields.items():
+        if not key.startswith("tokenizer."):
+            continue
+        vtype = f.types[0]
+        if vtype == gguf.GGUFValueType.ARRAY:
+            sub = f.types[-1]
+            if sub == gguf.GGUFValueType.STRING:
+                val = [bytes(f.parts[i]) for i in f.data]
+            else:
+                val = [f.parts[i][0].item() for i in f.data]
+            out.append((key, val, vtype, sub))
+        elif vtype == gguf.GGUFValueType.STRING:
+            out.append((key, bytes(f.parts[f.data[0]]), vtype, None))
+        else:
+            out.append((key, f.parts[f.data[0]][0].item(), vtype, None))
+    return out
+
+
+def n_tokens(fields) -> int:
+    for key, val, _, _ in fields:
+        if key == "tokenizer.ggml.tokens":
+            return len(val)
+    raise SystemExit("vocab file has no tokenizer.ggml.tokens")
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_variant(v: Variant, type_name: str, weights: dict[str, np.ndarray], tok_fields,
+                  path: Path) -> None:
+    qtype, file_type = TYPES[type_name]
+    w = gguf.GGUFWriter(path, v.arch)
+    w.add_name(f"kvserve synthetic {v.name}")
+    values = {
+        "block_count": v.n_layer, "context_length": v.context_length,
+        "embedding_length": N_EMBD, "feed_forward_length": N_FF,
+        "head_count": v.n_head, "head_count_kv": v.n_head_kv,
+        "rope_freq_base": v.rope_theta, "layer_norm_rms_eps": v.rms_eps,
+        "key_length": v.head_dim if v.write_head_dim else None,
+        "value_length": v.head_dim if v.write_head_dim else None,
+        "file_type": file_type,
+        "vocab_size": weights["token_embd.weight"].shape[0] if v.arch == "llama" else None,
+        "rope_dimension_count": v.n_rot,
+        "rope_scaling_orig_ctx_len": v.orig_context_length,
+        "sliding_window": v.sliding_window,
+        "rope_scaling_attn_factors":
+            longrope_attn_factor(v.context_length, v.orig_context_length) if v.longrope else None,
+    }
+    # In the converter's order: conversion/phi.py Phi3MiniModel for phi3, else
+    # conversion/base.py TextModel.set_gguf_parameters then conversion/llama.py.
+    for key in PHI3_KEY_ORDER if v.arch == "phi3" else KEY_ORDER:
+        if values[key] is not None:
+            getattr(w, "add_" + key)(values[key])
+    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    for key, val, vtype, sub in tok_fields:
+        w.add_key_value(key, val, vtype, sub)
+
+    for name, x in weights.items():
+        if qtype is None or x.ndim == 1:
+            w.add_tensor(name, x)
+        elif qtype == gguf.GGMLQuantizationType.F16:
+            w.add_tensor(name, x.astype(np.float16))
+        else:
+            w.add_tensor(name, gguf.quants.quantize(x, qtype), raw_dtype=qtype)
+
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+# ---------------------------------------------------------------- llama.cpp check
+
+CHECK_PROMPTS = ["The capital of France is", "Once upon a time, there was a little",
+                 "def fibonacci(n):\n    "]
+CHECK_N_PREDICT = 16
+
+
+def check_with_llama_server(exe: str, files: list[tuple[Variant, Path]]) -> bool:
+    """Greedy ids and the smallest top-1/top-2 margin per prompt, per file."""
+    from make_greedy_fixtures import REQUEST, Server, http
+
+    ok = True
+    runs = []
+    for v, path in files:
+        runs.append((v, path, 2048))
+        if v.longrope:
+            runs.append((v, path, 8192))  # above the original context: long factors
+    with tempfile.TemporaryDirectory() as tmp:
+        for v, path, n_ctx in runs:
+            flags = ["-t", "1", "-c", str(n_ctx)]
+            print(f"{path.name} (-c {n_ctx}):", flush=True)
+            with Server(exe, path, str(Path(tmp) / "server.log"), flags) as server:
+                for prompt in CHECK_PROMPTS:
+                    body = {**REQUEST, "prompt": prompt, "n_predict": CHECK_N_PREDICT}
+                    status, r = http(server.port, "/completion", body)
+                    if status != 200:
+                        print(f"  HTTP {status}: {r}")
+                        ok = False
+                        continue
+                    margins = []
+                    for p in r["completion_probabilities"]:
+                        top = p["top_logprobs"]
+                        margins.append(top[0]["logprob"] - top[1]["logprob"])
+                    low = sum(m < 0.25 for m in margins)
+                    # llama-server leaves out the entry of a token that ends inside a
+                    # UTF-8 character, so there can be fewer entries than ids.
+                    print(f"  {prompt!r}: ids {r['tokens']} stop {r['stop_type']}; "
+                          f"margin min {min(margins):.3f} median {float(np.median(margins)):.2f}, "
+                          f"{low} of {len(margins)} steps with probabilities below 0.25; "
+                          f"text {r['content']!r}")
+    return ok
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_list(text: str, allowed, what: str) -> list[str]:
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in items if s not in allowed]
+    if bad or not items:
+        raise SystemExit(f"unknown {what}: {', '.join(bad) or '(none)'}; choose from {', '.join(allowed)}")
+    return items
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="directory for the .gguf files")
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--types", default=",".join(TYPES))
+    ap.add_argument("--vocab-dir", default=str(DEFAULT_VOCAB_DIR),
+                    help="llama.cpp's models/ directory with the ggml-vocab-*.gguf files")
+    ap.add_argument("--check-llama-server", metavar="PATH", default=None,
+                    help="run every file in this llama-server and print greedy ids and margins")
+    args = ap.parse_args()
+
+    families = parse_list(args.families, FAMILIES, "family")
+    types = parse_list(args.types, list(TYPES), "type")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    vocab_dir = Path(args.vocab_dir)
+
+    vocabs: dict[str, list] = {}
+    written: list[tuple[Variant, Path]] = []
+    for v in VARIANTS:
+        if v.family not in families:
+            continue
+        if v.vocab not in vocabs:
+            vocabs[v.vocab] = tokenizer_fields(vocab_dir / v.vocab)
+        tok = vocabs[v.vocab]
+        weights = make_weights(v, n_tokens(tok))
+        for type_name in types:
+            path = out / f"{v.name}-{type_name}.gguf"
+            write_variant(v, type_name, weights, tok, path)
+            print(f"{sha256_file(path)}  {path.name}  {path.stat().st_size} bytes", flush=True)
+            written.append((v, path))
+
+    if args.check_llama_server:
+        return 0 if check_with_llama_server(args.check_llama_server, written) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
