@@ -90,8 +90,9 @@ sys.path.insert(0, str(SCRIPTS_DIR / "fixtures"))
 sys.dont_write_bytecode = True  # keep scripts/fixtures free of __pycache__
 from fixturelib import sha256_file  # noqa: E402
 
-LLAMA_CPP_DIR = Path("/work/llama/llama_cpp_python-0.3.36/vendor/llama.cpp")
-DEFAULT_VOCAB_DIR = LLAMA_CPP_DIR / "models"
+# llama.cpp's vocab-only files, as scripts/fetch-tokenizer-vectors unpacks
+# them from PyPI's llama-cpp-python sdist (sha256-checked, with the licence).
+DEFAULT_VOCAB_DIR = SCRIPTS_DIR.parent / "vendor-data" / "tokenizer-vectors"
 
 N_EMBD = 256
 N_FF = 768
@@ -439,7 +440,8 @@ def main() -> int:
     ap.add_argument("--families", default=",".join(FAMILIES))
     ap.add_argument("--types", default=",".join(TYPES))
     ap.add_argument("--vocab-dir", default=str(DEFAULT_VOCAB_DIR),
-                    help="llama.cpp's models/ directory with the ggml-vocab-*.gguf files")
+                    help="a directory with llama.cpp's ggml-vocab-*.gguf files "
+                         "(default: vendor-data/tokenizer-vectors, from scripts/fetch-tokenizer-vectors)")
     ap.add_argument("--check-llama-server", metavar="PATH", default=None,
                     help="run every file in this llama-server and print greedy ids and margins")
     args = ap.parse_args()
@@ -449,6 +451,8 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     vocab_dir = Path(args.vocab_dir)
+    if not vocab_dir.is_dir():
+        sys.exit(f"make-test-models: no vocabulary files at {vocab_dir}; run scripts/fetch-tokenizer-vectors first")
 
     vocabs: dict[str, list] = {}
     written: list[tuple[Variant, Path]] = []
