@@ -2,7 +2,7 @@
 /// A missing required key is an error naming it.
 public struct ModelHyperparameters: Sendable, Equatable {
     /// Architectures kvserve has a forward pass for (Forward/Architectures).
-    public static let supportedArchitectures: Set<String> = ["llama", "gemma3"]
+    public static let supportedArchitectures: Set<String> = ["llama", "gemma3", "qwen2", "qwen3"]
 
     public let architecture: String
     public let contextLength: Int

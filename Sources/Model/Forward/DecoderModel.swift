@@ -62,6 +62,8 @@ public final class DecoderModel: @unchecked Sendable {
         let weights: DecoderWeights
         switch h.architecture {
         case "gemma3": weights = try Gemma3.weights(reader)
+        case "qwen2": weights = try Qwen2.weights(reader)
+        case "qwen3": weights = try Qwen3.weights(reader)
         default: weights = try Llama.weights(reader)
         }
         try reader.requireEverythingRead()
@@ -187,10 +189,17 @@ public final class DecoderModel: @unchecked Sendable {
             quantizedWide.invalidate()
             let headsNormed = layer.queryNorm != nil
             let rotateInParts = !headsNormed && recipe.rotaryPairing == .adjacent
+            let biases = [layer.queryBias, layer.keyBias, layer.valueBias]
             withPointers(&q, &k, &v) { qp, kp, vp in
                 multiply([layer.query, layer.key, layer.value], normed, &quantizedWide, into: [qp, kp, vp], count: count) { m, rows in
-                    guard rotateInParts || m == 2 else { return }
                     let outputs = [qp, kp, vp], width = [qDim, kvDim, kvDim][m]
+                    if let bias = biases[m] {
+                        for t in 0..<count {
+                            let row = outputs[m] + t * width
+                            for i in rows { row[i] += bias[i] }
+                        }
+                    }
+                    guard rotateInParts || m == 2 else { return }
                     if m < 2 { rotation.apply(outputs[m], width: width, rows: rows, headDimension: headDim) }
                     if m > 0 { store(outputs[m], rows: rows, value: m == 2) }
                 }

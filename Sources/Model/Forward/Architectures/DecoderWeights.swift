@@ -40,6 +40,8 @@ struct DecoderRecipe {
 struct DecoderLayer {
     let attentionNorm: [Float]
     let query, key, value, attentionOutput: WeightMatrix
+    /// Added to Q, K and V right after their products (Qwen2).
+    let queryBias, keyBias, valueBias: [Float]?
     /// Per-head RMSNorm weights of queries and keys, applied before RoPE (Gemma 3).
     let queryNorm, keyNorm: [Float]?
     /// RMSNorm of the attention output before it joins the residual stream (Gemma).
@@ -60,6 +62,7 @@ struct DecoderLayer {
     func mapMatrices(_ transform: (WeightMatrix) throws -> WeightMatrix) rethrows -> DecoderLayer {
         DecoderLayer(attentionNorm: attentionNorm, query: try transform(query), key: try transform(key),
                      value: try transform(value), attentionOutput: try transform(attentionOutput),
+                     queryBias: queryBias, keyBias: keyBias, valueBias: valueBias,
                      queryNorm: queryNorm, keyNorm: keyNorm, postAttentionNorm: postAttentionNorm,
                      feedForwardNorm: feedForwardNorm, gate: try transform(gate), up: try transform(up),
                      down: try transform(down), postFeedForwardNorm: postFeedForwardNorm,
@@ -120,7 +123,8 @@ struct DecoderTensorReader {
     }
 
     /// Block i's tensors under GGUF's names: those of every architecture,
-    /// and the per-head and post-block norms where the file has them.
+    /// and the Q/K/V biases, per-head and post-block norms where the file
+    /// has them (the architecture says which it requires).
     func layer(_ i: Int, inverseFrequencies: [Float], window: Int?) throws -> DecoderLayer {
         let h = hyperparameters, p = "blk.\(i)."
         let dim = h.embeddingLength, hd = h.headDimension, qDim = h.headCount * hd
@@ -131,6 +135,9 @@ struct DecoderTensorReader {
             key: try matrix(p + "attn_k.weight", rows: kvDim, columns: dim),
             value: try matrix(p + "attn_v.weight", rows: kvDim, columns: dim),
             attentionOutput: try matrix(p + "attn_output.weight", rows: dim, columns: qDim),
+            queryBias: try optionalVector(p + "attn_q.bias", count: qDim),
+            keyBias: try optionalVector(p + "attn_k.bias", count: kvDim),
+            valueBias: try optionalVector(p + "attn_v.bias", count: kvDim),
             queryNorm: try optionalVector(p + "attn_q_norm.weight", count: hd),
             keyNorm: try optionalVector(p + "attn_k_norm.weight", count: hd),
             postAttentionNorm: try optionalVector(p + "post_attention_norm.weight", count: dim),
@@ -140,6 +147,28 @@ struct DecoderTensorReader {
             down: try matrix(p + "ffn_down.weight", rows: dim, columns: ffn),
             postFeedForwardNorm: try optionalVector(p + "post_ffw_norm.weight", count: dim),
             inverseFrequencies: inverseFrequencies, window: window)
+    }
+
+    /// Weights of the LLaMA-shaped decoders most families are: every layer
+    /// attends to every position, with RoPE at `inverseFrequencies` paired
+    /// as `pairing`, and a SwiGLU feed-forward.
+    func globalAttentionWeights(pairing: DecoderRecipe.RotaryPairing, inverseFrequencies: [Float]) throws -> DecoderWeights {
+        let h = hyperparameters
+        let (embedding, output) = try embeddingAndOutput()
+        let layers = try (0..<h.blockCount).map { try layer($0, inverseFrequencies: inverseFrequencies, window: nil) }
+        return DecoderWeights(recipe: DecoderRecipe(embeddingScale: nil, rotaryPairing: pairing, gateActivation: .silu),
+                              embedding: embedding, output: output,
+                              outputNorm: try vector("output_norm.weight", count: h.embeddingLength), layers: layers)
+    }
+
+    /// An error naming the first `blk.i.<suffix>` the file lacks: tensors
+    /// that are optional to the common pass but an architecture's own.
+    func requireInEveryLayer(_ suffixes: [String]) throws {
+        for i in 0..<hyperparameters.blockCount {
+            for suffix in suffixes where file.gguf.tensor(named: "blk.\(i).\(suffix)") == nil {
+                throw GGUFError.missingTensor("blk.\(i).\(suffix)")
+            }
+        }
     }
 
     /// The token embedding, and the output projection (the embedding when tied).

@@ -8,12 +8,7 @@ import Foundation
 /// file has one (Llama 3.1, 3.2); every layer attends to every position.
 enum Llama {
     static func weights(_ reader: DecoderTensorReader) throws -> DecoderWeights {
-        let h = reader.hyperparameters
-        let (embedding, output) = try reader.embeddingAndOutput()
-        let frequencies = try reader.inverseFrequenciesWithFactors(base: h.ropeFreqBase)
-        let layers = try (0..<h.blockCount).map { try reader.layer($0, inverseFrequencies: frequencies, window: nil) }
-        return DecoderWeights(recipe: DecoderRecipe(embeddingScale: nil, rotaryPairing: .adjacent, gateActivation: .silu),
-                              embedding: embedding, output: output,
-                              outputNorm: try reader.vector("output_norm.weight", count: h.embeddingLength), layers: layers)
+        try reader.globalAttentionWeights(pairing: .adjacent,
+                                          inverseFrequencies: reader.inverseFrequenciesWithFactors(base: reader.hyperparameters.ropeFreqBase))
     }
 }
