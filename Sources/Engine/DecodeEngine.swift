@@ -49,7 +49,7 @@ public final class DecodeEngine {
         var admittedAt: Double?
         var tokens: [TokenID] { history + prompt + generated }
         var prefix: DiskPrefetch.Prefix {
-            DiskPrefetch.Prefix(id: id, tokens: tokens, hashes: blockHashes, salt: request.cacheSalt)
+            DiskPrefetch.Prefix(id: id, parts: (history, prompt, generated), hashes: blockHashes, salt: request.cacheSalt)
         }
     }
 

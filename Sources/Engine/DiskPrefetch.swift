@@ -27,11 +27,15 @@ struct DiskPrefetch {
     enum Readiness { case ready, loading, blocked }
 
     /// What a waiting request's prefix is: its tokens, their chain hashes, its salt.
+    /// The tokens are kept in their three parts (copy-on-write, so free to
+    /// pass) and joined only when a lookup is made, not on every step.
     struct Prefix {
         let id: RequestID
-        let tokens: [TokenID]
+        let parts: (history: [TokenID], prompt: [TokenID], generated: [TokenID])
         let hashes: [UInt64]
         let salt: UInt64
+
+        var tokens: [TokenID] { parts.history + parts.prompt + parts.generated }
     }
 
     private struct PendingLoad {
