@@ -2,7 +2,7 @@
 /// A missing required key is an error naming it.
 public struct ModelHyperparameters: Sendable, Equatable {
     /// Architectures kvserve has a forward pass for (Forward/Architectures).
-    public static let supportedArchitectures: Set<String> = ["llama", "gemma3", "qwen2", "qwen3"]
+    public static let supportedArchitectures: Set<String> = ["llama", "gemma3", "qwen2", "qwen3", "phi3"]
 
     public let architecture: String
     public let contextLength: Int
@@ -19,8 +19,12 @@ public struct ModelHyperparameters: Sendable, Equatable {
     /// Dimension of one attention head: `<arch>.attention.key_length`, or the
     /// embedding length shared out between the heads.
     public let headDimension: Int
-    /// Positions a sliding-window layer attends to (`<arch>.attention.sliding_window`).
+    /// Positions a sliding-window layer attends to (`<arch>.attention.sliding_window`;
+    /// phi3's converter writes 0 for none).
     public let slidingWindow: Int?
+    /// Multiplies RoPE's cosines and sines (`<arch>.rope.scaling.attn_factor`,
+    /// LongRoPE's magnitude correction; 1 when absent).
+    public let ropeAttentionFactor: Float
 
     /// Query heads sharing one key/value head.
     public var groupSize: Int { headCount / headCountKV }
@@ -44,7 +48,11 @@ public struct ModelHyperparameters: Sendable, Equatable {
         ropeFreqBase = try gguf.optionalFloat("\(arch).rope.freq_base") ?? 10_000
         vocabSize = try gguf.optionalInt("\(arch).vocab_size", in: big)
 
-        slidingWindow = try gguf.optionalInt("\(arch).attention.sliding_window", in: 1...(1 << 24))
+        slidingWindow = try gguf.optionalInt("\(arch).attention.sliding_window", in: 0...(1 << 24)).flatMap { $0 == 0 ? nil : $0 }
+        ropeAttentionFactor = try gguf.optionalFloat("\(arch).rope.scaling.attn_factor") ?? 1
+        guard ropeAttentionFactor.isFinite, ropeAttentionFactor > 0 else {
+            throw GGUFError.valueOutOfRange(key: "\(arch).rope.scaling.attn_factor", reason: "\(ropeAttentionFactor) is not a positive number")
+        }
         let keyLength = try gguf.optionalInt("\(arch).attention.key_length", in: 1...(1 << 16))
         let valueLength = try gguf.optionalInt("\(arch).attention.value_length", in: 1...(1 << 16))
         guard valueLength == keyLength else {

@@ -3,13 +3,22 @@ import Testing
 import TestSupport
 @testable import Model
 
-/// The qwen2, qwen3 and llama (Llama 3 rope_freqs) forward passes against
-/// llama.cpp's greedy output on scripts/make-test-models.py's files (random
-/// weights, each family's real tokenizer), which the test makes itself and
-/// checks by sha256 against the fixture's (make_family_greedy_fixtures.py).
-/// Agreement is demanded up to llama.cpp's first near-tie (top-1 minus top-2
-/// log-probability under 0.25), where two correct implementations may round
-/// either way.
+/// The qwen2, qwen3, phi3 and llama (Llama 3 rope_freqs) forward passes on
+/// scripts/make-test-models.py's files (random weights, each family's real
+/// tokenizer), which the test makes itself and checks by sha256 against the
+/// fixture's (make_family_greedy_fixtures.py), against two truths:
+/// - a float64 numpy pass (family_forward.py), up to its first near-tie;
+/// - llama.cpp's greedy output, up to its first near-tie or the float64
+///   pass's, or the first step where it departs from the float64 pass
+///   (there llama.cpp rounded: its F16 key/value cache, its 8-bit
+///   activations).
+/// A near-tie is a top-1 minus top-2 margin under 0.25, where two correct
+/// implementations may round either way. With 8-bit activations on a
+/// quantized file the margin is wider (`eight_bit_near_tie`, 3): quantizing
+/// the activations moves these files' logits (standard deviation ~32) by a
+/// few units. Measured on the fixture's Q8_0 cases, llama.cpp departed from
+/// the float64 pass in 24 of 34 at float64 margins up to 2.71 and kvserve's
+/// 8-bit path in 22 of 34 up to 2.39; kvserve's exact path in none.
 @Suite(.enabled(if: TestResources.tokenizerVectorsEnabled, TestResources.tokenizerVectorsMissingNote))
 struct FamilyParityTests {
     struct Fixture: Decodable {
@@ -18,9 +27,12 @@ struct FamilyParityTests {
             let prompt_ids: [TokenID]
             let completion_ids: [TokenID]
             let margins: [Double?]
+            let reference_ids: [TokenID]
+            let reference_margins: [Double]
         }
         let make_test_models: [String]
         let near_tie: Double
+        let eight_bit_near_tie: Double
         let files: [String: String]
         let cases: [Case]
     }
@@ -50,8 +62,10 @@ struct FamilyParityTests {
     }
 
     @Test(arguments: ["qwen2-f32.gguf", "qwen2-tied-f32.gguf", "qwen3-f32.gguf", "qwen3-tied-f32.gguf",
-                      "llama3-f32.gguf", "llama3-tied-f32.gguf"])
-    func greedyAgreesWithLlamaCppUpToItsFirstNearTie(_ name: String) throws {
+                      "llama3-f32.gguf", "llama3-tied-f32.gguf", "phi3-f32.gguf", "phi3-tied-f32.gguf",
+                      "phi3-partial-f32.gguf", "phi3-longrope-f32.gguf", "qwen2-q8_0.gguf", "llama3-q8_0.gguf",
+                      "phi3-longrope-q8_0.gguf"])
+    func greedyAgreesWithTheReferenceAndLlamaCpp(_ name: String) throws {
         let fixture = try Self.fixture.get(), made = try Self.made.get()
         defer { try? FileManager.default.removeItem(at: made.directory.appendingPathComponent(name)) }
         let cases = fixture.cases.filter { $0.file == name }
@@ -61,13 +75,18 @@ struct FamilyParityTests {
         var compared = 0
         for precision in DecoderModel.ActivationPrecision.allCases {
             let model = try DecoderModel(file: file, activations: precision)
+            let eightBit = model.layers[0].query.panelKernel != nil
+            let tie = eightBit ? fixture.eight_bit_near_tie : fixture.near_tie
             for c in cases {
-                // Steps before the first near-tie; a case without margins (llama-server gave none) counts whole.
-                let sure = c.margins.firstIndex { ($0 ?? .infinity) < fixture.near_tie } ?? c.completion_ids.count
-                let ours = ReferenceOutputTests().greedy(model, prompt: c.prompt_ids, steps: sure, eos: nil)
-                #expect(ours == Array(c.completion_ids.prefix(sure)),
-                        "\(name), \(c.prompt_ids.count) prompt ids, \(precision) activations")
-                compared += sure
+                let sureOfReference = c.reference_margins.firstIndex { $0 < tie } ?? c.reference_ids.count
+                let llamaRounded = zip(c.completion_ids, c.reference_ids).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                let sureOfLlama = min(c.margins.firstIndex { ($0 ?? .infinity) < tie } ?? c.completion_ids.count,
+                                      llamaRounded ?? c.completion_ids.count, sureOfReference)
+                let ours = ReferenceOutputTests().greedy(model, prompt: c.prompt_ids, steps: max(sureOfReference, sureOfLlama), eos: nil)
+                let what = "\(name), \(c.prompt_ids.count) prompt ids, \(precision) activations"
+                #expect(Array(ours.prefix(sureOfReference)) == Array(c.reference_ids.prefix(sureOfReference)), "float64: \(what)")
+                #expect(Array(ours.prefix(sureOfLlama)) == Array(c.completion_ids.prefix(sureOfLlama)), "llama.cpp: \(what)")
+                compared += sureOfReference
             }
         }
         #expect(compared >= 100, "\(name): only \(compared) steps before near-ties")

@@ -17,7 +17,7 @@ public struct ForwardSequence: Sendable {
 }
 
 /// A decoder-only transformer, run the way its architecture's file says
-/// (Architectures/: `Llama`, `Gemma3`). Per layer:
+/// (Architectures/: `Llama`, `Gemma3`, `Qwen2`, `Qwen3`, `Phi3`). Per layer:
 ///
 ///     x += post?(Wo · attention(RoPE(qkNorm?(Wq·n)), RoPE(qkNorm?(Wk·n)), Wv·n))   n = norm(x)
 ///     x += post?(Wdown · (act(Wgate·n) * Wup·n))                                   n = norm(x)
@@ -64,6 +64,7 @@ public final class DecoderModel: @unchecked Sendable {
         case "gemma3": weights = try Gemma3.weights(reader)
         case "qwen2": weights = try Qwen2.weights(reader)
         case "qwen3": weights = try Qwen3.weights(reader)
+        case "phi3": weights = try Phi3.weights(reader)
         default: weights = try Llama.weights(reader)
         }
         try reader.requireEverythingRead()
@@ -146,7 +147,7 @@ public final class DecoderModel: @unchecked Sendable {
             }
             if rotations[layer.inverseFrequencies] == nil {
                 rotations[layer.inverseFrequencies] = RotaryTable(positions: positions, inverseFrequencies: layer.inverseFrequencies,
-                                                                  pairing: recipe.rotaryPairing)
+                                                                  pairing: recipe.rotaryPairing, scale: h.ropeAttentionFactor)
             }
         }
         let slots = positions.indices.map { t in
@@ -189,19 +190,18 @@ public final class DecoderModel: @unchecked Sendable {
             quantizedWide.invalidate()
             let headsNormed = layer.queryNorm != nil
             let rotateInParts = !headsNormed && recipe.rotaryPairing == .adjacent
-            let biases = [layer.queryBias, layer.keyBias, layer.valueBias]
             withPointers(&q, &k, &v) { qp, kp, vp in
                 multiply([layer.query, layer.key, layer.value], normed, &quantizedWide, into: [qp, kp, vp], count: count) { m, rows in
-                    let outputs = [qp, kp, vp], width = [qDim, kvDim, kvDim][m]
-                    if let bias = biases[m] {
+                    let output = m == 0 ? qp : m == 1 ? kp : vp, width = m == 0 ? qDim : kvDim
+                    if let bias = m == 0 ? layer.queryBias : m == 1 ? layer.keyBias : layer.valueBias {
                         for t in 0..<count {
-                            let row = outputs[m] + t * width
+                            let row = output + t * width
                             for i in rows { row[i] += bias[i] }
                         }
                     }
                     guard rotateInParts || m == 2 else { return }
-                    if m < 2 { rotation.apply(outputs[m], width: width, rows: rows, headDimension: headDim) }
-                    if m > 0 { store(outputs[m], rows: rows, value: m == 2) }
+                    if m < 2 { rotation.apply(output, width: width, rows: rows, headDimension: headDim) }
+                    if m > 0 { store(output, rows: rows, value: m == 2) }
                 }
                 if !rotateInParts {
                     if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {

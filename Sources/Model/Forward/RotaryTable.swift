@@ -2,13 +2,15 @@ import Foundation
 
 /// cos and sin of position * frequency for every token and rotated pair, and
 /// the rotation itself: pair i of a head turns by position * base^(-2i/d).
+/// Both are multiplied by `scale` (a file's `rope.scaling.attn_factor`), so
+/// rotated components grow by it; unrotated ones (partial rotary) do not.
 struct RotaryTable {
     let cosines: [Float]
     let sines: [Float]
     let pairs: Int
     let pairing: DecoderRecipe.RotaryPairing
 
-    init(positions: [Int], inverseFrequencies: [Float], pairing: DecoderRecipe.RotaryPairing) {
+    init(positions: [Int], inverseFrequencies: [Float], pairing: DecoderRecipe.RotaryPairing, scale: Float = 1) {
         pairs = inverseFrequencies.count
         self.pairing = pairing
         var c: [Float] = [], s: [Float] = []
@@ -16,7 +18,7 @@ struct RotaryTable {
         for p in positions {
             for f in inverseFrequencies {
                 let angle = Float(p) * f
-                c.append(cosf(angle)); s.append(sinf(angle))
+                c.append(cosf(angle) * scale); s.append(sinf(angle) * scale)
             }
         }
         cosines = c; sines = s

@@ -48,6 +48,15 @@ public struct WeightMatrix: @unchecked Sendable {
         self.panels = panels
     }
 
+    /// Rows `range` of this matrix as a matrix of its own, named `name`: a
+    /// fused projection's parts (phi3's Q, K and V in one tensor) are run
+    /// as the separate matrices they are.
+    func rows(_ range: Range<Int>, name: String) -> WeightMatrix {
+        precondition(panels == nil && range.lowerBound >= 0 && range.upperBound <= rows, "rows of the file layout")
+        return WeightMatrix(name: name, type: type, rows: range.count, columns: columns,
+                            data: data + range.lowerBound * rowBytes, rowBytes: rowBytes, panels: nil)
+    }
+
     /// Bytes of the whole matrix in its current layout.
     public var byteCount: Int { byteCount(as: panels) }
 

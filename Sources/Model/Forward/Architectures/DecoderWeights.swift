@@ -122,18 +122,26 @@ struct DecoderTensorReader {
         try WeightMatrix(requireTensor(name), rows: rows, columns: columns)
     }
 
+    /// How a family's file stores the feed-forward's gate and up projections.
+    enum GateUpLayout {
+        /// `ffn_gate` and `ffn_up`.
+        case separate
+        /// One `ffn_up` of twice the feed-forward's rows: the gate's, then up's (phi3).
+        case fusedInUp
+    }
+
     /// Block i's tensors under GGUF's names: those of every architecture,
     /// and the Q/K/V biases, per-head and post-block norms where the file
     /// has them (the architecture says which it requires).
-    func layer(_ i: Int, inverseFrequencies: [Float], window: Int?) throws -> DecoderLayer {
+    func layer(_ i: Int, inverseFrequencies: [Float], window: Int?, gateUp: GateUpLayout = .separate) throws -> DecoderLayer {
         let h = hyperparameters, p = "blk.\(i)."
         let dim = h.embeddingLength, hd = h.headDimension, qDim = h.headCount * hd
         let kvDim = h.headCountKV * hd, ffn = h.feedForwardLength
+        let (query, key, value) = try attentionProjections(p)
+        let (gate, up) = try gateAndUp(p, gateUp)
         return DecoderLayer(
             attentionNorm: try vector(p + "attn_norm.weight", count: dim),
-            query: try matrix(p + "attn_q.weight", rows: qDim, columns: dim),
-            key: try matrix(p + "attn_k.weight", rows: kvDim, columns: dim),
-            value: try matrix(p + "attn_v.weight", rows: kvDim, columns: dim),
+            query: query, key: key, value: value,
             attentionOutput: try matrix(p + "attn_output.weight", rows: dim, columns: qDim),
             queryBias: try optionalVector(p + "attn_q.bias", count: qDim),
             keyBias: try optionalVector(p + "attn_k.bias", count: kvDim),
@@ -142,20 +150,50 @@ struct DecoderTensorReader {
             keyNorm: try optionalVector(p + "attn_k_norm.weight", count: hd),
             postAttentionNorm: try optionalVector(p + "post_attention_norm.weight", count: dim),
             feedForwardNorm: try vector(p + "ffn_norm.weight", count: dim),
-            gate: try matrix(p + "ffn_gate.weight", rows: ffn, columns: dim),
-            up: try matrix(p + "ffn_up.weight", rows: ffn, columns: dim),
+            gate: gate, up: up,
             down: try matrix(p + "ffn_down.weight", rows: dim, columns: ffn),
             postFeedForwardNorm: try optionalVector(p + "post_ffw_norm.weight", count: dim),
             inverseFrequencies: inverseFrequencies, window: window)
     }
 
+    /// Q, K and V of block prefix `p`: three tensors, or one `attn_qkv`
+    /// whose rows are Q's, then K's, then V's (any family may be stored so,
+    /// as llama.cpp loads it; phi3 is).
+    private func attentionProjections(_ p: String) throws -> (WeightMatrix, WeightMatrix, WeightMatrix) {
+        let h = hyperparameters, dim = h.embeddingLength
+        let qDim = h.headCount * h.headDimension, kvDim = h.headCountKV * h.headDimension
+        guard file.gguf.tensor(named: p + "attn_qkv.weight") != nil else {
+            return (try matrix(p + "attn_q.weight", rows: qDim, columns: dim),
+                    try matrix(p + "attn_k.weight", rows: kvDim, columns: dim),
+                    try matrix(p + "attn_v.weight", rows: kvDim, columns: dim))
+        }
+        let fused = try matrix(p + "attn_qkv.weight", rows: qDim + 2 * kvDim, columns: dim)
+        return (fused.rows(0..<qDim, name: fused.name + "[q]"),
+                fused.rows(qDim..<(qDim + kvDim), name: fused.name + "[k]"),
+                fused.rows((qDim + kvDim)..<(qDim + 2 * kvDim), name: fused.name + "[v]"))
+    }
+
+    private func gateAndUp(_ p: String, _ layout: GateUpLayout) throws -> (WeightMatrix, WeightMatrix) {
+        let dim = hyperparameters.embeddingLength, ffn = hyperparameters.feedForwardLength
+        switch layout {
+        case .separate:
+            return (try matrix(p + "ffn_gate.weight", rows: ffn, columns: dim), try matrix(p + "ffn_up.weight", rows: ffn, columns: dim))
+        case .fusedInUp:
+            let fused = try matrix(p + "ffn_up.weight", rows: 2 * ffn, columns: dim)
+            return (fused.rows(0..<ffn, name: fused.name + "[gate]"), fused.rows(ffn..<(2 * ffn), name: fused.name + "[up]"))
+        }
+    }
+
     /// Weights of the LLaMA-shaped decoders most families are: every layer
-    /// attends to every position, with RoPE at `inverseFrequencies` paired
-    /// as `pairing`, and a SwiGLU feed-forward.
-    func globalAttentionWeights(pairing: DecoderRecipe.RotaryPairing, inverseFrequencies: [Float]) throws -> DecoderWeights {
+    /// attends to every position, with RoPE at `inverseFrequencies` (the
+    /// file's base, unscaled, when nil) paired as `pairing`, and a SwiGLU
+    /// feed-forward.
+    func globalAttentionWeights(pairing: DecoderRecipe.RotaryPairing, inverseFrequencies: [Float]? = nil,
+                                gateUp: GateUpLayout = .separate) throws -> DecoderWeights {
         let h = hyperparameters
+        let frequencies = inverseFrequencies ?? self.inverseFrequencies(factors: nil)
         let (embedding, output) = try embeddingAndOutput()
-        let layers = try (0..<h.blockCount).map { try layer($0, inverseFrequencies: inverseFrequencies, window: nil) }
+        let layers = try (0..<h.blockCount).map { try layer($0, inverseFrequencies: frequencies, window: nil, gateUp: gateUp) }
         return DecoderWeights(recipe: DecoderRecipe(embeddingScale: nil, rotaryPairing: pairing, gateActivation: .silu),
                               embedding: embedding, output: output,
                               outputNorm: try vector("output_norm.weight", count: h.embeddingLength), layers: layers)
@@ -187,16 +225,21 @@ struct DecoderTensorReader {
         (0..<(d / 2)).map { powf(base, -Float(2 * $0) / Float(d)) }
     }
 
-    /// The same, each divided by the file's frequency factor for pair i
-    /// when it has `rope_freqs.weight` (Llama 3.1 and later stretch the low
-    /// frequencies for long contexts so).
-    func inverseFrequenciesWithFactors(base: Float) throws -> [Float] {
-        let d = hyperparameters.ropeDimensionCount
-        let frequencies = Self.inverseFrequencies(base: base, dimensions: d)
-        guard let factors = try optionalVector("rope_freqs.weight", count: d / 2) else { return frequencies }
+    /// The file's RoPE frequencies, pair i's divided by `factors[i]` where
+    /// given: dividing the angle stretches that pair's wavelength.
+    func inverseFrequencies(factors: [Float]?) -> [Float] {
+        let frequencies = Self.inverseFrequencies(base: hyperparameters.ropeFreqBase, dimensions: hyperparameters.ropeDimensionCount)
+        return factors.map { zip(frequencies, $0).map { $0 / $1 } } ?? frequencies
+    }
+
+    /// A RoPE frequency-factor tensor (`rope_freqs.weight` of Llama 3.1 and
+    /// later, phi3's `rope_factors_long/short.weight`): one positive factor
+    /// per rotated pair; nil when the file has none.
+    func ropeFactors(_ name: String) throws -> [Float]? {
+        guard let factors = try optionalVector(name, count: hyperparameters.ropeDimensionCount / 2) else { return nil }
         guard factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
-            throw GGUFError.badTensor(name: "rope_freqs.weight", reason: "a frequency factor is not a positive number")
+            throw GGUFError.badTensor(name: name, reason: "a frequency factor is not a positive number")
         }
-        return zip(frequencies, factors).map { $0 / $1 }
+        return factors
     }
 }

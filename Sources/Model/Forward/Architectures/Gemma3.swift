@@ -25,15 +25,11 @@ enum Gemma3 {
         let (embedding, output) = try reader.embeddingAndOutput()
         let global = DecoderTensorReader.inverseFrequencies(base: h.ropeFreqBase, dimensions: h.ropeDimensionCount)
         let local = DecoderTensorReader.inverseFrequencies(base: localRopeBase, dimensions: h.ropeDimensionCount)
+        try reader.requireInEveryLayer(["attn_q_norm.weight", "attn_k_norm.weight", "post_attention_norm.weight",
+                                        "post_ffw_norm.weight"])
         let layers = try (0..<h.blockCount).map { i in
             let isGlobal = (i + 1) % globalLayerPeriod == 0
-            let layer = try reader.layer(i, inverseFrequencies: isGlobal ? global : local, window: isGlobal ? nil : window)
-            for (norm, name) in [(layer.queryNorm, "attn_q_norm"), (layer.keyNorm, "attn_k_norm"),
-                                 (layer.postAttentionNorm, "post_attention_norm"), (layer.postFeedForwardNorm, "post_ffw_norm")]
-            where norm == nil {
-                throw GGUFError.missingTensor("blk.\(i).\(name).weight")
-            }
-            return layer
+            return try reader.layer(i, inverseFrequencies: isGlobal ? global : local, window: isGlobal ? nil : window)
         }
         return DecoderWeights(
             recipe: DecoderRecipe(embeddingScale: Float(h.embeddingLength).squareRoot(), rotaryPairing: .halves,

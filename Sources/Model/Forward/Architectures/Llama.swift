@@ -9,6 +9,6 @@ import Foundation
 enum Llama {
     static func weights(_ reader: DecoderTensorReader) throws -> DecoderWeights {
         try reader.globalAttentionWeights(pairing: .adjacent,
-                                          inverseFrequencies: reader.inverseFrequenciesWithFactors(base: reader.hyperparameters.ropeFreqBase))
+                                          inverseFrequencies: reader.inverseFrequencies(factors: reader.ropeFactors("rope_freqs.weight")))
     }
 }

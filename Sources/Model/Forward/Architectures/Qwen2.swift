@@ -6,10 +6,7 @@ import Foundation
 /// (scripts/fixtures/MODEL-FAMILIES.md has the facts and their sources).
 enum Qwen2 {
     static func weights(_ reader: DecoderTensorReader) throws -> DecoderWeights {
-        let h = reader.hyperparameters
         try reader.requireInEveryLayer(["attn_q.bias", "attn_k.bias", "attn_v.bias"])
-        return try reader.globalAttentionWeights(
-            pairing: .halves,
-            inverseFrequencies: DecoderTensorReader.inverseFrequencies(base: h.ropeFreqBase, dimensions: h.ropeDimensionCount))
+        return try reader.globalAttentionWeights(pairing: .halves)
     }
 }

@@ -7,10 +7,7 @@ import Foundation
 /// model's width) (scripts/fixtures/MODEL-FAMILIES.md).
 enum Qwen3 {
     static func weights(_ reader: DecoderTensorReader) throws -> DecoderWeights {
-        let h = reader.hyperparameters
         try reader.requireInEveryLayer(["attn_q_norm.weight", "attn_k_norm.weight"])
-        return try reader.globalAttentionWeights(
-            pairing: .halves,
-            inverseFrequencies: DecoderTensorReader.inverseFrequencies(base: h.ropeFreqBase, dimensions: h.ropeDimensionCount))
+        return try reader.globalAttentionWeights(pairing: .halves)
     }
 }
