@@ -22,7 +22,7 @@ Only the Python standard library is used.
 """
 import argparse, http.client, json, os, secrets, signal, socket, statistics, subprocess, sys, tempfile, time
 
-from benchlib import percentile, sse_events
+from benchlib import free_port, percentile, sse_events
 
 TOPICS = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music",
           "glaciers", "owls", "bridges", "tea", "comets", "maps", "forests", "clocks"]
@@ -30,12 +30,6 @@ FOLLOW_UPS = ["Why is that?", "Give me one example.", "Say it in one sentence.",
 SYSTEM = "You are a helpful assistant who answers briefly."
 MAX_TOKENS = 32
 ARMS = ("native", "responses")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(binary, port, keys, log, timeout=120):

@@ -30,41 +30,12 @@ Only the Python standard library is used.
 """
 import argparse, http.client, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
-from benchlib import percentile, sse_events
+from benchlib import free_port, long_text, percentile, sse_events, wait_ready
 
 TOPICS = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music",
           "glaciers", "owls", "bridges", "tea", "comets", "maps", "forests", "clocks"]
 FOLLOW_UPS = ["Why is that?", "Give me one example.", "Say it in one sentence.", "What else?", "Tell me more."]
 SYSTEM = "You are a helpful assistant who answers briefly."
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(port, path, timeout=120):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", path)
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} not ready")
-
-
-def long_text(topic, index):
-    """About 600 tokens of notes on a topic, different for every conversation."""
-    parts = [f"Here are my notes on {topic}, draft {index}. Please read them before answering."]
-    for i in range(1, 31):
-        parts.append(f"Note {i}: people who study {topic} often say that point {i * 7 + index} matters, "
-                     f"because it changes how the rest fits together.")
-    return " ".join(parts)
 
 
 class Client(threading.Thread):

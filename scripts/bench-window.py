@@ -23,31 +23,19 @@ Usage: scripts/bench-window.py --model models/gemma-3-270m-q4_k_m.gguf
 Only the Python standard library is used.
 """
 import argparse, http.client, json, os, re, socket, statistics, subprocess, tempfile, time
+from benchlib import free_port, wait_ready
 
 SENTENCES = [f"Note {n}: the {['red', 'green', 'blue', 'amber', 'violet'][n % 5]} lantern above door {n * 7 % 31} "
              f"was lit at {n % 12 + 1} o'clock." for n in range(1, 111)]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_healthy(process, port, log, timeout=180):
-    end = time.time() + timeout
-    while process.poll() is None and time.time() < end:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/health")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    process.kill()
-    log.seek(0)
-    raise RuntimeError(f"server on port {port} did not come up: " + log.read()[-2000:].decode(errors="replace"))
+    try:
+        wait_ready(port, "/health", timeout, process)
+    except RuntimeError:
+        process.kill()
+        log.seek(0)
+        raise RuntimeError(f"server on port {port} did not come up: " + log.read()[-2000:].decode(errors="replace"))
 
 
 def post(port, path, body):

@@ -55,7 +55,7 @@ import time
 from pathlib import Path
 
 sys.dont_write_bytecode = True
-from benchlib import sse_events  # noqa: E402  (beside this file)
+from benchlib import free_port, sse_events  # noqa: E402  (beside this file)
 
 REPO = Path(__file__).resolve().parents[1]
 N_PREDICT = 32
@@ -122,12 +122,6 @@ PROMPTS = [
     ("long-inventory", long_inventory()),
     ("long-code", long_code()),
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(port, method, path, body=None, timeout=600):

@@ -25,18 +25,12 @@ Only the Python standard library is used.
 """
 import argparse, http.client, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
-from benchlib import sse_events
+from benchlib import free_port, sse_events
 
 QUESTIONS = ["Tell me about {}.", "Why is that?", "Give me one example.", "Say it in one sentence.",
              "What else?", "Tell me more.", "Is that always true?", "Who first noticed it?"]
 TOPICS = ["the moon", "bread", "rivers", "chess", "volcanoes", "bees", "trains", "music", "glaciers", "owls",
           "bridges", "tea", "comets", "maps", "forests", "clocks"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rss_bytes(pid):
