@@ -164,11 +164,14 @@ private func headerOnly() -> [UInt8] { Array(GGUFBuilder().build()[..<24]) }
         #expect(throws: GGUFError.unknownValueType(key: "odd", type: 42)) { try GGUFBuilder.parse(bytes) }
     }
 
+    /// The error names the tensor, its type and every type kvserve computes with.
     @Test func unsupportedTensorTypeIsNamedWhenUsed() throws {
         var b = sampleBuilder()
-        b.tensors.append(.init(name: "k", dims: [256], type: 10, data: Array(repeating: 0, count: 84)))  // Q2_K
+        b.tensors.append(.init(name: "k", dims: [256], type: 16, data: Array(repeating: 0, count: 66)))  // IQ2_XXS
         let f = try GGUFBuilder.parse(b.build())
-        #expect(throws: GGUFError.unsupportedTensorType(name: "k", type: "Q2_K")) { try f.requireTensor("k").dequantized() }
+        #expect(throws: GGUFError.unsupportedTensorType(name: "k", type: "IQ2_XXS")) { try f.requireTensor("k").dequantized() }
+        let message = "\(GGUFError.unsupportedTensorType(name: "k", type: "IQ2_XXS"))"
+        for type in TensorType.computable { #expect(message.contains(type.name), "\(type) missing from: \(message)") }
     }
 
     @Test func randomCorruptionNeverCrashes() throws {

@@ -43,7 +43,8 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible {
         case let .unknownTensorType(name, type):
             return "tensor '\(name)' has unknown ggml type id \(type)"
         case let .unsupportedTensorType(name, type):
-            return "tensor '\(name)' has type \(type), which kvserve cannot compute with (supported: F32, F16, Q4_0, Q4_1, Q8_0)"
+            let supported = TensorType.computable.sorted { $0.id < $1.id }.map(\.name).joined(separator: ", ")
+            return "tensor '\(name)' has type \(type), which kvserve cannot compute with (supported: \(supported))"
         case let .missingKey(key):
             return "required metadata key '\(key)' is missing"
         case let .wrongKeyType(key, expected, found):
