@@ -166,9 +166,9 @@ private func headerOnly() -> [UInt8] { Array(GGUFBuilder().build()[..<24]) }
 
     @Test func unsupportedTensorTypeIsNamedWhenUsed() throws {
         var b = sampleBuilder()
-        b.tensors.append(.init(name: "k", dims: [256], type: 10, data: Array(repeating: 0, count: 84)))  // Q2_K
+        b.tensors.append(.init(name: "k", dims: [256], type: 23, data: Array(repeating: 0, count: 136)))  // IQ4_XS
         let f = try GGUFBuilder.parse(b.build())
-        #expect(throws: GGUFError.unsupportedTensorType(name: "k", type: "Q2_K")) { try f.requireTensor("k").dequantized() }
+        #expect(throws: GGUFError.unsupportedTensorType(name: "k", type: "IQ4_XS")) { try f.requireTensor("k").dequantized() }
     }
 
     @Test func randomCorruptionNeverCrashes() throws {
