@@ -11,9 +11,11 @@ scripts/fixtures/MODEL-FAMILIES.md.
 
 Usage:
     scripts/make-test-models.py --out DIR [--families llama3,qwen2,qwen3,phi3]
-        [--types f32,f16,q8_0] [--vocab-dir DIR] [--check-llama-server PATH]
+        [--variants NAME,...]
+        [--types f32,f16,q8_0,bf16,q2_k,q3_k,q4_k] [--vocab-dir DIR]
+        [--check-llama-server PATH]
 
-Files (DIR/<variant>-<type>.gguf, type f32, f16 or q8_0):
+Files (DIR/<variant>-<type>.gguf, type f32, f16, q8_0, bf16, q2_k, q3_k or q4_k):
 
     llama3            general.architecture "llama", 4 layers, 4 heads of 64,
                       1 KV head, rope_freqs.weight from Llama 3.1's rope_scaling
@@ -47,10 +49,14 @@ phi3 32064). The tokenizer.* keys are copied unchanged from llama.cpp's
 vocab-only files (models/ggml-vocab-llama-bpe.gguf, ggml-vocab-qwen2.gguf for
 both Qwen families, ggml-vocab-phi-3.gguf). Types: f32 has every tensor F32;
 f16 has the 2-D weights F16 and the 1-D ones (norms, biases, rope factors)
-F32, as convert_hf_to_gguf.py --outtype f16 writes them; q8_0 the same with
-Q8_0 (gguf.quants.quantize) instead of F16. All types of a variant hold the
-same float32 weights before rounding. K-quants can be made from the f32/f16
-files with llama.cpp's llama-quantize (every row length is a multiple of 256).
+F32, as convert_hf_to_gguf.py --outtype f16 writes them; q8_0 and bf16 the
+same with Q8_0 or BF16 (gguf.quants.quantize) instead of F16; q2_k, q3_k and
+q4_k the same with every 2-D weight Q2_K, Q3_K or Q4_K, quantized by this
+script (gguf-py cannot; see quantize_k: a plain min/max fit, coarser than
+llama-quantize's search, and checked against gguf's dequantization). All types
+of a variant hold the same float32 weights before rounding. llama.cpp's
+llama-quantize can also make K-quant files from the f32/f16 ones (every row
+length is a multiple of 256).
 
 Weights: a seeded numpy default_rng per variant (seed from the variant's base
 name, so a file is the same whichever --families/--types are asked for), so
@@ -188,6 +194,10 @@ TYPES = {
     "f32": (None, gguf.LlamaFileType.ALL_F32),
     "f16": (gguf.GGMLQuantizationType.F16, gguf.LlamaFileType.MOSTLY_F16),
     "q8_0": (gguf.GGMLQuantizationType.Q8_0, gguf.LlamaFileType.MOSTLY_Q8_0),
+    "bf16": (gguf.GGMLQuantizationType.BF16, gguf.LlamaFileType.MOSTLY_BF16),
+    "q2_k": (gguf.GGMLQuantizationType.Q2_K, gguf.LlamaFileType.MOSTLY_Q2_K),
+    "q3_k": (gguf.GGMLQuantizationType.Q3_K, gguf.LlamaFileType.MOSTLY_Q3_K_S),
+    "q4_k": (gguf.GGMLQuantizationType.Q4_K, gguf.LlamaFileType.MOSTLY_Q4_K_S),
 }
 
 
@@ -371,6 +381,8 @@ def write_variant(v: Variant, type_name: str, weights: dict[str, np.ndarray], to
             w.add_tensor(name, x)
         elif qtype == gguf.GGMLQuantizationType.F16:
             w.add_tensor(name, x.astype(np.float16))
+        elif qtype in K_QUANTIZERS:
+            w.add_tensor(name, quantize_k(x, qtype), raw_dtype=qtype)
         else:
             w.add_tensor(name, gguf.quants.quantize(x, qtype), raw_dtype=qtype)
 
@@ -378,6 +390,115 @@ def write_variant(v: Variant, type_name: str, weights: dict[str, np.ndarray], to
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+
+
+# ---------------------------------------------------------------- K-quants
+#
+# gguf-py quantizes BF16 and Q8_0 but not the K-quants, so Q2_K, Q3_K and
+# Q4_K are made here: per sub-block the plain min/max (or max |x|) fit, no
+# search, rounded half to even throughout, so the bytes are deterministic.
+# The block layouts are gguf-py's (gguf/quants.py dequantize_blocks); every
+# quantized tensor is read back through gguf.quants.dequantize and checked
+# against a bound of one quantization step per value.
+
+QK_K = 256
+
+
+def _f16(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float16)
+
+
+def _super_scale(per_sub: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """A super-block's f16 scale for integer sub-block scales 0...top, and
+    those integers (0 where the scale is 0)."""
+    d = _f16(per_sub.max(axis=-1) / top)
+    d32 = d.astype(np.float32)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ints = np.where(d32 > 0, np.clip(np.rint(per_sub / d32), 0, top), 0)
+    return d, ints.astype(np.uint8)
+
+
+def _levels(x: np.ndarray, step: np.ndarray, offset: np.ndarray, top: int) -> np.ndarray:
+    """round((x + offset) / step) in 0...top (0 where step is 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(step > 0, np.rint((x + offset) / step), 0)
+    return np.clip(q, 0, top).astype(np.uint8)
+
+
+def _two_bit_planes(q: np.ndarray) -> np.ndarray:
+    """(blocks, 256) values 0...3 -> 64 bytes: value 128h + 32k + l at bits
+    2k of byte 32h + l."""
+    q = q.reshape(-1, 2, 4, 32).astype(np.uint8)
+    return (q[:, :, 0] | q[:, :, 1] << 2 | q[:, :, 2] << 4 | q[:, :, 3] << 6).reshape(-1, 64)
+
+
+def quantize_q2_k(x: np.ndarray) -> np.ndarray:
+    """Blocks of 84 bytes: scales[16] (scale | minimum << 4), qs[64], d, dmin."""
+    sub = x.reshape(-1, 16, 16).astype(np.float32)
+    low = np.minimum(sub.min(axis=-1), 0)
+    scale = (sub.max(axis=-1) - low) / 3
+    d, sc = _super_scale(scale, 15)
+    dmin, m = _super_scale(-low, 15)
+    step = (d.astype(np.float32)[:, None] * sc)[..., None]
+    offset = (dmin.astype(np.float32)[:, None] * m)[..., None]
+    q = _levels(sub, step, offset, 3)
+    return np.concatenate([sc | m << 4, _two_bit_planes(q), d[:, None].view(np.uint8),
+                           dmin[:, None].view(np.uint8)], axis=1)
+
+
+def quantize_q3_k(x: np.ndarray) -> np.ndarray:
+    """Blocks of 110 bytes: hmask[32], qs[64], scales[12], d; x = d (sc - 32) (q - 4)."""
+    sub = x.reshape(-1, 16, 16).astype(np.float32)
+    d, sc = _super_scale(np.abs(sub).max(axis=-1) / 4, 31)
+    step = (d.astype(np.float32)[:, None] * sc)[..., None]
+    q = _levels(sub, step, 4 * step, 7).reshape(-1, QK_K)   # q - 4 in -4...3
+    hmask = np.zeros((q.shape[0], 32), np.uint8)
+    for m in range(8):                                       # value 32m + l: bit m of byte l
+        hmask |= (q[:, 32 * m:32 * m + 32] >> 2) << m
+    stored = (sc.astype(np.int16) + 32).astype(np.uint8)     # 6 bits: sc + 32
+    low = stored & 0xF
+    scales = np.concatenate([low[:, :8] | low[:, 8:] << 4,   # scale s < 8 low nibble of byte s, else high of s - 8
+                             (stored[:, 0:4] >> 4) | (stored[:, 4:8] >> 4) << 2
+                             | (stored[:, 8:12] >> 4) << 4 | (stored[:, 12:16] >> 4) << 6], axis=1)
+    return np.concatenate([hmask, _two_bit_planes(q & 3), scales, d[:, None].view(np.uint8)], axis=1)
+
+
+def quantize_q4_k(x: np.ndarray) -> np.ndarray:
+    """Blocks of 144 bytes: d, dmin, 12 bytes of 6-bit scales and minimums, qs[128]."""
+    sub = x.reshape(-1, 8, 32).astype(np.float32)
+    low = np.minimum(sub.min(axis=-1), 0)
+    d, sc = _super_scale((sub.max(axis=-1) - low) / 15, 63)
+    dmin, m = _super_scale(-low, 63)
+    step = (d.astype(np.float32)[:, None] * sc)[..., None]
+    offset = (dmin.astype(np.float32)[:, None] * m)[..., None]
+    q = _levels(sub, step, offset, 15)
+    scales = np.concatenate([sc[:, :4] | (sc[:, 4:] >> 4) << 6, m[:, :4] | (m[:, 4:] >> 4) << 6,
+                             (sc[:, 4:] & 0xF) | (m[:, 4:] & 0xF) << 4], axis=1)
+    qs = (q[:, 0::2] | q[:, 1::2] << 4).reshape(-1, 128)     # sub-blocks 2p, 2p + 1 share bytes 32p...
+    return np.concatenate([d[:, None].view(np.uint8), dmin[:, None].view(np.uint8), scales, qs], axis=1)
+
+
+K_QUANTIZERS = {
+    gguf.GGMLQuantizationType.Q2_K: (quantize_q2_k, 3),
+    gguf.GGMLQuantizationType.Q3_K: (quantize_q3_k, 7),
+    gguf.GGMLQuantizationType.Q4_K: (quantize_q4_k, 15),
+}
+
+
+def quantize_k(x: np.ndarray, qtype: gguf.GGMLQuantizationType) -> np.ndarray:
+    """A (rows, columns) float32 matrix as rows of K-quant blocks, checked
+    against gguf-py's dequantization: within one level step of the block's
+    range per value (the fits are coarse, not wrong)."""
+    fn, levels = K_QUANTIZERS[qtype]
+    rows, cols = x.shape
+    data = fn(x.reshape(-1, QK_K)).reshape(rows, -1)
+    assert data.shape[1] == cols // QK_K * gguf.GGML_QUANT_SIZES[qtype][1], (qtype, data.shape)
+    back = gguf.quants.dequantize(data, qtype).reshape(-1, QK_K)
+    blocks = x.reshape(-1, QK_K)
+    span = np.abs(blocks).max(axis=1, keepdims=True) * 2
+    error = np.abs(back - blocks)
+    assert np.all(error <= span / levels * 1.01 + 1e-6), (qtype, float((error / np.maximum(span, 1e-30)).max()))
+    return data
 
 
 # ---------------------------------------------------------------- llama.cpp check
@@ -438,6 +559,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="directory for the .gguf files")
     ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--variants", default=None,
+                    help="only these variants of the families (e.g. llama3-tied); default: all")
     ap.add_argument("--types", default=",".join(TYPES))
     ap.add_argument("--vocab-dir", default=str(DEFAULT_VOCAB_DIR),
                     help="a directory with llama.cpp's ggml-vocab-*.gguf files "
@@ -447,6 +570,7 @@ def main() -> int:
     args = ap.parse_args()
 
     families = parse_list(args.families, FAMILIES, "family")
+    variants = parse_list(args.variants, [v.name for v in VARIANTS], "variant") if args.variants else None
     types = parse_list(args.types, list(TYPES), "type")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -457,7 +581,7 @@ def main() -> int:
     vocabs: dict[str, list] = {}
     written: list[tuple[Variant, Path]] = []
     for v in VARIANTS:
-        if v.family not in families:
+        if v.family not in families or (variants is not None and v.name not in variants):
             continue
         if v.vocab not in vocabs:
             vocabs[v.vocab] = tokenizer_fields(vocab_dir / v.vocab)

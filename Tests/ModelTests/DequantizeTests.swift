@@ -25,9 +25,13 @@ import Testing
             #expect(tensor.type.name == entry.type)
             #expect(tensor.shape == entry.shape)
             Self.expectClose(try tensor.dequantized(), try #require(entry.values), entry.name)
+            if tensor.type == .bf16 {
+                // A bfloat16 widens exactly: the very bits gguf gives.
+                #expect(try tensor.dequantized().map(\.bitPattern) == entry.values?.map { Float($0).bitPattern })
+            }
             types.insert(tensor.type.name)
         }
-        #expect(types == ["F32", "F16", "Q4_0", "Q4_1", "Q8_0"])
+        #expect(types == ["F32", "F16", "Q4_0", "Q4_1", "Q8_0", "BF16"])
     }
 
     @Test(.enabled(if: TestResources.modelTestsEnabled, TestResources.modelMissingNote))

@@ -6,13 +6,15 @@ import Testing
 /// the block formats' definitions (ggml's layouts, decoded here column by
 /// column, independently of the kernels' readers).
 extension KernelTests {
-    static let packedFormats: [TensorType] = [.q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+    static let packedFormats: [TensorType] = [.q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     /// Byte offsets of a block's f16 fields.
     func halfOffsets(_ type: TensorType) -> [Int] {
         switch type.id {
         case TensorType.q5_0.id: return [0]
         case TensorType.q6_K.id: return [208]
+        case TensorType.q2_K.id: return [80, 82]
+        case TensorType.q3_K.id: return [108]
         default: return [0, 2]
         }
     }
@@ -54,6 +56,19 @@ extension KernelTests {
             let top = (byte(128 + j / 128 * 32 + within % 32) >> (2 * (within / 32))) & 3
             let scale = Double(Int8(bitPattern: row[block + 192 + j / 16]))
             return (nibble + 16 * top - 32, half(row, block + 208) * scale, 0)
+        case TensorType.q2_K.id, TensorType.q3_K.id:
+            // 2-bit parts: byte 32 (j / 128) + j % 32 of qs, bits 2 ((j % 128) / 32).
+            let qs = type.id == TensorType.q2_K.id ? 16 : 32
+            let low = (byte(qs + 32 * (j / 128) + j % 32) >> (2 * ((j % 128) / 32))) & 3
+            let sub = j / 16
+            if type.id == TensorType.q2_K.id {
+                return (low, half(row, block + 80) * Double(byte(sub) & 15), half(row, block + 82) * Double(byte(sub) >> 4))
+            }
+            // Q3_K: a clear hmask bit (bit j / 32 of byte j % 32) means 4 is taken off.
+            let q = low - 4 * (1 - bit(byte(j % 32), j / 32))
+            let lowScale = sub < 8 ? byte(96 + sub) & 15 : byte(96 + sub - 8) >> 4
+            let sc = lowScale + 16 * ((byte(104 + sub % 4) >> (2 * (sub / 4))) & 3) - 32
+            return (q, half(row, block + 108) * Double(sc), 0)
         default:
             let sub = j / 32, l = j % 32, hasFifth = type.id == TensorType.q5_K.id
             let scales = (0..<12).map { byte(4 + $0) }
@@ -73,14 +88,15 @@ extension KernelTests {
         var value = 0.0, magnitude = 0.0
         for b in 0..<(x.count / 32) {
             let a = quantize(x, block: b)
-            var product = 0.0, minimum = 0.0
+            var product = 0.0, minimum = 0.0, minimumDot = 0.0
             for i in 0..<32 {
                 let w = packedWeight(type, row, column: 32 * b + i)
                 product += Double(w.w) * w.scale * Double(a.q[i])
                 minimum = w.minimum
+                minimumDot += w.minimum * Double(a.q[i])
             }
             let offset = type.id == TensorType.q5_1.id ? minimum * a.s
-                : type.blockLength == 256 ? -minimum * a.d * Double(a.q.reduce(0, +)) : 0
+                : type.blockLength == 256 ? -a.d * minimumDot : 0
             value += a.d * product + offset
             magnitude += abs(a.d * product) + abs(offset)
         }
@@ -114,7 +130,8 @@ extension KernelTests {
     }
 
     /// All value bits set (5-bit 31, Q6_K 63 - 32 = 31, 6-bit scales and
-    /// minimums 63, Q6_K scales 127 and -128) and all clear (Q6_K's -32),
+    /// minimums 63, Q6_K scales 127 and -128, Q2_K's 3 with scales and
+    /// minimums 15) and all clear (Q6_K's -32, Q3_K's -4 with scale -32),
     /// against activations all +-127: the 16-bit sums at their largest.
     @Test(arguments: packedFormats)
     func packedExtremesDoNotSaturate(_ type: TensorType) {
@@ -125,7 +142,7 @@ extension KernelTests {
                 for offset in halfOffsets(type) { setHalf(&row, b * type.blockBytes + offset, d) }
                 if type.id == TensorType.q6_K.id {
                     for s in 0..<16 { row[b * type.blockBytes + 192 + s] = s % 2 == 0 ? 0x7F : 0x80 }
-                } else if type.blockLength == 256 {
+                } else if type.id == TensorType.q4_K.id || type.id == TensorType.q5_K.id {
                     for s in 4..<16 { row[b * type.blockBytes + s] = 0xFF }
                 }
             }

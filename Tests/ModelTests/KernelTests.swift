@@ -186,7 +186,7 @@ struct KernelTests {
         }
     }
 
-    @Test(arguments: formats + [.f16, .f32])
+    @Test(arguments: formats + [.f16, .bf16, .f32])
     func floatActivationDotMatchesDequantizedWeights(_ type: TensorType) {
         var rng = SplitMix64(seed: 5)
         let n = 256
@@ -195,6 +195,12 @@ struct KernelTests {
             row = (0..<n).flatMap { _ in
                 let v = Float16(Float(Int(rng.next() % 2001) - 1000) / 500)
                 return [UInt8(v.bitPattern & 0xFF), UInt8(v.bitPattern >> 8)]
+            }
+        } else if type.id == TensorType.bf16.id {
+            // Finite bfloat16 bit patterns of either sign, exponents 2^-20...2^11.
+            row = (0..<n).flatMap { _ in
+                let bits = UInt16(rng.next() % 2) << 15 | UInt16(107 + rng.next() % 32) << 7 | UInt16(rng.next() % 128)
+                return [UInt8(bits & 0xFF), UInt8(bits >> 8)]
             }
         } else if type.id == TensorType.f32.id {
             row = (0..<n).flatMap { _ in

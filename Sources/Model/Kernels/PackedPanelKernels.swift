@@ -7,7 +7,8 @@ import X86Instructions
 /// 31496 and each half of a block is widened on its own; Q6_K's weights,
 /// q - 32 in [-32, 31], go in as magnitude and sign (as Q8_0's), pairs of at
 /// most 2 x 32 x 127 = 8128 and four groups 32512; Q4_K's nibbles sum all
-/// eight groups as Q4_0's do (30480). All below 32768.
+/// eight groups as Q4_0's do (30480); Q2_K's 2-bit values four groups of
+/// pairs of at most 2 x 3 x 127 (3048). All below 32768.
 
 /// Bytes as 16-bit lanes: bitwise operations on byte vectors were scalarised.
 @inline(__always) private func words(_ p: UnsafeRawPointer, _ offset: Int) -> SIMD16<UInt16> {
@@ -34,17 +35,28 @@ struct FiveBitGroups {
     /// sum of q_w q_x per row, each half of the block summed in 16 bits.
     @inline(__always)
     func dot(_ x: UnsafePointer<Int8>) -> SIMD8<Int32> {
-        typealias K = PanelKernel
-        var low = kv_multiply_add_bytes(g0, K.broadcast(x, group: 0))
-        low &+= kv_multiply_add_bytes(g1, K.broadcast(x, group: 1))
-        low &+= kv_multiply_add_bytes(g2, K.broadcast(x, group: 2))
-        low &+= kv_multiply_add_bytes(g3, K.broadcast(x, group: 3))
-        var high = kv_multiply_add_bytes(g4, K.broadcast(x, group: 4))
-        high &+= kv_multiply_add_bytes(g5, K.broadcast(x, group: 5))
-        high &+= kv_multiply_add_bytes(g6, K.broadcast(x, group: 6))
-        high &+= kv_multiply_add_bytes(g7, K.broadcast(x, group: 7))
-        return kv_multiply_add_words(low, K.ones) &+ kv_multiply_add_words(high, K.ones)
+        let (low, high) = halfDots(g0, g1, g2, g3, g4, g5, g6, g7, x)
+        return low &+ high
     }
+}
+
+/// Eight rows' sums of unsigned weights times activations over columns
+/// 0-15 (groups g0-g3) and 16-31 (g4-g7), each summed in 16 bits and then
+/// widened.
+@inline(__always)
+private func halfDots(_ g0: SIMD32<UInt8>, _ g1: SIMD32<UInt8>, _ g2: SIMD32<UInt8>, _ g3: SIMD32<UInt8>,
+                      _ g4: SIMD32<UInt8>, _ g5: SIMD32<UInt8>, _ g6: SIMD32<UInt8>, _ g7: SIMD32<UInt8>,
+                      _ x: UnsafePointer<Int8>) -> (SIMD8<Int32>, SIMD8<Int32>) {
+    typealias K = PanelKernel
+    var low = kv_multiply_add_bytes(g0, K.broadcast(x, group: 0))
+    low &+= kv_multiply_add_bytes(g1, K.broadcast(x, group: 1))
+    low &+= kv_multiply_add_bytes(g2, K.broadcast(x, group: 2))
+    low &+= kv_multiply_add_bytes(g3, K.broadcast(x, group: 3))
+    var high = kv_multiply_add_bytes(g4, K.broadcast(x, group: 4))
+    high &+= kv_multiply_add_bytes(g5, K.broadcast(x, group: 5))
+    high &+= kv_multiply_add_bytes(g6, K.broadcast(x, group: 6))
+    high &+= kv_multiply_add_bytes(g7, K.broadcast(x, group: 7))
+    return (kv_multiply_add_words(low, K.ones), kv_multiply_add_words(high, K.ones))
 }
 
 /// 32 x 8 Q6_K weights q - 32, as signed bytes.
@@ -200,5 +212,71 @@ enum Q6KPanel: SuperBlockPanel {
     @inline(__always)
     static func accumulate(_ acc: inout SIMD8<Float>, _ dot: SIMD8<Int32>, _ d: SIMD8<Float>, dx: Float, sx: Float, n: Int32) {
         acc = acc.addingProduct(Kernels.floats(dot), d * SIMD8(repeating: dx))
+    }
+}
+
+/// 32 x 8 Q2_K values (0...3): two 2-bit planes, for columns 0-15 and
+/// 16-31, whose bit pair k lines up group k of that half when shifted down.
+struct TwoBitGroups {
+    var g0, g1, g2, g3, g4, g5, g6, g7: SIMD32<UInt8>
+
+    @inline(__always)
+    init(_ values: UnsafeRawPointer) {
+        let low = words(values, 0), high = words(values, 32), mask = SIMD16<UInt16>(repeating: 0x0303)
+        g0 = bytes(low & mask); g1 = bytes((low &>> 2) & mask); g2 = bytes((low &>> 4) & mask); g3 = bytes((low &>> 6) & mask)
+        g4 = bytes(high & mask); g5 = bytes((high &>> 2) & mask); g6 = bytes((high &>> 4) & mask); g7 = bytes((high &>> 6) & mask)
+    }
+
+    /// Columns 0-15 and 16-31: sum of q_w q_x per row.
+    @inline(__always)
+    func dots(_ x: UnsafePointer<Int8>) -> (SIMD8<Int32>, SIMD8<Int32>) { halfDots(g0, g1, g2, g3, g4, g5, g6, g7, x) }
+}
+
+/// Q2_K: per half of 32 columns, the dot times its 4-bit scale and the
+/// half's activation sum times its 4-bit minimum, both summed in integers
+/// (|sums| <= 2 x 15 x 16 x 3 x 127, exact in float), then
+/// acc + float(scaled) (d d_x) + float(minimums) (-dmin d_x). The
+/// activations' sum over columns 0-15 is counted here from their bytes;
+/// columns 16-31 take the block's sum less it.
+enum Q2KPanel: SuperBlockPanel {
+    static var layout: PackedPanelLayout { PanelFormat.q2_K.packed }
+
+    struct Weights {
+        var values: TwoBitGroups
+        var lowScale, highScale, lowMinimum, highMinimum: SIMD8<Int32>
+    }
+
+    @inline(__always)
+    static func weights(_ panel: UnsafeRawPointer, block b: Int, _ mask: SIMD16<UInt16>) -> Weights {
+        let sub = subBlock(panel, b)
+        @inline(__always) func bytes(_ offset: Int) -> SIMD8<Int32> {
+            SIMD8(truncatingIfNeeded: sub.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt8>.self))
+        }
+        return Weights(values: TwoBitGroups(sub + layout.scaleBytes), lowScale: bytes(0), highScale: bytes(8),
+                       lowMinimum: bytes(16), highMinimum: bytes(24))
+    }
+
+    /// d and dmin of the eight rows.
+    @inline(__always)
+    static func scales(_ panel: UnsafeRawPointer, block b: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+        let header = header(panel, b)
+        return (Kernels.halves(header), Kernels.halves(header + 16))
+    }
+
+    @inline(__always)
+    static func integerDot(_ w: Weights, _ x: UnsafePointer<Int8>, _ n: Int32) -> (SIMD8<Int32>, SIMD8<Int32>) {
+        let (low, high) = w.values.dots(x)
+        let first = UnsafeRawPointer(x).loadUnaligned(as: SIMD16<Int8>.self)
+        var lowSum: Int32 = 0
+        for i in 0..<16 { lowSum &+= Int32(first[i]) }
+        let minimums = w.lowMinimum &* SIMD8(repeating: lowSum) &+ w.highMinimum &* SIMD8(repeating: n &- lowSum)
+        return (w.lowScale &* low &+ w.highScale &* high, minimums)
+    }
+
+    @inline(__always)
+    static func accumulate(_ acc: inout SIMD8<Float>, _ dot: (SIMD8<Int32>, SIMD8<Int32>), _ s: (SIMD8<Float>, SIMD8<Float>),
+                           dx: Float, sx: Float, n: Int32) {
+        acc = acc.addingProduct(Kernels.floats(dot.0), s.0 * SIMD8(repeating: dx))
+        acc = acc.addingProduct(Kernels.floats(dot.1), s.1 * SIMD8(repeating: -dx))
     }
 }

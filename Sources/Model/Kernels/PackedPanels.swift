@@ -17,6 +17,19 @@
 /// Shifting a plane by a constant and masking lines the high bits of one
 /// group up over its nibbles, so unpacking costs three operations per 32
 /// values.
+///
+/// Q3_K is stored as Q6_K, losslessly: its signed 6-bit scale sc - 32 is the
+/// int8 scale and its q - 4 (q in 0...7) becomes the 6-bit q6 = q + 28, so
+/// d (sc - 32) (q - 4) = d sc6 (q6 - 32) and the Q6_K kernel runs it. The
+/// panels take 210 bytes per 256 values of a row against the file's 110.
+///
+/// Q2_K has a scale and a minimum per 16 columns and 2-bit values: a header
+/// of d[8] and dmin[8], then per 32 columns the 4-bit scales of columns
+/// 0-15 and 16-31, their minimums likewise (a byte each, eight rows side by
+/// side), then two 32-byte planes, for columns 0-15 and 16-31, whose byte
+/// 4r + i holds at bits 2k, 2k + 1 the value of column 4k + i of that half
+/// (`PackedValues.twoBitPlace`): 100 bytes per 256 values of a row against
+/// the file's 84.
 struct PackedPanelLayout {
     let format: PanelFormat
 
@@ -24,25 +37,28 @@ struct PackedPanelLayout {
 
     var headerBytes: Int {
         switch format {
-        case .q4_K, .q5_K: return 32
-        case .q6_K: return 16
+        case .q4_K, .q5_K, .q2_K: return 32
+        case .q6_K, .q3_K: return 16
         default: return 0
         }
     }
 
     /// Bytes of one sub-block's scales (eight rows).
-    var scaleBytes: Int { format == .q5_1 ? 32 : 16 }
+    var scaleBytes: Int { format == .q5_1 || format == .q2_K ? 32 : 16 }
 
     /// 0: 4-bit values, 1: a fifth bit, 2: a fifth and a sixth.
     var highBits: Int {
         switch format {
         case .q4_K: return 0
-        case .q6_K: return 2
+        case .q6_K, .q3_K: return 2
+        case .q2_K: return 0
         default: return 1
         }
     }
 
-    var subBlockBytes: Int { scaleBytes + 128 + 32 * highBits }
+    /// Bytes of one sub-block's values (eight rows of 32).
+    var valueBytes: Int { format == .q2_K ? 64 : 128 + 32 * highBits }
+    var subBlockBytes: Int { scaleBytes + valueBytes }
     var subBlocks: Int { fileType.blockLength / 32 }
     var blockBytes: Int { headerBytes + subBlocks * subBlockBytes }
 
@@ -69,6 +85,15 @@ struct PackedPanelLayout {
             (to + toOffset + 2 * r).copyMemory(from: from + fromOffset, byteCount: 2)
         }
         @inline(__always) func byte(_ value: UInt8, _ offset: Int) { to.storeBytes(of: value, toByteOffset: offset + r, as: UInt8.self) }
+        /// Q6_K and Q3_K: d at `dOffset`, int8 scales per 16 columns, 6-bit values.
+        func signedScales(d dOffset: Int, _ scale: (Int) -> Int8, _ q: (Int) -> UInt8) {
+            half(dOffset, 0)
+            for j in 0..<8 {
+                let sub = headerBytes + j * subBlockBytes
+                byte(UInt8(bitPattern: scale(2 * j)), sub); byte(UInt8(bitPattern: scale(2 * j + 1)), sub + 8)
+                for l in 0..<32 { PackedValues.store(q(32 * j + l), column: l, row: r, highBits: highBits, into: to + sub + scaleBytes) }
+            }
+        }
         switch format {
         case .q5_0, .q5_1:
             let block = FiveBitBlock(base: from, minimumBytes: format == .q5_1 ? 2 : 0)
@@ -87,11 +112,21 @@ struct PackedPanelLayout {
             }
         case .q6_K:
             let block = Q6KSuperBlock(base: from)
-            half(208, 0)
+            signedScales(d: 208, block.scale, block.q)
+        case .q3_K:
+            // q - 4 = (q + 28) - 32: Q6_K's stored value.
+            let block = Q3KSuperBlock(base: from)
+            signedScales(d: 108, block.scale) { block.q($0) + 28 }
+        case .q2_K:
+            let block = Q2KSuperBlock(base: from)
+            half(80, 0); half(82, 16)
             for j in 0..<8 {
                 let sub = headerBytes + j * subBlockBytes
-                byte(UInt8(bitPattern: block.scale(2 * j)), sub); byte(UInt8(bitPattern: block.scale(2 * j + 1)), sub + 8)
-                for l in 0..<32 { PackedValues.store(block.q(32 * j + l), column: l, row: r, highBits: highBits, into: to + sub + scaleBytes) }
+                for h in 0..<2 {
+                    let (sc, m) = block.scaleAndMinimum(2 * j + h)
+                    byte(sc, sub + 8 * h); byte(m, sub + 16 + 8 * h)
+                }
+                for l in 0..<32 { PackedValues.storeTwoBit(block.q(32 * j + l), column: l, row: r, into: to + sub + scaleBytes) }
             }
         default:
             preconditionFailure("\(format) panels are not packed")
@@ -122,13 +157,23 @@ struct PackedPanelLayout {
                     let scale = d * Float(byte(sub)), minimum = dmin * Float(byte(sub + 8))
                     for l in 0..<32 { out[32 * j + l] = Dequantize.kValue(q(sub, l), scale: scale, minimum: minimum) }
                 }
-            case .q6_K:
+            case .q6_K, .q3_K:
                 let d = Dequantize.half(block, 2 * r)
                 for j in 0..<8 {
                     let sub = headerBytes + j * subBlockBytes
                     for l in 0..<32 {
                         let sc = Int8(bitPattern: byte(sub + 8 * (l / 16)))
                         out[32 * j + l] = Dequantize.q6KValue(q(sub, l), scale: d * Float(sc))
+                    }
+                }
+            case .q2_K:
+                let d = Dequantize.half(block, 2 * r), dmin = Dequantize.half(block, 16 + 2 * r)
+                for j in 0..<8 {
+                    let sub = headerBytes + j * subBlockBytes
+                    for l in 0..<32 {
+                        let scale = d * Float(byte(sub + 8 * (l / 16))), minimum = dmin * Float(byte(sub + 16 + 8 * (l / 16)))
+                        let q = PackedValues.loadTwoBit(column: l, row: r, from: block + sub + scaleBytes)
+                        out[32 * j + l] = Dequantize.kValue(q, scale: scale, minimum: minimum)
                     }
                 }
             default:
@@ -165,6 +210,23 @@ enum PackedValues {
             let h = high(c, r, highBits)
             or((q >> 4) << h.shift, at: h.offset)
         }
+    }
+
+    /// Q2_K: the byte and bit pair of column c of row r.
+    @inline(__always)
+    private static func twoBitPlace(_ c: Int, _ r: Int) -> (offset: Int, shift: UInt8) {
+        (32 * (c / 16) + 4 * r + c % 4, UInt8(2 * ((c % 16) / 4)))
+    }
+
+    static func storeTwoBit(_ q: UInt8, column c: Int, row r: Int, into values: UnsafeMutableRawPointer) {
+        let place = twoBitPlace(c, r)
+        let old = values.load(fromByteOffset: place.offset, as: UInt8.self)
+        values.storeBytes(of: old | (q & 3) << place.shift, toByteOffset: place.offset, as: UInt8.self)
+    }
+
+    static func loadTwoBit(column c: Int, row r: Int, from values: UnsafeRawPointer) -> UInt8 {
+        let place = twoBitPlace(c, r)
+        return (values.load(fromByteOffset: place.offset, as: UInt8.self) >> place.shift) & 3
     }
 
     static func load(column c: Int, row r: Int, highBits: Int, from values: UnsafeRawPointer) -> UInt8 {

@@ -54,7 +54,8 @@ public struct PanelKernel: Sendable {
         case .q5_1: run(Q5_1Panel.self)
         case .q4_K: run(Q4KPanel.self)
         case .q5_K: run(Q5KPanel.self)
-        case .q6_K: run(Q6KPanel.self)
+        case .q6_K, .q3_K: run(Q6KPanel.self)
+        case .q2_K: run(Q2KPanel.self)
         }
     }
 
@@ -139,16 +140,19 @@ public struct PanelKernel: Sendable {
 protocol PanelBlocks {
     associatedtype Weights
     associatedtype Scales
+    /// What `integerDot` hands `accumulate`: the eight rows' integer sums
+    /// (two sets of them for Q2_K, its scales' and its minimums').
+    associatedtype Dot = SIMD8<Int32>
     /// Bytes of one panel of `blocks` blocks.
     static func panelBytes(blocks: Int) -> Int
     static func weights(_ panel: UnsafeRawPointer, block b: Int, _ mask: SIMD16<UInt16>) -> Weights
     static func scales(_ panel: UnsafeRawPointer, block b: Int) -> Scales
     /// The eight rows' exact sums of weight times activation over the block
     /// (`n`: the activations' sum, for formats with an offset).
-    static func integerDot(_ w: Weights, _ x: UnsafePointer<Int8>, _ n: Int32) -> SIMD8<Int32>
+    static func integerDot(_ w: Weights, _ x: UnsafePointer<Int8>, _ n: Int32) -> Dot
     /// The block's float chain, the same for every tile shape: `dx` the
     /// activations' scale, `sx` its f16 sum and `n` its integer sum.
-    static func accumulate(_ acc: inout SIMD8<Float>, _ dot: SIMD8<Int32>, _ s: Scales, dx: Float, sx: Float, n: Int32)
+    static func accumulate(_ acc: inout SIMD8<Float>, _ dot: Dot, _ s: Scales, dx: Float, sx: Float, n: Int32)
 }
 
 /// Formats whose panel blocks are 32 columns with f16 d[8] (and m[8]) first.

@@ -71,21 +71,69 @@ extension Kernels {
         var acc = V8()
         for s in 0..<(n / 256) {
             let block = Q6KSuperBlock(base: row + s * TensorType.q6_K.blockBytes)
-            let d = block.d
-            for b in 0..<8 {
+            addSignedSixteens(&acc, x + 256 * s, d: block.d, offset: 32, block.scale) { b, k in
                 // Block b of 32 columns: half b / 4, quarter b % 4 of it.
                 let half = b / 4, quarter = b % 4
                 let nibbles = block.base + 64 * half + 32 * (quarter % 2), tops = block.base + 128 + 32 * half
-                let q = { (k: Int) -> SIMD8<UInt8> in
-                    let byte = nibbles.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<UInt8>.self)
-                    let top = (tops.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<UInt8>.self) &>> UInt8(2 * quarter)) & 3
-                    return (quarter < 2 ? byte & 0xF : byte &>> 4) | top &<< 4
-                }
+                let byte = nibbles.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<UInt8>.self)
+                let top = (tops.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<UInt8>.self) &>> UInt8(2 * quarter)) & 3
+                return (quarter < 2 ? byte & 0xF : byte &>> 4) | top &<< 4
+            }
+        }
+        return horizontalSum(acc)
+    }
+
+    /// One super-block of a format with a signed scale per 16 columns and
+    /// values q - offset (Q6_K, Q3_K): acc + (d sc) sum(q x) - offset (d sc)
+    /// sum(x) per 16 columns, `values(b, k)` the q of columns 32b + 8k...
+    @inline(__always)
+    static func addSignedSixteens(_ acc: inout V8, _ x: UnsafePointer<Float>, d: Float, offset: Float,
+                                  _ scale: (Int) -> Int8, _ values: (_ b: Int, _ k: Int) -> SIMD8<UInt8>) {
+        for b in 0..<8 {
+            for h in 0..<2 {
+                let sub = sums({ k in values(b, k) }, x + 32 * b, groups: (2 * h)..<(2 * h + 2))
+                let scale = V8(repeating: d * Float(scale(2 * b + h)))
+                acc = acc.addingProduct(scale, sub.qx).addingProduct(V8(repeating: -offset) * scale, sub.x)
+            }
+        }
+    }
+
+    /// The 2-bit parts of columns 32b + 8k..<32b + 8k + 8 of a Q2_K or Q3_K
+    /// super-block: bits 2 (b % 4) of bytes 32 (b / 4) + 8k... (see
+    /// `Q2KSuperBlock`).
+    @inline(__always)
+    static func twoBits(_ lowBits: UnsafeRawPointer, block b: Int, group k: Int) -> SIMD8<UInt8> {
+        (lowBits.loadUnaligned(fromByteOffset: 32 * (b / 4) + 8 * k, as: SIMD8<UInt8>.self) &>> UInt8(2 * (b % 4))) & 3
+    }
+
+    /// Q2_K: x = (d sc) q - dmin m per sub-block of 16.
+    @inline(__always)
+    static func dotQ2K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V8()
+        for s in 0..<(n / 256) {
+            let block = Q2KSuperBlock(base: row + s * TensorType.q2_K.blockBytes)
+            let d = block.d, dmin = block.dmin, values = block.values
+            for b in 0..<8 {
                 for h in 0..<2 {
-                    let sub = sums(q, x + 256 * s + 32 * b, groups: (2 * h)..<(2 * h + 2))
-                    let scale = V8(repeating: d * Float(block.scale(2 * b + h)))
-                    acc = acc.addingProduct(scale, sub.qx).addingProduct(V8(repeating: -32) * scale, sub.x)
+                    let sub = sums({ k in twoBits(values, block: b, group: k) }, x + 256 * s + 32 * b, groups: (2 * h)..<(2 * h + 2))
+                    let (sc, m) = block.scaleAndMinimum(2 * b + h)
+                    acc = acc.addingProduct(V8(repeating: d * Float(sc)), sub.qx).addingProduct(V8(repeating: -(dmin * Float(m))), sub.x)
                 }
+            }
+        }
+        return horizontalSum(acc)
+    }
+
+    /// Q3_K: x = (d sc) (q - 4) per sub-block of 16.
+    @inline(__always)
+    static func dotQ3K(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = V8()
+        for s in 0..<(n / 256) {
+            let block = Q3KSuperBlock(base: row + s * TensorType.q3_K.blockBytes)
+            let low = block.lowBits, third = block.thirdBits
+            addSignedSixteens(&acc, x + 256 * s, d: block.d, offset: 4, block.scale) { b, k in
+                let top = (third.loadUnaligned(fromByteOffset: 8 * k, as: SIMD8<UInt8>.self) &>> UInt8(b)) & 1
+                return twoBits(low, block: b, group: k) | top &<< 2
             }
         }
         return horizontalSum(acc)

@@ -104,11 +104,13 @@ public struct WeightMatrix: @unchecked Sendable {
 /// Dot products of the rows of one matrix (file layout) with float vectors.
 public struct RowKernel: Sendable {
     enum Format: Sendable {
-        case q4_0, q4_1, q8_0, f16, f32, q5_0, q5_1, q4_K, q5_K, q6_K
+        case q4_0, q4_1, q8_0, f16, bf16, f32, q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K
 
         init(_ type: TensorType) {
             switch type.id {
             case TensorType.q5_0.id: self = .q5_0
+            case TensorType.q2_K.id: self = .q2_K
+            case TensorType.q3_K.id: self = .q3_K
             case TensorType.q5_1.id: self = .q5_1
             case TensorType.q4_K.id: self = .q4_K
             case TensorType.q5_K.id: self = .q5_K
@@ -117,6 +119,7 @@ public struct RowKernel: Sendable {
             case TensorType.q4_1.id: self = .q4_1
             case TensorType.q8_0.id: self = .q8_0
             case TensorType.f16.id: self = .f16
+            case TensorType.bf16.id: self = .bf16
             default: self = .f32
             }
         }
@@ -136,12 +139,15 @@ public struct RowKernel: Sendable {
         case .q8_0: return Kernels.dotQ8_0(p, x, columns)
         case .q4_0: return Kernels.dotQ4_0(p, x, columns)
         case .f16: return Kernels.dotF16(p, x, columns)
+        case .bf16: return Kernels.dotBF16(p, x, columns)
         case .f32: return Kernels.dotF32(p, x, columns)
         case .q5_0: return Kernels.dotFiveBit(p, x, columns, hasMinimum: false)
         case .q5_1: return Kernels.dotFiveBit(p, x, columns, hasMinimum: true)
         case .q4_K: return Kernels.dotK(p, x, columns, hasFifthBit: false)
         case .q5_K: return Kernels.dotK(p, x, columns, hasFifthBit: true)
         case .q6_K: return Kernels.dotQ6K(p, x, columns)
+        case .q2_K: return Kernels.dotQ2K(p, x, columns)
+        case .q3_K: return Kernels.dotQ3K(p, x, columns)
         }
     }
 }
@@ -186,6 +192,17 @@ enum Kernels {
         var f = V8()
         for i in 0..<8 { f[i] = Float(h[i]) }
         return f
+    }
+
+    /// Eight bfloat16 values at `p` as floats: each is the top half of an
+    /// f32, so widening is a shift (lane by lane, which compiles to one
+    /// `vpmovzxwd` and one `vpslld`).
+    @inline(__always)
+    static func brains(_ p: UnsafeRawPointer) -> V8 {
+        let h = p.loadUnaligned(as: SIMD8<UInt16>.self)
+        var w = SIMD8<UInt32>()
+        for i in 0..<8 { w[i] = UInt32(h[i]) }
+        return unsafeBitCast(w &<< 16, to: V8.self)
     }
 
     @inline(__always)
@@ -259,9 +276,20 @@ enum Kernels {
 
     @inline(__always)
     static func dotF16(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        dotTwoByte(row, x, n, halves)
+    }
+
+    @inline(__always)
+    static func dotBF16(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        dotTwoByte(row, x, n, brains)
+    }
+
+    /// A row of 2-byte floats that `widen` turns to f32 eight at a time.
+    @inline(__always)
+    static func dotTwoByte(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int, _ widen: (UnsafeRawPointer) -> V8) -> Float {
         var acc = V8()
         for i in stride(from: 0, to: n, by: 8) {
-            acc = acc.addingProduct(halves(row + 2 * i), load8(x + i))
+            acc = acc.addingProduct(widen(row + 2 * i), load8(x + i))
         }
         return horizontalSum(acc)
     }

@@ -22,8 +22,9 @@ public enum PanelFormat: Sendable {
     /// Per panel block: d[8], then eight 32-byte groups G_g whose byte
     /// 4r + i is row r's value at column 4g + i (signed). Weight = q d.
     case q8_0
-    /// 5-, 4- and 6-bit values stay packed: see `PackedPanels`.
-    case q5_0, q5_1, q4_K, q5_K, q6_K
+    /// 5-, 4-, 6- and 2-bit values stay packed (Q3_K's as Q6_K's): see
+    /// `PackedPanelLayout`.
+    case q5_0, q5_1, q2_K, q3_K, q4_K, q5_K, q6_K
 
     public static let rows = 8
 
@@ -34,6 +35,8 @@ public enum PanelFormat: Sendable {
         case TensorType.q8_0.id: self = .q8_0
         case TensorType.q5_0.id: self = .q5_0
         case TensorType.q5_1.id: self = .q5_1
+        case TensorType.q2_K.id: self = .q2_K
+        case TensorType.q3_K.id: self = .q3_K
         case TensorType.q4_K.id: self = .q4_K
         case TensorType.q5_K.id: self = .q5_K
         case TensorType.q6_K.id: self = .q6_K
@@ -48,6 +51,8 @@ public enum PanelFormat: Sendable {
         case .q8_0: return .q8_0
         case .q5_0: return .q5_0
         case .q5_1: return .q5_1
+        case .q2_K: return .q2_K
+        case .q3_K: return .q3_K
         case .q4_K: return .q4_K
         case .q5_K: return .q5_K
         case .q6_K: return .q6_K

@@ -14,6 +14,8 @@ public enum Dequantize {
             }
         case .f16:
             for i in 0..<count { destination[i] = half(source, 2 * i) }
+        case .bf16:
+            for i in 0..<count { destination[i] = brain(source, 2 * i) }
         case .q4_0:
             for b in 0..<(count / 32) {
                 let block = source + b * 18
@@ -51,6 +53,10 @@ public enum Dequantize {
             kQuant(type, from: source, count: count, into: destination)
         case .q6_K:
             q6K(from: source, count: count, into: destination)
+        case .q2_K:
+            q2K(from: source, count: count, into: destination)
+        case .q3_K:
+            q3K(from: source, count: count, into: destination)
         default:
             preconditionFailure("dequantize called for \(type); callers check isComputable")
         }
@@ -59,6 +65,12 @@ public enum Dequantize {
     @inline(__always)
     static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
         Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))))
+    }
+
+    /// A bfloat16 is the top half of an f32's bits, so this is exact.
+    @inline(__always)
+    static func brain(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+        Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self))) << 16)
     }
 }
 

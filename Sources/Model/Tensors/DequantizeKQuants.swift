@@ -54,4 +54,31 @@ extension Dequantize {
             }
         }
     }
+
+    /// Q2_K: (d sc) q - dmin m per sub-block of 16 (`kValue`).
+    static func q2K(from source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
+        for s in 0..<(count / 256) {
+            let block = Q2KSuperBlock(base: source + s * TensorType.q2_K.blockBytes)
+            let d = block.d, dmin = block.dmin
+            for j in 0..<16 {
+                let (sc, m) = block.scaleAndMinimum(j)
+                let scale = d * Float(sc), minimum = dmin * Float(m)
+                for l in 0..<16 {
+                    destination[256 * s + 16 * j + l] = kValue(block.q(16 * j + l), scale: scale, minimum: minimum)
+                }
+            }
+        }
+    }
+
+    /// Q3_K: (d sc) (q - 4) per sub-block of 16, which is Q6_K's formula
+    /// with q + 28 for q (so the Q6_K panels carry Q3_K exactly).
+    static func q3K(from source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
+        for s in 0..<(count / 256) {
+            let block = Q3KSuperBlock(base: source + s * TensorType.q3_K.blockBytes)
+            let d = block.d
+            for c in 0..<256 {
+                destination[256 * s + c] = q6KValue(block.q(c) + 28, scale: d * Float(block.scale(c / 16)))
+            }
+        }
+    }
 }

@@ -3,7 +3,8 @@
 /// blocks through these, so the bit layout is written down once.
 ///
 /// `q` is always the stored unsigned value (0...31 for 5-bit, 0...15 for
-/// Q4_K, 0...63 for Q6_K); what it stands for is each type's formula.
+/// Q4_K, 0...63 for Q6_K, 0...3 for Q2_K, 0...7 for Q3_K); what it stands
+/// for is each type's formula.
 
 /// A Q5_0 block (d, qh, qs) or Q5_1 block (d, m, qh, qs) of 32 values.
 struct FiveBitBlock {
@@ -81,5 +82,64 @@ struct Q6KSuperBlock {
         let low = within < 64 ? byte & 0xF : byte >> 4
         let top = (base.load(fromByteOffset: 128 + 32 * half + l, as: UInt8.self) >> UInt8(2 * k)) & 3
         return low | top << 4
+    }
+}
+
+/// The 2-bit part of a Q2_K or Q3_K super-block's values: column c is in
+/// byte 32 (c / 128) + c % 32 of `lowBits`, at bits 2k, 2k + 1 with
+/// k = (c % 128) / 32.
+@inline(__always)
+private func twoBitValue(_ lowBits: UnsafeRawPointer, _ c: Int) -> UInt8 {
+    let within = c % 128
+    return (lowBits.load(fromByteOffset: 32 * (c / 128) + within % 32, as: UInt8.self) >> UInt8(2 * (within / 32))) & 3
+}
+
+/// A Q2_K super-block of 256 values: sixteen sub-blocks of 16, each with a
+/// 4-bit scale and a 4-bit minimum.
+struct Q2KSuperBlock {
+    let base: UnsafeRawPointer
+
+    var d: Float { Dequantize.half(base, 80) }
+    var dmin: Float { Dequantize.half(base, 82) }
+
+    /// Sub-block s's scale (low nibble of byte s) and minimum (high nibble).
+    @inline(__always)
+    func scaleAndMinimum(_ s: Int) -> (scale: UInt8, minimum: UInt8) {
+        let byte = base.load(fromByteOffset: s, as: UInt8.self)
+        return (byte & 0xF, byte >> 4)
+    }
+
+    var values: UnsafeRawPointer { base + 16 }
+
+    /// Column c's q, 0...3.
+    @inline(__always)
+    func q(_ c: Int) -> UInt8 { twoBitValue(values, c) }
+}
+
+/// A Q3_K super-block of 256 values: sixteen sub-blocks of 16 with 6-bit
+/// scales stored as sc + 32.
+struct Q3KSuperBlock {
+    let base: UnsafeRawPointer
+
+    var d: Float { Dequantize.half(base, 108) }
+
+    var thirdBits: UnsafeRawPointer { base }
+    var lowBits: UnsafeRawPointer { base + 32 }
+
+    /// Sub-block s's signed scale, -32...31. Bytes 0-7 hold the low four
+    /// bits (scales 0-7 in low nibbles, 8-15 in high ones); bytes 8-11
+    /// the top two, scale s at bits 2 (s / 4) of byte 8 + s % 4.
+    @inline(__always)
+    func scale(_ s: Int) -> Int8 {
+        let low = base.load(fromByteOffset: 96 + s % 8, as: UInt8.self) >> UInt8(4 * (s / 8)) & 0xF
+        let top = base.load(fromByteOffset: 104 + s % 4, as: UInt8.self) >> UInt8(2 * (s / 4)) & 3
+        return Int8(low | top << 4) - 32
+    }
+
+    /// Column c's stored q, 0...7 (the value is q - 4): two low bits, and
+    /// bit c / 32 of byte c % 32 of the third bits.
+    @inline(__always)
+    func q(_ c: Int) -> UInt8 {
+        twoBitValue(lowBits, c) | ((thirdBits.load(fromByteOffset: c % 32, as: UInt8.self) >> UInt8(c / 32)) & 1) << 2
     }
 }

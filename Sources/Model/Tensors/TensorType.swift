@@ -11,6 +11,8 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
 
     public static let f32 = TensorType(id: 0, name: "F32", blockLength: 1, blockBytes: 4)
     public static let f16 = TensorType(id: 1, name: "F16", blockLength: 1, blockBytes: 2)
+    /// bfloat16: the top 16 bits of an f32 (x = bits << 16, exact).
+    public static let bf16 = TensorType(id: 30, name: "BF16", blockLength: 1, blockBytes: 2)
     /// 32 values: f16 scale d, then 16 bytes of 4-bit q; x = (q - 8) * d.
     public static let q4_0 = TensorType(id: 2, name: "Q4_0", blockLength: 32, blockBytes: 18)
     /// 32 values: f16 scale d, f16 minimum m, 16 bytes of 4-bit q; x = q * d + m.
@@ -21,6 +23,13 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
     public static let q5_0 = TensorType(id: 6, name: "Q5_0", blockLength: 32, blockBytes: 22)
     /// 32 values: f16 d, f16 m, 32 high bits, 16 bytes of low nibbles; x = q * d + m.
     public static let q5_1 = TensorType(id: 7, name: "Q5_1", blockLength: 32, blockBytes: 24)
+    /// 256 values in 16 sub-blocks of 16: scales[16] (low nibble sc, high
+    /// nibble m), 64 bytes of 2-bit q, f16 d, f16 dmin; x = d sc q - dmin m.
+    public static let q2_K = TensorType(id: 10, name: "Q2_K", blockLength: 256, blockBytes: 84)
+    /// 256 values in 16 sub-blocks of 16: hmask[32] (third bits), 64 bytes
+    /// of 2-bit low parts, 6-bit scales packed in 12 bytes, f16 d last;
+    /// x = d (sc - 32) (q - 4), q = low | third bit << 2.
+    public static let q3_K = TensorType(id: 11, name: "Q3_K", blockLength: 256, blockBytes: 110)
     /// 256 values in 8 sub-blocks of 32: f16 d and dmin, 6-bit scales and
     /// minimums packed in 12 bytes, 128 bytes of nibbles; x = d sc q - dmin m.
     public static let q4_K = TensorType(id: 12, name: "Q4_K", blockLength: 256, blockBytes: 144)
@@ -54,7 +63,8 @@ public struct TensorType: Hashable, Sendable, CustomStringConvertible {
         Self.computable.contains(self)
     }
 
-    static let computable: Set<TensorType> = [.f32, .f16, .q4_0, .q4_1, .q8_0, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+    static let computable: Set<TensorType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K,
+                                               .q5_K, .q6_K]
 
     /// Whether a block is 256 values with sub-block scales (the K-quants).
     var isSuperBlock: Bool { blockLength == 256
