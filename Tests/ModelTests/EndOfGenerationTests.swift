@@ -52,4 +52,36 @@ import Testing
         #expect(t.endOfTurn(of: chatML) == nil)
         #expect(t.endOfGeneration(chatML) == [2])
     }
+
+    /// Each family's template with its real vocabulary (llama.cpp's vocab
+    /// files, whose EOS is the base model's: `<|endoftext|>` for Qwen,
+    /// `<|end_of_text|>` for Llama 3): the token that closes an assistant
+    /// turn ends a reply, at the id the vocabulary file and llama-tokenize
+    /// give it (make_family_template_fixtures.py). Phi-4-mini's vocabulary
+    /// is not among the files.
+    @Test(.enabled(if: TestResources.tokenizerVectorsEnabled, TestResources.tokenizerVectorsMissingNote))
+    func eachFamilysTurnCloserEndsAReplyInItsVocabulary() throws {
+        var checked: [String] = []
+        for family in try FamilyTemplateTests.families() {
+            guard let vocabulary = family["end_of_turn"]?["vocabulary"]?.stringValue,
+                  case let .number(id)? = family["end_of_turn"]?["id"], let closer = TokenID(id) else { continue }
+            let name = family["name"]?.stringValue ?? "?"
+            let tokenizer = try Tokenizer(GGUFFile(path: TokenizerVectorTests.vocabulary(vocabulary).path))
+            let template = try FamilyTemplateTests.template(family)
+            #expect(tokenizer.endOfTurn(of: template) == closer, "\(name)")
+            #expect(tokenizer.endOfGeneration(template).contains(closer), "\(name)")
+            #expect(tokenizer.endOfGeneration(template).contains(tokenizer.vocabulary.eos ?? closer), "\(name)")
+            checked.append(vocabulary)
+        }
+        #expect(Set(checked) == ["qwen2", "llama-bpe", "phi-3"])
+        // Phi-4-mini closes turns with Phi-3.5's `<|end|>` and writes no
+        // whitespace after it (`<|end|><|user|>`): in phi-3's vocabulary its
+        // closer is that one token too.
+        let families = try FamilyTemplateTests.families()
+        let phi35 = try #require(families.first { $0["name"] == .string("phi-3.5") })
+        let phi4 = try #require(families.first { $0["name"] == .string("phi-4-mini") })
+        let phi3 = try Tokenizer(GGUFFile(path: TokenizerVectorTests.vocabulary("phi-3").path))
+        guard case let .number(id)? = phi35["end_of_turn"]?["id"] else { throw FamilyTemplateTests.FixtureShape() }
+        #expect(phi3.endOfTurn(of: try FamilyTemplateTests.template(phi4)) == TokenID(id))
+    }
 }

@@ -3,12 +3,12 @@ import Testing
 @testable import Model
 
 /// llama.cpp's tokenizer vectors (scripts/fetch-tokenizer-vectors puts them
-/// in vendor-data/tokenizer-vectors): every vector of all five vocabularies
+/// in vendor-data/tokenizer-vectors): every vector of all six vocabularies
 /// must give exactly the expected ids. Skipped without them, except in CI,
 /// where they must be there.
 @Suite(.enabled(if: TestResources.tokenizerVectorsEnabled, TestResources.tokenizerVectorsMissingNote))
 struct TokenizerVectorTests {
-    static let vocabularies = ["gpt-2", "llama-bpe", "llama-spm", "qwen2", "starcoder"]
+    static let vocabularies = ["gpt-2", "llama-bpe", "llama-spm", "phi-3", "qwen2", "starcoder"]
 
     struct Case { let text: String; let ids: [TokenID] }
 

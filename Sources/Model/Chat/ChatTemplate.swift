@@ -121,12 +121,15 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     /// The prompt text for `messages`, exactly as the template renders it.
-    public func render(_ messages: [ChatMessage], tools: [JSON]? = nil, addGenerationPrompt: Bool) throws -> String {
-        try prompt(messages, tools: tools, addGenerationPrompt: addGenerationPrompt).string
+    /// `variables` are further template variables, as a request's
+    /// `chat_template_kwargs` give them (Qwen 3's `enable_thinking`).
+    public func render(_ messages: [ChatMessage], tools: [JSON]? = nil, variables: [String: JSON] = [:],
+                       addGenerationPrompt: Bool) throws -> String {
+        try prompt(messages, tools: tools, variables: variables, addGenerationPrompt: addGenerationPrompt).string
     }
 
-    private func render(_ messages: [ChatMessage], addGenerationPrompt: Bool, at now: Date) throws -> String {
-        try prompt(messages, tools: nil, addGenerationPrompt: addGenerationPrompt, at: now).string
+    private func render(_ messages: [ChatMessage], variables: [String: JSON], addGenerationPrompt: Bool, at now: Date) throws -> String {
+        try prompt(messages, tools: nil, variables: variables, addGenerationPrompt: addGenerationPrompt, at: now).string
     }
 
     /// The same text, with each message's content kept apart from the
@@ -140,14 +143,25 @@ public struct ChatTemplate: Sendable, Equatable {
     /// `tools` variable gets them; another gets them through
     /// `ToolPromptFallback`, which also turns tool calls and results into
     /// turns it can render.
-    public func prompt(_ messages: [ChatMessage], tools: [JSON]? = nil, addGenerationPrompt: Bool) throws -> PromptText {
-        try prompt(messages, tools: tools, addGenerationPrompt: addGenerationPrompt, at: clock.now())
+    public func prompt(_ messages: [ChatMessage], tools: [JSON]? = nil, variables: [String: JSON] = [:],
+                       addGenerationPrompt: Bool) throws -> PromptText {
+        try prompt(messages, tools: tools, variables: variables, addGenerationPrompt: addGenerationPrompt, at: clock.now())
     }
 
-    private func prompt(_ messages: [ChatMessage], tools: [JSON]?, addGenerationPrompt: Bool, at now: Date) throws -> PromptText {
+    private func prompt(_ messages: [ChatMessage], tools: [JSON]?, variables: [String: JSON], addGenerationPrompt: Bool,
+                        at now: Date) throws -> PromptText {
         let adapted = rendersTools ? ToolPromptFallback.Adapted(messages, tools: tools) : ToolPromptFallback.adapt(messages, tools: tools, systemMessages: systemPrefixStable != nil)
+        var context = context(adapted.messages, tools: adapted.tools, addGenerationPrompt: addGenerationPrompt)
+        for (name, value) in variables {
+            // transformers refuses a keyword argument that repeats one of its own (a TypeError).
+            guard context[name] == nil else {
+                throw Error.rejected(Jinja.Error(.runtime, "the template variable '\(name)' is set by the server, not the request"))
+            }
+            // A client's values are content, like tool definitions: they belong to no message.
+            context[name] = value.jinjaValue(message: ToolPromptFallback.toolsMessage)
+        }
         let text: Jinja.Text
-        do { text = try template.render(context(adapted.messages, tools: adapted.tools, addGenerationPrompt: addGenerationPrompt), now: now) }
+        do { text = try template.render(context, now: now) }
         catch { throw Error.rejected(error) }
         // Content is numbered by the caller's messages, not the adapted ones.
         return PromptText(text.segments.map { s in
@@ -156,8 +170,11 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     /// Whether the template writes tool definitions and calls itself: it
-    /// refers to the `tools` variable or to messages' `tool_calls`.
-    public var rendersTools: Bool { source.contains("tools") || source.contains("tool_calls") }
+    /// reads the `tools` variable or messages' `tool_calls`. Mentioning the
+    /// word is not enough: Phi-4-mini's looks up a system message's own
+    /// `'tools'` key, which no client sends, and would drop the request's
+    /// tools, so it gets them through the fallback.
+    public var rendersTools: Bool { template.names.contains("tools") || template.keys.contains("tool_calls") }
 
     /// The variables transformers' `apply_chat_template` gives a template.
     /// Every string a client wrote (content, call arguments, tool
@@ -197,12 +214,13 @@ public struct ChatTemplate: Sendable, Equatable {
     /// rendered as they follow that probe, so a template that moves the
     /// system prompt to the last user message (Mistral) leaves it in the
     /// turn that first had it: the session's history is never rewritten.
-    public func continuation(_ messages: [ChatMessage], closingTurn: Bool, addGenerationPrompt: Bool) throws -> PromptText {
+    public func continuation(_ messages: [ChatMessage], closingTurn: Bool, variables: [String: JSON] = [:],
+                             addGenerationPrompt: Bool) throws -> PromptText {
         let history = [Probe.user, Probe.assistant]
         // Both renders at one instant: a date that changed between them would break the prefix.
         let now = clock.now()
-        let before = try render([Probe.user], addGenerationPrompt: true, at: now) + Probe.assistant.content
-        let full = try prompt(history + messages, tools: nil, addGenerationPrompt: addGenerationPrompt, at: now)
+        let before = try render([Probe.user], variables: variables, addGenerationPrompt: true, at: now) + Probe.assistant.content
+        let full = try prompt(history + messages, tools: nil, variables: variables, addGenerationPrompt: addGenerationPrompt, at: now)
         guard full.string.hasScalarPrefix(before) else {
             throw Error.rejected(Jinja.Error(.runtime, "these messages change how the earlier turns render, so they cannot follow them"))
         }

@@ -28,7 +28,9 @@ struct Probe {
     }
 
     /// Markup after the assistant's content that a closing render and a
-    /// continuing one share, up to its first whitespace.
+    /// continuing one share, up to its first whitespace, less a tag it opens
+    /// but does not close: Phi-4-mini writes `<|end|><|endoftext|>` and
+    /// `<|end|><|user|>`, whose shared `<|end|><|` is not one token.
     private func endOfTurn() throws -> String {
         let closed = try template.prompt([Self.user, Self.assistant], addGenerationPrompt: false)
         let continued = try template.prompt([Self.user, Self.assistant, Self.next], addGenerationPrompt: true)
@@ -36,11 +38,16 @@ struct Probe {
             throw ChatTemplate.Error.invalid(Jinja.Error(.unsupported, "the template does not write an assistant message's content"))
         }
         let common = zip(a.unicodeScalars, b.unicodeScalars).prefix { $0 == $1 }.map(\.0)
-        let shared = String(String.UnicodeScalarView(common.prefix { !$0.isPythonWhitespace }))
-        guard !shared.isEmpty else {
+        var shared = Array(common.prefix { !$0.isPythonWhitespace })
+        if let open = shared.lastIndex(where: { $0 == "<" || $0 == "[" }),
+           !shared[open...].contains(where: { $0 == (shared[open] == "<" ? ">" : "]") }) {
+            shared.removeSubrange(open...)
+        }
+        let closer = String(String.UnicodeScalarView(shared))
+        guard !closer.isEmpty else {
             throw ChatTemplate.Error.invalid(Jinja.Error(.unsupported, "no markup ends an assistant's turn (found \(a.debugDescription))"))
         }
-        return shared
+        return closer
     }
 
     /// nil when the template refuses the history (raise_exception).

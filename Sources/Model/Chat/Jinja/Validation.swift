@@ -3,9 +3,12 @@ import Foundation
 extension Jinja {
     /// Filters and tests are names Jinja2 resolves when it compiles a
     /// template; an unknown one is refused at load, with its line, even in a
-    /// branch that a trial render would not reach.
+    /// branch that a trial render would not reach. The same walk notes the
+    /// variables the template reads and the attributes and keys it looks up.
     struct Validation {
         var line = 0
+        var names: Set<String> = []
+        var keys: Set<String> = []
 
         mutating func check(_ nodes: [Node]) throws(Error) {
             for node in nodes {
@@ -32,13 +35,18 @@ extension Jinja {
             }
         }
 
-        private func check(_ e: Expression) throws(Error) {
+        private mutating func check(_ e: Expression) throws(Error) {
             switch e {
-            case .literal, .name: break
+            case .literal: break
+            case let .name(name): names.insert(name)
             case let .list(items), let .tuple(items): for x in items { try check(x) }
             case let .dict(entries): for x in entries { try check(x.key); try check(x.value) }
-            case let .attribute(b, _), let .negate(b), let .plus(b), let .not(b): try check(b)
-            case let .subscript(a, b), let .and(a, b), let .or(a, b), let .binary(_, a, b): try check(a); try check(b)
+            case let .attribute(b, key): keys.insert(key); try check(b)
+            case let .negate(b), let .plus(b), let .not(b): try check(b)
+            case let .subscript(a, b):
+                if case let .literal(.string(key)) = b { keys.insert(key) }
+                try check(a); try check(b)
+            case let .and(a, b), let .or(a, b), let .binary(_, a, b): try check(a); try check(b)
             case let .slice(b, start, stop, step): for x in [b, start, stop, step].compactMap({ $0 }) { try check(x) }
             case let .call(b, args):
                 // A literal strftime_now format is checked at load, like a filter's name.
@@ -64,7 +72,7 @@ extension Jinja {
             }
         }
 
-        private func check(_ args: Arguments) throws(Error) {
+        private mutating func check(_ args: Arguments) throws(Error) {
             for x in args.positional { try check(x) }
             for k in args.keyword { try check(k.value) }
         }
@@ -73,6 +81,11 @@ extension Jinja {
     /// A parsed template, ready to render any number of times.
     public struct Template: Sendable {
         let nodes: [Node]
+        /// The variables the template reads (`tools`, `messages`...), and the
+        /// attributes and literal keys it looks up (`message.tool_calls`,
+        /// `message['tools']`).
+        let names: Set<String>
+        let keys: Set<String>
 
         /// Parses the whole template: a syntax error or an unsupported
         /// statement, filter or test is thrown here, with its line.
@@ -80,6 +93,8 @@ extension Jinja {
             nodes = try TemplateParser.parse(source)
             var validation = Validation()
             try validation.check(nodes)
+            names = validation.names
+            keys = validation.keys
         }
 
         /// Renders with `context`'s variables (plus `raise_exception`,
