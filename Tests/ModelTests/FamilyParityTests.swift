@@ -7,7 +7,11 @@ import TestSupport
 /// scripts/make-test-models.py's files (random weights, each family's real
 /// tokenizer), which the test makes itself and checks by sha256 against the
 /// fixture's (make_family_greedy_fixtures.py), against two truths:
-/// - a float64 numpy pass (family_forward.py), up to its first near-tie;
+/// - a float64 numpy pass (family_forward.py): its logits at the last
+///   position of a short and a long prompt, computed at test time on the
+///   same file, within Gemma 3's bounds (relative L2 1e-4 with exact
+///   activations and an f32 cache, 0.1 with 8-bit activations on a
+///   quantized file); and its greedy ids, up to its first near-tie;
 /// - llama.cpp's greedy output, up to its first near-tie or the float64
 ///   pass's, or the first step where it departs from the float64 pass
 ///   (there llama.cpp rounded: its F16 key/value cache, its 8-bit
@@ -69,17 +73,24 @@ struct FamilyParityTests {
                       "phi3-partial-f32.gguf", "phi3-longrope-f32.gguf", "qwen2-q8_0.gguf", "llama3-q8_0.gguf",
                       "phi3-longrope-q8_0.gguf", "llama3-tied-bf16.gguf", "llama3-tied-q3_k.gguf", "llama3-tied-q2_k.gguf",
                       "qwen3-q4_k.gguf", "phi3-q4_k.gguf", "qwen2-q3_k.gguf"])
-    func greedyAgreesWithTheReferenceAndLlamaCpp(_ name: String) throws {
+    func agreesWithTheFloat64PassAndLlamaCpp(_ name: String) throws {
         let fixture = try Self.fixture.get(), made = try Self.made.get()
         defer { try? FileManager.default.removeItem(at: made.directory.appendingPathComponent(name)) }
         let cases = fixture.cases.filter { $0.file == name }
         #expect(cases.count >= 10)
         let path = made.directory.appendingPathComponent(name).path
         let file = try ModelFile(path: path)
+        let references = try Self.float64Logits(path, prompts: Self.logitPrompts(cases))
         var compared = 0
         for precision in DecoderModel.ActivationPrecision.allCases {
             let model = try DecoderModel(file: file, activations: precision)
             let eightBit = model.layers[0].query.panelKernel != nil
+            for (prompt, reference) in zip(Self.logitPrompts(cases), references) {
+                let logits = Self.lastLogits(model, prompt)
+                let relative = relativeL2(logits, from: reference)
+                print("\(name), \(prompt.count) prompt ids, \(precision) activations: relative L2 \(relative)")
+                #expect(relative < (eightBit ? 0.1 : 1e-4), "\(name), \(prompt.count) prompt ids, \(precision) activations")
+            }
             let tie = eightBit ? fixture.eight_bit_near_tie : fixture.near_tie
             for c in cases {
                 let sureOfReference = c.reference_margins.firstIndex { $0 < tie } ?? c.reference_ids.count
@@ -94,5 +105,32 @@ struct FamilyParityTests {
             }
         }
         #expect(compared >= 100, "\(name): only \(compared) steps before near-ties")
+    }
+
+    /// The prompts whose last position's logits are compared with the
+    /// float64 pass: the first short one, and the first long one if any.
+    static func logitPrompts(_ cases: [Fixture.Case]) -> [[TokenID]] {
+        [cases[0].prompt_ids] + (cases.first { $0.prompt_ids.count > 1000 }.map { [$0.prompt_ids] } ?? [])
+    }
+
+    /// family_forward.py's float64 logits at each prompt's last position,
+    /// computed now on the same file.
+    static func float64Logits(_ path: String, prompts: [[TokenID]]) throws -> [[Float]] {
+        let output = path + ".logits.f32"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let script = TestResources.repositoryRoot.appendingPathComponent("scripts/fixtures/family_forward.py").path
+        let ids = prompts.flatMap { ["--ids", $0.map(String.init).joined(separator: ",")] }
+        let result = try Subprocess.run("/usr/bin/env", ["python3", script, path] + ids + ["--logits", output])
+        guard result.status == 0 else { throw Failure(description: "family_forward.py failed: \(result.error)") }
+        let floats = try Data(contentsOf: URL(fileURLWithPath: output)).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let vocabulary = floats.count / prompts.count
+        return prompts.indices.map { Array(floats[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }
+    }
+
+    /// Logits of the prompt's last position, run from position 0 with an f32 cache.
+    static func lastLogits(_ model: DecoderModel, _ prompt: [TokenID]) -> [Float] {
+        let table = (0..<(prompt.count / 16 + 1)).map { Int32($0) }
+        let cache = KVArena(hyperparameters: model.hyperparameters, elementType: .f32, blockSize: 16, blockCount: table.count)
+        return model.forward([ForwardSequence(tokens: prompt, startPosition: 0, blockTable: table)], cache: cache)[0]!
     }
 }
