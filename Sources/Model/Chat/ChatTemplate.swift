@@ -58,6 +58,14 @@ public struct ChatTemplate: Sendable, Equatable {
     /// The markup the template writes right after an assistant message's
     /// content, without trailing whitespace (`<|im_end|>`, `<|eot_id|>`...).
     public let endOfTurn: String
+    /// Whether a conversation continues by appending: rendering it with one
+    /// more turn begins with its rendering up to the reply. A template that
+    /// re-renders earlier turns (reasoning models drop earlier replies'
+    /// reasoning, and their generation prompt's empty think block) does
+    /// not: its requests are reconciled with the session as whole
+    /// conversations, and a session keeps its turns as the next request
+    /// renders them (`continuation`).
+    public let appendsTurns: Bool
     /// Whether rendering a conversation that has a system message begins
     /// with the rendering of its earlier turns (nil: the template refuses
     /// system messages). Where it does not (Mistral moves the system prompt
@@ -73,8 +81,6 @@ public struct ChatTemplate: Sendable, Equatable {
     public enum Error: Swift.Error, CustomStringConvertible, Equatable {
         /// The template cannot be used (found when it loads).
         case invalid(Jinja.Error)
-        /// A turn cannot be continued by appending (found when it loads).
-        case notPrefixStable(String)
         /// The template refused this conversation (`raise_exception`, or an
         /// error Jinja2 raises too): the request's fault, a 400.
         case rejected(Jinja.Error)
@@ -82,7 +88,6 @@ public struct ChatTemplate: Sendable, Equatable {
         public var description: String {
             switch self {
             case let .invalid(e): return "unusable chat template: \(e)"
-            case let .notPrefixStable(why): return "unusable chat template: \(why)"
             case let .rejected(e): return "the chat template rejected the conversation: \(e)"
             }
         }
@@ -103,19 +108,20 @@ public struct ChatTemplate: Sendable, Equatable {
         do { template = try Jinja.Template(source) } catch { throw Error.invalid(error) }
         // The probe's renders compare with each other: one clock reading for all of them.
         let draft = ChatTemplate(source: source, template: template, bosToken: bosToken, eosToken: eosToken,
-                                 endOfTurn: "", systemPrefixStable: nil, clock: .fixed(clock.now()))
-        let (endOfTurn, systemPrefixStable) = try Probe(draft).checked()
+                                 endOfTurn: "", appendsTurns: true, systemPrefixStable: nil, clock: .fixed(clock.now()))
+        let (endOfTurn, appendsTurns, systemPrefixStable) = try Probe(draft).checked()
         self.init(source: source, template: template, bosToken: bosToken, eosToken: eosToken,
-                  endOfTurn: endOfTurn, systemPrefixStable: systemPrefixStable, clock: clock)
+                  endOfTurn: endOfTurn, appendsTurns: appendsTurns, systemPrefixStable: systemPrefixStable, clock: clock)
     }
 
     private init(source: String, template: Jinja.Template, bosToken: String?, eosToken: String?,
-                 endOfTurn: String, systemPrefixStable: Bool?, clock: Jinja.Clock) {
+                 endOfTurn: String, appendsTurns: Bool, systemPrefixStable: Bool?, clock: Jinja.Clock) {
         self.source = source
         self.template = template
         self.bosToken = bosToken
         self.eosToken = eosToken
         self.endOfTurn = endOfTurn
+        self.appendsTurns = appendsTurns
         self.systemPrefixStable = systemPrefixStable
         self.clock = clock
     }
@@ -207,24 +213,36 @@ public struct ChatTemplate: Sendable, Equatable {
     /// end-of-turn token, being cut by a length limit or a stop string), the
     /// separator after it, then `messages`.
     ///
-    /// It is the difference between two renders of a probe conversation: a
-    /// user turn answered by the assistant, then `messages`, less the user
-    /// turn with its generation prompt and the answer. The load-time checks
-    /// made sure the first is a prefix of the second. `messages` are
-    /// rendered as they follow that probe, so a template that moves the
+    /// It is what follows a stand-in history (a user turn answered by the
+    /// assistant) when `messages` are rendered after it. Where turns are
+    /// appended, the load-time checks made sure the history's rendering is
+    /// a prefix of that, and the continuation is the difference; `messages`
+    /// are rendered as they follow that probe, so a template that moves the
     /// system prompt to the last user message (Mistral) leaves it in the
     /// turn that first had it: the session's history is never rewritten.
+    /// Where turns are re-rendered, the session holds its turns as a
+    /// follow-up renders them (`followUp`), and the continuation is what
+    /// follows the stand-in reply's content.
     public func continuation(_ messages: [ChatMessage], closingTurn: Bool, variables: [String: JSON] = [:],
                              addGenerationPrompt: Bool) throws -> PromptText {
         let history = [Probe.user, Probe.assistant]
         // Both renders at one instant: a date that changed between them would break the prefix.
         let now = clock.now()
-        let before = try render([Probe.user], variables: variables, addGenerationPrompt: true, at: now) + Probe.assistant.content
         let full = try prompt(history + messages, tools: nil, variables: variables, addGenerationPrompt: addGenerationPrompt, at: now)
-        guard full.string.hasScalarPrefix(before) else {
-            throw Error.rejected(Jinja.Error(.runtime, "these messages change how the earlier turns render, so they cannot follow them"))
+        var rest: PromptText
+        if appendsTurns {
+            let before = try render([Probe.user], variables: variables, addGenerationPrompt: true, at: now) + Probe.assistant.content
+            guard full.string.hasScalarPrefix(before) else {
+                throw Error.rejected(Jinja.Error(.runtime, "these messages change how the earlier turns render, so they cannot follow them"))
+            }
+            rest = full.droppingPrefix(scalars: before.unicodeScalars.count)
+        } else {
+            guard let reply = full.pieces.lastIndex(where: { if case .content(_, 1) = $0 { true } else { false } }) else {
+                throw Error.rejected(Jinja.Error(.runtime, "these messages drop the earlier turns, so they cannot follow them"))
+            }
+            rest = PromptText(Array(full.pieces[(reply + 1)...]))
         }
-        var rest = full.droppingPrefix(scalars: before.unicodeScalars.count).renumbered(by: -history.count)
+        rest = rest.renumbered(by: -history.count)
         if !closingTurn { rest = rest.droppingLeadingMarkup(endOfTurn) }
         return rest
     }
@@ -232,8 +250,9 @@ public struct ChatTemplate: Sendable, Equatable {
     public var kindDescription: String {
         var parts = ["Jinja, \(source.utf8.count) bytes", "end of turn \(endOfTurn.debugDescription)"]
         if source.contains("bos_token") { parts.append("writes bos_token") }
+        if !appendsTurns { parts.append("re-renders earlier turns (requests are reconciled as whole conversations)") }
         switch systemPrefixStable {
-        case false?: parts.append("moves the system prompt (a session keeps it in its first turn)")
+        case false? where appendsTurns: parts.append("moves the system prompt (a session keeps it in its first turn)")
         case nil: parts.append("refuses system messages")
         default: break
         }

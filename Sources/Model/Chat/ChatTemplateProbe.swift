@@ -11,14 +11,14 @@ struct Probe {
 
     init(_ template: ChatTemplate) { self.template = template }
 
-    /// The end-of-turn markup, and whether a system message keeps the rendering prefix-stable.
-    func checked() throws -> (endOfTurn: String, systemPrefixStable: Bool?) {
+    /// The end-of-turn markup, whether a conversation continues by
+    /// appending (rendering [user, assistant, user] begins with the
+    /// rendering of [user] and the reply), and whether a system message
+    /// keeps it so.
+    func checked() throws -> (endOfTurn: String, appendsTurns: Bool, systemPrefixStable: Bool?) {
         let endOfTurn = try trial { () throws in try self.endOfTurn() }
-        guard try prefixStable([]) == true else {
-            throw ChatTemplate.Error.notPrefixStable("rendering [user, assistant, user] does not begin with the rendering of [user] "
-                + "and the reply, so a conversation cannot be continued by appending to it")
-        }
-        return (endOfTurn, try prefixStable([Self.system]))
+        let appends = try prefixStable([]) == true
+        return (endOfTurn, appends, try prefixStable([Self.system]))
     }
 
     /// A failure on a plain conversation means the template is unusable: a
