@@ -4,6 +4,8 @@ import Foundation
 /// One chat turn. An assistant turn may call tools (`toolCalls`; its
 /// content is then often empty), and a `tool` turn carries a call's result
 /// (`toolCallID`, and the function's `name` for templates that write it).
+/// An assistant turn sent back with its reasoning has `reasoningContent`,
+/// the template's `reasoning_content` field.
 public struct ChatMessage: Decodable, Sendable, Equatable {
     public var role: String
     /// A null content (an assistant turn that only calls tools) is "": templates concatenate content.
@@ -11,13 +13,16 @@ public struct ChatMessage: Decodable, Sendable, Equatable {
     public var toolCalls: [ChatToolCall] = []
     public var toolCallID: String?
     public var name: String?
+    public var reasoningContent: String?
 
-    public init(role: String, content: String, toolCalls: [ChatToolCall] = [], toolCallID: String? = nil, name: String? = nil) {
+    public init(role: String, content: String, toolCalls: [ChatToolCall] = [], toolCallID: String? = nil, name: String? = nil,
+                reasoningContent: String? = nil) {
         self.role = role
         self.content = content
         self.toolCalls = toolCalls
         self.toolCallID = toolCallID
         self.name = name
+        self.reasoningContent = reasoningContent
     }
 
     private enum CodingKeys: String, CodingKey { case role, content }
@@ -198,6 +203,7 @@ public struct ChatTemplate: Sendable, Equatable {
             }
             if let id = m.toolCallID { dict["tool_call_id"] = .string(Jinja.Text(id, message: i)) }
             if let name = m.name { dict["name"] = .string(Jinja.Text(name, message: i)) }
+            if let reasoning = m.reasoningContent { dict["reasoning_content"] = .string(Jinja.Text(reasoning, message: i)) }
             return Jinja.Value.dict(dict)
         }
         return [
