@@ -39,6 +39,8 @@ public final class DecodeEngine {
         var sampler: Sampler
         /// Where the reply is in the request's grammar, if it has one.
         var constraint: OutputConstraint?
+        /// Where the reply is in its reasoning budget, if it has one.
+        var reasoning: ReasoningBudget?
         var generated: [TokenID] = []
         var cachedTokens: Int?
         /// Of those, the tokens read back from the disk tier.
@@ -65,6 +67,8 @@ public final class DecodeEngine {
     /// In admission order, oldest first (the cache preempts newest first).
     private var running: [Sequence] = []
     private var nextID: RequestID = 0
+    /// Prefills without a reply, run only while no request waits or runs.
+    private var idle = IdlePrefills()
     private var lastExpiry: Double = -.infinity
     /// Where evicted blocks go and prefixes come back from (nil: RAM only).
     public let diskTier: DiskTier?
@@ -92,7 +96,7 @@ public final class DecodeEngine {
 
     public var waitingCount: Int { waiting.count }
     public var runningCount: Int { running.count }
-    public var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
+    public var hasWork: Bool { !waiting.isEmpty || !running.isEmpty || idle.hasWork }
 
     /// Whether the only work is waiting for a read from disk: nothing runs,
     /// the head of the queue waits for its read (or for blocks that reads in
@@ -144,7 +148,8 @@ public final class DecodeEngine {
         nextID += 1
         waiting.append(Sequence(id: id, request: request, history: history,
                                 blockHashes: cache.chainHashes(of: history + prompt, known: hashes, salt: request.cacheSalt), prompt: prompt,
-                                sampler: Sampler(request.sampling), constraint: request.constraint, submittedAt: clock()))
+                                sampler: Sampler(request.sampling), constraint: request.constraint,
+                                reasoning: request.constraint == nil ? request.reasoningBudget : nil, submittedAt: clock()))
         return id
     }
 
@@ -189,6 +194,34 @@ public final class DecodeEngine {
         return sessions[id]
     }
 
+    /// Makes `tokens` resident without a reply: a conversation as its next
+    /// request will render it, where that differs from what was computed
+    /// (a reasoning model's template drops earlier replies' reasoning). It
+    /// runs at idle priority: only while no request waits or runs, handing
+    /// its blocks back (computed ones stay cached) as soon as one does, so
+    /// a request's first token waits at most the step under way. What it
+    /// computes is cached and evictable like any block.
+    public func prefillWhenIdle(_ tokens: [TokenID], salt: UInt64) {
+        guard tokens.count > 1, tokens.count <= contextLength, cache.canEverFit(positions: tokens.count) else { return }
+        idle.enqueue(IdlePrefills.Prefill(id: nextID, tokens: tokens, salt: salt))
+        nextID += 1
+    }
+
+    /// Replaces idle session `id`'s history with `tokens` (the same
+    /// conversation as its next request renders it) and prefills them when
+    /// idle (unless not to `prefill`). The chain hashes of the blocks both share are kept. Returns
+    /// the session as it now is; nil (nothing changed) when it has moved on
+    /// since (it no longer holds `current` tokens) or cannot hold them.
+    public func rewriteSession(_ id: String, to tokens: [TokenID], expecting current: Int, salt: UInt64,
+                               prefill: Bool = true) -> SessionStore.Session? {
+        guard let session = sessions[id], !session.busy, session.tokens.count == current else { return nil }
+        let shared = zip(session.tokens, tokens).prefix { $0 == $1 }.count
+        let hashes = cache.chainHashes(of: tokens, known: Array(session.chainHashes.prefix(shared / cache.blockSize)), salt: salt)
+        guard sessions.rewrite(id, tokens: tokens, chainHashes: hashes) else { return nil }
+        if prefill, shared < tokens.count { prefillWhenIdle(tokens, salt: salt) }
+        return sessions[id]
+    }
+
     /// Puts back a session of an earlier run; false when it cannot be held
     /// (full, or too long).
     /// `idleSeconds`: how long ago it was last used (its time to live counts from then).
@@ -208,6 +241,8 @@ public final class DecodeEngine {
         expireSessions()
         if isStalledOnDisk { diskTier!.waitForRead() }
         prefetch?.drain(&cache)
+        guard !waiting.isEmpty || !running.isEmpty else { stepIdle(); return [] }
+        yieldIdle()
         var scheduled: [(index: Int, count: Int)] = []
         var prefillBudget = limits.maxPrefillTokensPerStep
 
@@ -285,7 +320,10 @@ public final class DecodeEngine {
                 let remaining = running[item.index].request.maxTokens - running[item.index].generated.count
                 constraint.mask(remainingTokens: remaining).apply(to: &sampled)
             }
-            let token = running[item.index].sampler.sample(sampled, history: Array(tokens.suffix(Self.penaltyWindow)))
+            var token = running[item.index].sampler.sample(sampled, history: Array(tokens.suffix(Self.penaltyWindow)))
+            // A spent reasoning budget writes the block's end instead (the sampler still drew, so its stream is the same).
+            if let forced = running[item.index].reasoning?.forcedToken() { token = forced }
+            running[item.index].reasoning?.observe(token)
             // Log-probabilities are the model's, before the mask.
             let logprobs = running[item.index].request.topLogprobs.map { TokenLogprobs(logits: modelLogits, token: token, count: $0) }
             if running[item.index].constraint != nil && !running[item.index].constraint!.accept(token) {
@@ -310,6 +348,38 @@ public final class DecodeEngine {
         }
         for index in finished.sorted(by: >) { running.remove(at: index) }
         return events
+    }
+
+    // MARK: idle prefills
+
+    /// One step of the idle prefill under way (admitting the next if none is).
+    private func stepIdle() {
+        if idle.current == nil, let next = idle.next() {
+            cache.start(next.id, tokens: next.tokens, salt: next.salt)
+            idle.current = next
+        }
+        guard let prefill = idle.current, let table = cache.table(prefill.id) else { return }
+        let count = min(table.pending, limits.maxPrefillTokensPerStep)
+        if count > 0, cache.reserve(prefill.id, positions: count) {
+            _ = model.forward([ForwardSequence(tokens: Array(table.tokens[table.computed ..< table.computed + count]),
+                                               startPosition: table.computed, blockTable: cache.table(prefill.id)!.blocks,
+                                               wantsLogits: false)])
+            cache.commit(prefill.id, computed: table.computed + count)
+            saveFull(prefill.id, from: table.indexed)
+            if cache.table(prefill.id)!.pending > 0 { return }
+        }
+        // Done, or short of blocks: what it computed stays cached.
+        cache.finish(prefill.id)
+        idle.current = nil
+    }
+
+    /// Hands the idle prefill's blocks back before a request's step; it
+    /// resumes later from what stayed cached.
+    private func yieldIdle() {
+        guard let prefill = idle.current else { return }
+        cache.finish(prefill.id)
+        idle.current = nil
+        idle.resume(prefill)
     }
 
     // MARK: the disk tier

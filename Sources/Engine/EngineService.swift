@@ -1,6 +1,7 @@
 import Foundation
 import KVCache
 import KVDisk
+import Model
 
 /// The engine on its own thread, and the API the server uses of it. Other
 /// threads reach the engine through an inbox of jobs, run between steps;
@@ -101,6 +102,17 @@ public final class EngineService: @unchecked Sendable {
     /// `DecodeEngine.cutSession`, on the engine thread.
     public func cutSession(_ key: String, to tokens: Int, expecting current: Int) -> SessionStore.Session? {
         perform { $0.cutSession(key, to: tokens, expecting: current) }
+    }
+
+    /// `DecodeEngine.prefillWhenIdle`; does not wait.
+    public func prefillWhenIdle(_ tokens: [TokenID], salt: UInt64) {
+        post { [engine] in engine.prefillWhenIdle(tokens, salt: salt) }
+    }
+
+    /// `DecodeEngine.rewriteSession`, on the engine thread.
+    public func rewriteSession(_ key: String, to tokens: [TokenID], expecting current: Int, salt: UInt64,
+                               prefill: Bool = true) -> SessionStore.Session? {
+        perform { $0.rewriteSession(key, to: tokens, expecting: current, salt: salt, prefill: prefill) }
     }
 
     /// What the engine holds right now (for metrics).

@@ -23,6 +23,8 @@ public struct GenerationRequest: Sendable {
     /// step's logits are masked before sampling. Only the reply goes through
     /// it; the history and the prompt do not.
     public var constraint: OutputConstraint?
+    /// Ends the reply's reasoning block after so many tokens (nil: no limit).
+    public var reasoningBudget: ReasoningBudget?
 
     public enum HistoryUse: Sendable, Equatable {
         /// The prompt follows the history. With `expecting`, the session

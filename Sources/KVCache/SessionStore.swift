@@ -116,6 +116,18 @@ public struct SessionStore: Sendable {
         sessions[id] = session
     }
 
+    /// Replaces an idle session's history with `tokens`, the same
+    /// conversation as its next request will render it; `chainHashes` are
+    /// those of their full blocks (at least of the ones shared with the
+    /// history). False, and nothing changed, when it is busy or too long.
+    public mutating func rewrite(_ id: String, tokens: [Int32], chainHashes: [UInt64]) -> Bool {
+        guard var session = sessions[id], !session.busy, tokens.count <= maxTokens else { return false }
+        session.tokens = tokens
+        session.chainHashes = chainHashes
+        sessions[id] = session
+        return true
+    }
+
     /// Removes an idle session; false if there is none by that id.
     public mutating func delete(_ id: String) throws(Refusal) -> Bool {
         guard let session = sessions[id] else { return false }

@@ -25,6 +25,10 @@ public struct ServedModel: Sendable {
     public let created: Int
     /// Token masks of the schemas requests constrain their output to.
     let schemaMasks: LazySchemaMasks
+    /// The markers of the template's reasoning blocks, if it has them.
+    var reasoning: ReasoningMarkers? { chatTemplate.flatMap(ReasoningMarkers.init) }
+    /// `reasoning_budget`: reasoning tokens a reply may take unless it asks otherwise (nil: no limit).
+    var reasoningBudget: Int? = nil
 
     /// Tokens a request of `inputTokens` may generate at most: up to the end
     /// of the context, the pool, and (in a session) the session's limit.
@@ -60,12 +64,15 @@ struct Serving: Sendable {
     let maxWaiting: Int
     let shutdown: ShutdownState
     let durability: Durability
+    /// Whether a turn's conversation is prefilled as its next request will
+    /// render it (off only in tests, to show what it saves).
+    var prefillsFollowUps = true
 
     func turnContext(route: String, tenant: Tenant, sessionID: String?, stop: [String],
-                     storedSession: StoredSession? = nil, stages: RequestStages) -> Turn.Context {
+                     storedSession: StoredSession? = nil, stages: RequestStages, followUp: FollowUp? = nil) -> Turn.Context {
         Turn.Context(route: route, tenant: tenant, sessionID: sessionID, stop: stop, model: model, service: service,
                      metrics: metrics, logger: logger, replies: replies, shutdown: shutdown, durability: durability,
-                     storedSession: storedSession, stages: stages)
+                     storedSession: storedSession, stages: stages, followUp: followUp, prefillsFollowUps: prefillsFollowUps)
     }
 }
 
@@ -126,14 +133,17 @@ public final class APIServer: Sendable {
                             poolTokens: paged.blockCount * c.blockSize,
                             maxSessionTokens: min(c.maxSessionTokens, file.hyperparameters.contextLength),
                             endOfTurn: file.chatTemplateEndOfTurn, created: Int(Date().timeIntervalSince1970),
-                            schemaMasks: LazySchemaMasks(tokenizer: file.tokenizer, endOfGeneration: file.endOfGeneration))
+                            schemaMasks: LazySchemaMasks(tokenizer: file.tokenizer, endOfGeneration: file.endOfGeneration),
+                            reasoningBudget: c.reasoningBudget < 0 ? nil : c.reasoningBudget)
+        if let template = file.chatTemplate { log("chat template: \(template.kindDescription)") }
         log("model \(model.name): \(paged.blockCount) KV blocks of \(c.blockSize) positions (\(paged.arena.byteCount >> 20) MiB)")
         if !keys.isEmpty { log("API keys required (\(c.sharePrefixCache == "all" ? "prefix cache shared by all keys" : "one prefix cache per key"))") }
         var requestLogger = Logger(label: "kvserve.requests")
         requestLogger.logLevel = Logger.Level(rawValue: c.logLevel) ?? .info
         let serving = Serving(model: model, service: service, metrics: metrics, logger: requestLogger,
                               replies: GeneratedReplies(), responses: responses,
-                              maxWaiting: c.maxWaiting, shutdown: stopping, durability: durability)
+                              maxWaiting: c.maxWaiting, shutdown: stopping, durability: durability,
+                              prefillsFollowUps: c.prefillsFollowUps)
         let metrics = metrics, requestLog = Logger(label: "kvserve.http"), service = service
         // When the grace period ends, the turns still running are cancelled
         // (and rolled back) and their clients told so before connections close.

@@ -61,6 +61,12 @@ public struct Configuration: Sendable, Equatable {
     /// The least severe log line written: `debug` adds a line per turn
     /// with its time to first token by stage.
     public var logLevel = "info"
+    /// Reasoning tokens a reply may take before the engine closes its
+    /// reasoning block, unless the request sets `max_reasoning_tokens`; -1: no limit.
+    public var reasoningBudget = -1
+    /// Whether a turn's conversation is prefilled as its next request will
+    /// render it. Not a setting: tests turn it off to show what it saves.
+    var prefillsFollowUps = true
 
     public init() {}
 
@@ -139,6 +145,7 @@ public struct Configuration: Sendable, Equatable {
         .string("kv_disk_path", \.kvDiskPath, .path(optional: true)),
         .int("kv_disk_bytes", \.kvDiskBytes, 0...(1 << 50)),
         .string("chat_template", \.chatTemplate, .path(optional: true)),
+        .int("reasoning_budget", \.reasoningBudget, -1...Int(Int32.max)),
         .string("replica_name", \.replicaName, .string(optional: true)),
         .string("log_level", \.logLevel, .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"])),
     ]

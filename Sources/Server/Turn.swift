@@ -46,6 +46,9 @@ struct TurnEnd {
     let completion: Completion
     let text: String
     let timings: Timings
+    /// The conversation's ids through this turn as its next request renders
+    /// them, where they differ from the ones computed (nil: they do not).
+    var followUp: [TokenID]? = nil
     /// Everything the model saw: the history kept and the prompt.
     var inputTokens: Int { completion.historyTokens + completion.promptTokens }
 }
@@ -79,6 +82,10 @@ final class Turn: @unchecked Sendable {
         var storedSession: StoredSession? = nil
         /// The request's time to first token, stage by stage, from its arrival at the route.
         let stages: RequestStages
+        /// How the conversation renders in its next request (nil: not a chat turn).
+        var followUp: FollowUp? = nil
+        /// Whether the follow-up is prefilled when idle (off only in tests).
+        var prefillsFollowUps = true
     }
 
     private let context: Context
@@ -99,6 +106,8 @@ final class Turn: @unchecked Sendable {
     private var firstWritten: UInt64?
     private var lastToken: UInt64?
     private var id: RequestID?
+    /// What the request asked for, once submitted.
+    private var request: GenerationRequest?
 
     init(_ context: Context, output: TurnOutput) {
         self.context = context
@@ -113,6 +122,7 @@ final class Turn: @unchecked Sendable {
         // A schema decides where a constrained reply ends: a stop string
         // inside the value would cut it into something that does not parse.
         if request.constraint != nil { filter = StopStringFilter(stops: []) }
+        self.request = request
         queue.suspend()
         context.stages.end(.parse)
         submitted = DispatchTime.now().uptimeNanoseconds
@@ -191,7 +201,16 @@ final class Turn: @unchecked Sendable {
                 ])
                 return output.fail(.shutdown(after: completion.tokens.count))
             }
-            let end = TurnEnd(completion: completion, text: text, timings: timings)
+            // The conversation as its next request renders it is the one kept;
+            // making it resident is the engine's idle work.
+            let rendered = followUp(completion)
+            if let key = context.sessionKey, let session = completion.session, let ids = rendered {
+                completion.session = context.service.rewriteSession(key, to: ids, expecting: session.tokens.count, salt: context.tenant.cacheSalt,
+                                                                    prefill: context.prefillsFollowUps) ?? session
+            } else if let ids = rendered, context.prefillsFollowUps {
+                context.service.prefillWhenIdle(ids, salt: context.tenant.cacheSalt)
+            }
+            let end = TurnEnd(completion: completion, text: text, timings: timings, followUp: rendered)
             // A turn kept in a session answers once it is durable; others at once.
             guard let key = context.sessionKey, let session = completion.session else { return output.finish(end) }
             context.durability.afterSaving(session: key, session) { [self] outcome in
@@ -207,6 +226,22 @@ final class Turn: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// The conversation through this turn as its next request renders it,
+    /// when that differs from what was computed (a reasoning model's
+    /// template drops the reply's reasoning, or its generation prompt's
+    /// empty think block).
+    private func followUp(_ completion: Completion) -> [TokenID]? {
+        guard let followUp = context.followUp, let request, completion.reason != .cancelled else { return nil }
+        let history: [TokenID]? = switch followUp.history {
+        case .none: nil
+        case .tokens(let ids): ids
+        case .session: completion.historyTokens == 0 ? nil : completion.session.map { Array($0.tokens.prefix(completion.historyTokens)) }
+        }
+        guard let ids = followUp.ids(reply: text, closed: completion.stopToken != nil, history: history) else { return nil }
+        let computed = completion.session?.tokens ?? (request.prompt + completion.tokens + [completion.stopToken].compactMap { $0 })
+        return computed.starts(with: ids) ? nil : ids
     }
 
     /// The engine's part of the time to first token (its queue, the

@@ -22,6 +22,10 @@ public struct GenerateParameters: Sendable, Equatable {
     /// A JSON schema the output is held to, members in the body's order
     /// (the order properties are written in).
     public var jsonSchema: JSON?
+    /// `chat_template_kwargs`: further variables for the chat template.
+    public var templateVariables: [String: JSON] = [:]
+    /// `max_reasoning_tokens`: -1 no limit, nil the server's `reasoning_budget`.
+    public var maxReasoningTokens: Int?
 
     public struct Invalid: Error, Equatable, CustomStringConvertible {
         public let message: String
@@ -30,7 +34,7 @@ public struct GenerateParameters: Sendable, Equatable {
 
     static let fields: Set<String> = ["prompt", "messages", "session_id", "max_tokens", "temperature", "top_k", "top_p",
                                       "min_p", "repeat_penalty", "seed", "stop", "stream", "ignore_eos",
-                                      "json_schema"]
+                                      "json_schema", "chat_template_kwargs", "max_reasoning_tokens"]
 
     public init(json data: [UInt8]) throws(Invalid) {
         let o: JSON
@@ -98,6 +102,11 @@ public struct GenerateParameters: Sendable, Equatable {
             guard case .object = v else { throw Invalid(message: "json_schema must be a JSON schema object, not \(v.kindName)") }
             jsonSchema = v
         }
+        if let v = o["chat_template_kwargs"] {
+            guard case let .object(members) = v else { throw Invalid(message: "chat_template_kwargs must be an object, not \(v.kindName)") }
+            for (k, value) in members { templateVariables[k] = value }
+        }
+        maxReasoningTokens = try Self.integer(o, "max_reasoning_tokens", -1...Int(Int32.max))
     }
 
     private static func integer(_ o: JSON, _ key: String, _ range: ClosedRange<Int>) throws(Invalid) -> Int? {

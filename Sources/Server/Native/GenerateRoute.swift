@@ -36,18 +36,31 @@ struct GenerateRoute: Sendable {
             do throws(StoreUnavailable) { stored = try serving.storedSession(key) } catch { return responder.send(.storeUnavailable(error)) }
         }
         stages.end(.storeRead)
-        let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
+        var prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
+        prompts.variables = parameters.templateVariables
         // The prompt depends on the history it follows; the engine refuses
         // it (409) if another turn changes that history first.
         let history = key.flatMap { serving.service.session($0, syncing: stored) }
         stages.end(.queueWait)
         let lastToken = history?.lastToken
         let prompt: [TokenID]
+        var opensReasoning = false
+        var followUp: FollowUp?
         switch parameters.input {
         case .prompt(let text): prompt = prompts.text(text, atStart: lastToken == nil)
         case .messages(let messages):
-            do { prompt = try prompts.continuation(messages, after: lastToken) } catch {
+            do {
+                let rendered = try prompts.continuationPrompt(messages, after: lastToken)
+                prompt = rendered.ids
+                opensReasoning = rendered.opensReasoning
+            } catch {
                 return responder.send(.error(400, error.message))
+            }
+            // A session keeps its turns as its next request renders them (the
+            // client reads the whole reply, reasoning included, and sends none of it back).
+            if key != nil {
+                followUp = FollowUp(prompts: prompts, messages: messages, tools: nil, history: .session,
+                                    separatesReasoning: true, opensReasoning: opensReasoning)
             }
         }
         var generation = GenerationRequest(prompt: prompt, sessionID: key, maxTokens: parameters.maxTokens,
@@ -55,9 +68,12 @@ struct GenerateRoute: Sendable {
         generation.constraint = constraint
         generation.history = .append(expecting: history?.tokenCount ?? 0)
         generation.cacheSalt = tenant.cacheSalt
+        var reasoning = ReasoningOptions()
+        reasoning.budget = parameters.maxReasoningTokens.map { $0 < 0 ? nil : $0 } ?? serving.model.reasoningBudget
+        generation.reasoningBudget = reasoning.engineBudget(model: serving.model, opensReasoning: opensReasoning)
         let output = NativeOutput(responder: responder, stream: parameters.stream, sessionID: parameters.sessionID)
         let turn = Turn(serving.turnContext(route: "generate", tenant: tenant, sessionID: parameters.sessionID,
-                                            stop: parameters.stop, stages: stages), output: output)
+                                            stop: parameters.stop, stages: stages, followUp: followUp), output: output)
         turn.run(generation, maxWaiting: serving.maxWaiting, responder: responder)
     }
 

@@ -26,17 +26,23 @@ struct ChatCompletionsRoute: Sendable {
             let topLogprobs = try fields.integer("top_logprobs", 0...20)
             let logprobs = try fields.bool("logprobs") ?? false
             if topLogprobs != nil && !logprobs { throw .invalid("top_logprobs needs logprobs: true", param: "top_logprobs") }
-            let prompt = try Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
-                .conversation(messages, tools: tools, param: "messages")
-            var generation = try fields.generation(prompt, maxTokenKeys: ["max_completion_tokens", "max_tokens"], sessionID: sessionID,
+            let reasoning = try fields.reasoningOptions(effortPath: ["reasoning_effort"], defaultBudget: serving.model.reasoningBudget)
+            var prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
+            prompts.variables = reasoning.variables
+            let prompt = try prompts.conversation(messages, tools: tools, param: "messages")
+            var generation = try fields.generation(prompt.ids, maxTokenKeys: ["max_completion_tokens", "max_tokens"], sessionID: sessionID,
                                                    tenant: tenant, model: serving.model)
             generation.topLogprobs = logprobs ? (topLogprobs ?? 0) : nil
             generation.constraint = try ResponseFormat.constraint(tools: tools, body: fields.body, path: ["response_format"],
                                                                   masks: serving.model.schemaMasks)
+            generation.reasoningBudget = reasoning.engineBudget(model: serving.model, opensReasoning: prompt.opensReasoning)
             let output = ChatCompletionOutput(responder: responder, model: serving.model, stream: try fields.bool("stream") ?? false,
-                                              includeUsage: fields.includeUsage, logprobs: logprobs, tools: tools)
+                                              includeUsage: fields.includeUsage, logprobs: logprobs, tools: tools,
+                                              reasoning: reasoning.splitter(model: serving.model, opensReasoning: prompt.opensReasoning))
+            let followUp = FollowUp(prompts: prompts, messages: messages, tools: tools.templateTools, history: .none,
+                                    separatesReasoning: reasoning.separate, opensReasoning: prompt.opensReasoning)
             Turn(serving.turnContext(route: "chat.completions", tenant: tenant, sessionID: sessionID,
-                                     stop: try fields.stop() + tools.stops, storedSession: stored, stages: stages),
+                                     stop: try fields.stop() + tools.stops, storedSession: stored, stages: stages, followUp: followUp),
                  output: output).run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
             responder.send(error.response())
@@ -55,13 +61,17 @@ final class ChatCompletionOutput: OpenAIOutput {
     /// Reads the reply for tool calls (nil: the request has none to call).
     let toolCalls: ToolCallStream?
     let primer: String
+    /// Splits the reply's reasoning from its answer (nil: it is all answer).
+    private var reasoning: ReasoningSplitter?
     private let id = OpenAIID.make("chatcmpl-")
     private let created = OpenAIID.now
     private(set) var stream: ResponseStream?
     private var entries: [JSON] = []
 
-    init(responder: Responder, model: ServedModel, stream: Bool, includeUsage: Bool, logprobs: Bool, tools: ToolRequest = ToolRequest()) {
+    init(responder: Responder, model: ServedModel, stream: Bool, includeUsage: Bool, logprobs: Bool, tools: ToolRequest = ToolRequest(),
+         reasoning: ReasoningSplitter? = nil) {
         toolCalls = tools.makeStream()
+        self.reasoning = reasoning
         primer = tools.primer
         self.responder = responder
         self.model = model
@@ -92,9 +102,24 @@ final class ChatCompletionOutput: OpenAIOutput {
     func token(index: Int, id: TokenID, text: String, logprobs lp: TokenLogprobs?) {
         let entry = lp.flatMap { lp in logprobs?.chatEntry(id, lp) }
         if let entry { entries.append(entry) }
-        if let toolCalls { return send(toolCalls.feed(text), entry: entry) }
-        guard streaming, !text.isEmpty || entry != nil else { return }
-        chunk([choice(delta: ["content": JSON(text)], logprobs: entry.map { [$0] }, finish: nil)])
+        var answer = text
+        if reasoning != nil {
+            let (thought, rest) = reasoning!.feed(text)
+            answer = rest
+            if streaming, !thought.isEmpty { chunk([choice(delta: ["reasoning_content": JSON(thought)], logprobs: nil, finish: nil)]) }
+        }
+        if let toolCalls { return send(toolCalls.feed(answer), entry: entry) }
+        guard streaming, !answer.isEmpty || entry != nil else { return }
+        chunk([choice(delta: ["content": JSON(answer)], logprobs: entry.map { [$0] }, finish: nil)])
+    }
+
+    /// The reasoning still held when the reply ends.
+    private func finishReasoning() {
+        guard reasoning != nil else { return }
+        let (thought, rest) = reasoning!.finish()
+        if streaming, !thought.isEmpty { chunk([choice(delta: ["reasoning_content": JSON(thought)], logprobs: nil, finish: nil)]) }
+        if let toolCalls { return send(toolCalls.feed(rest), entry: nil) }
+        if streaming, !rest.isEmpty { chunk([choice(delta: ["content": JSON(rest)], logprobs: nil, finish: nil)]) }
     }
 
     /// The tool-call reader's events as chunks: content, or `delta.tool_calls`.
@@ -110,17 +135,19 @@ final class ChatCompletionOutput: OpenAIOutput {
 
     func finish(_ end: TurnEnd) {
         guard end.completion.reason != .cancelled else { stream?.finish(); return }
+        finishReasoning()
         if let toolCalls { send(toolCalls.finish(), entry: nil) }
         let calls = toolCalls?.calls ?? []
         let reason = end.completion.reason == .length ? "length" : calls.isEmpty ? "stop" : "tool_calls"
-        let usage = Self.usage(end)
+        let usage = Self.usage(end, reasoningTokens: reasoning?.reasoningTokens ?? 0)
         if let stream {
             chunk([choice(delta: [:], logprobs: nil, finish: reason)])
             if includeUsage { chunk([], usage: usage) }
             stream.write(ServerSentEvent(data: "[DONE]"))
             stream.finish()
         } else {
-            var message: JSON = ["role": "assistant", "content": JSON(end.text), "refusal": .null]
+            var message: JSON = ["role": "assistant", "content": JSON(reasoning?.content ?? end.text), "refusal": .null]
+            if let reasoning, reasoning.hadBlock { message["reasoning_content"] = JSON(reasoning.reasoning) }
             if !calls.isEmpty {
                 let content = toolCalls?.content.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
                 message["content"] = content.isEmpty ? .null : JSON(content)
@@ -138,11 +165,11 @@ final class ChatCompletionOutput: OpenAIOutput {
 
     /// OpenAI's usage: the whole input the model saw, and the part of it
     /// that came from the cache.
-    static func usage(_ end: TurnEnd) -> JSON {
+    static func usage(_ end: TurnEnd, reasoningTokens: Int = 0) -> JSON {
         let c = end.completion
         return ["prompt_tokens": JSON(end.inputTokens), "completion_tokens": JSON(c.tokens.count),
                 "total_tokens": JSON(end.inputTokens + c.tokens.count),
                 "prompt_tokens_details": c.cacheSplit,
-                "completion_tokens_details": ["reasoning_tokens": 0]]
+                "completion_tokens_details": ["reasoning_tokens": JSON(min(reasoningTokens, c.tokens.count))]]
     }
 }

@@ -28,7 +28,9 @@ enum ChatMessages {
         case "assistant":
             let calls = try ToolCallMessages.calls(m["tool_calls"], field: "\(name).tool_calls")
             let content = try calls.isEmpty || !isNull(m["content"]) ? text(m["content"], field: "\(name).content") : ""
-            return ChatMessage(role: "assistant", content: content, toolCalls: calls)
+            // Sent back with its reasoning: the templates that write it get it.
+            let reasoning = isNull(m["reasoning_content"]) ? nil : try text(m["reasoning_content"], field: "\(name).reasoning_content")
+            return ChatMessage(role: "assistant", content: content, toolCalls: calls, reasoningContent: reasoning)
         case "tool":
             guard case let .string(id)? = m["tool_call_id"] else {
                 throw .invalid("\(name).tool_call_id is required for a tool message", param: "\(name).tool_call_id")
@@ -51,7 +53,7 @@ enum ChatMessages {
                 guard case .object = part, case let .string(type)? = part["type"] else {
                     throw .invalid("\(field)[\(j)] must be an object with a type", param: "\(field)[\(j)]")
                 }
-                guard ["text", "input_text", "output_text"].contains(type), case let .string(text)? = part["text"] else {
+                guard ["text", "input_text", "output_text", "reasoning_text"].contains(type), case let .string(text)? = part["text"] else {
                     throw .invalid("\(field)[\(j)] of type '\(type)' is not supported: kvserve's model reads text parts only",
                                    param: "\(field)[\(j)].type")
                 }

@@ -88,15 +88,15 @@ extension OpenAIOutput {
 
 extension Prompts {
     /// The OpenAI routes' form: a refused conversation is a 400 on `param`.
-    func conversation(_ messages: [ChatMessage], tools: ToolRequest = ToolRequest(), param: String) throws(OpenAIError) -> [TokenID] {
-        do { return try conversation(messages, tools: tools.templateTools, primer: tools.primer) } catch {
+    func conversation(_ messages: [ChatMessage], tools: ToolRequest = ToolRequest(), param: String) throws(OpenAIError) -> Prompt {
+        do { return try conversationPrompt(messages, tools: tools.templateTools, primer: tools.primer) } catch {
             throw .invalid(error.message, param: param)
         }
     }
 
     func continuation(_ messages: [ChatMessage], after lastToken: TokenID?, tools: ToolRequest = ToolRequest(),
-                      param: String) throws(OpenAIError) -> [TokenID] {
-        do { return try continuation(messages, after: lastToken, tools: tools.templateTools, primer: tools.primer) } catch {
+                      param: String) throws(OpenAIError) -> Prompt {
+        do { return try continuationPrompt(messages, after: lastToken, tools: tools.templateTools, primer: tools.primer) } catch {
             throw .invalid(error.message, param: param)
         }
     }

@@ -154,3 +154,34 @@ struct OpenAIFields {
         return n
     }
 }
+
+extension OpenAIFields {
+    /// `chat_template_kwargs`, the effort (`reasoning_effort`, or the
+    /// Responses API's `reasoning.effort`: `effortPath`), `reasoning_format`
+    /// and `max_reasoning_tokens` (-1: no limit; absent: the server's
+    /// `reasoning_budget`).
+    func reasoningOptions(effortPath: [String], defaultBudget: Int?) throws(OpenAIError) -> ReasoningOptions {
+        var options = ReasoningOptions()
+        switch self["chat_template_kwargs"] {
+        case nil: break
+        case .object(let members)?: for (k, v) in members { options.variables[k] = v }
+        case let v?: throw .invalid("chat_template_kwargs must be an object, not \(v.kindName)", param: "chat_template_kwargs")
+        }
+        let param = effortPath.joined(separator: ".")
+        switch effortPath.reduce(Optional(body), { $0?[$1] }) {
+        case nil, .null?: break
+        case .string(let effort)?: options.setEffort(effort)
+        case let v?: throw .invalid("\(param) must be a string, not \(v.kindName)", param: param)
+        }
+        if let format = try string("reasoning_format") {
+            guard ReasoningOptions.formats.contains(format) else {
+                throw .invalid("reasoning_format must be one of \(ReasoningOptions.formats.sorted().joined(separator: ", ")), not '\(format)'",
+                               param: "reasoning_format")
+            }
+            options.separate = format != "none"
+        }
+        let budget = try integer("max_reasoning_tokens", -1...Int(Int32.max))
+        options.budget = budget.map { $0 < 0 ? nil : $0 } ?? defaultBudget
+        return options
+    }
+}

@@ -40,6 +40,12 @@ struct ResponseShape {
 
     func part(_ text: String) -> JSON { ["type": "output_text", "text": JSON(text), "annotations": [], "logprobs": []] }
 
+    /// A `reasoning` output item: the reply's reasoning as `reasoning_text`.
+    func item(reasoning text: String, itemID: String, status: String) -> JSON {
+        ["type": "reasoning", "id": JSON(itemID), "summary": [], "content": [["type": "reasoning_text", "text": JSON(text)]],
+         "status": JSON(status)]
+    }
+
     /// A `function_call` output item.
     func item(call: ToolCallStream.Call, itemID: String, status: String) -> JSON {
         ["type": "function_call", "id": JSON(itemID), "call_id": JSON(call.id), "name": JSON(call.name),
@@ -75,6 +81,7 @@ final class ResponseOutput: OpenAIOutput {
     private var sequence = 0
 
     private enum Item {
+        case reasoning(text: String)
         case message(text: String)
         /// A call of the reader's, by its index there, and the item's id.
         case call(index: Int, itemID: String)
@@ -82,12 +89,18 @@ final class ResponseOutput: OpenAIOutput {
 
     private var items: [Item] = []
     private var messageIndex: Int?
+    /// Splits the reply's reasoning from its answer (nil: it is all answer).
+    private var reasoning: ReasoningSplitter?
+    private let reasoningID = OpenAIID.make("rs_")
+    private var reasoningIndex: Int?
+    private var reasoningDone = false
     /// Whitespace before anything else, which opens no message by itself.
     private var leadingSpace = ""
 
     init(responder: Responder, shape: ResponseShape, stream: Bool, prompt: [TokenID],
-         responses: StoredResponses, tenant: Tenant) {
+         responses: StoredResponses, tenant: Tenant, reasoning: ReasoningSplitter? = nil) {
         self.responder = responder
+        self.reasoning = reasoning
         self.shape = shape
         streaming = stream
         self.prompt = prompt
@@ -114,13 +127,42 @@ final class ResponseOutput: OpenAIOutput {
             event("response.created", ["response": shape.object(status: "in_progress", output: [], usage: nil)])
             event("response.in_progress", ["response": shape.object(status: "in_progress", output: [], usage: nil)])
         }
-        guard let toolCalls else { return openMessage() }
+        // A reasoning reply's message opens after its reasoning item.
+        guard let toolCalls else { return reasoning == nil ? openMessage() : () }
         handle(toolCalls.feed(shape.tools.primer))
     }
 
     func token(index: Int, id: TokenID, text: String, logprobs: TokenLogprobs?) {
-        if let toolCalls { return handle(toolCalls.feed(text)) }
-        appendText(text)
+        var answer = text
+        if reasoning != nil {
+            let (thought, rest) = reasoning!.feed(text)
+            appendReasoning(thought)
+            answer = rest
+            if reasoning!.state == .closed || reasoning!.state == .answer { endReasoning() }
+        }
+        if let toolCalls { return handle(toolCalls.feed(answer)) }
+        appendText(answer)
+    }
+
+    private func appendReasoning(_ text: String) {
+        guard !text.isEmpty else { return }
+        if reasoningIndex == nil {
+            reasoningIndex = items.count
+            items.append(.reasoning(text: ""))
+            event("response.output_item.added", ["output_index": JSON(reasoningIndex!),
+                                                 "item": shape.item(reasoning: "", itemID: reasoningID, status: "in_progress")])
+        }
+        guard let k = reasoningIndex, case let .reasoning(old) = items[k] else { return }
+        items[k] = .reasoning(text: old + text)
+        event("response.reasoning_text.delta", ["item_id": JSON(reasoningID), "output_index": JSON(k), "content_index": 0, "delta": JSON(text)])
+    }
+
+    /// The reasoning item's last events, once.
+    private func endReasoning() {
+        guard let k = reasoningIndex, !reasoningDone, case let .reasoning(text) = items[k] else { return }
+        reasoningDone = true
+        event("response.reasoning_text.done", ["item_id": JSON(reasoningID), "output_index": JSON(k), "content_index": 0, "text": JSON(text)])
+        event("response.output_item.done", ["output_index": JSON(k), "item": shape.item(reasoning: text, itemID: reasoningID, status: "completed")])
     }
 
     private func openMessage() {
@@ -179,6 +221,7 @@ final class ResponseOutput: OpenAIOutput {
     private func output(status: String) -> [JSON] {
         items.map { item in
             switch item {
+            case let .reasoning(text): return shape.item(reasoning: text, itemID: reasoningID, status: "completed")
             case let .message(text): return shape.item(status: status, text: text)
             case let .call(index, itemID): return shape.item(call: toolCalls!.calls[index], itemID: itemID, status: "completed")
             }
@@ -188,14 +231,20 @@ final class ResponseOutput: OpenAIOutput {
     func finish(_ end: TurnEnd) {
         let c = end.completion
         guard c.reason != .cancelled else { stream?.finish(); return }
+        if reasoning != nil {
+            let (thought, rest) = reasoning!.finish()
+            appendReasoning(thought)
+            endReasoning()
+            if let toolCalls { handle(toolCalls.feed(rest)) } else { appendText(rest) }
+        }
         if let toolCalls { handle(toolCalls.finish()) }
-        if items.isEmpty { appendText("", force: true) }
+        if messageIndex == nil && !items.contains(where: { if case .call = $0 { true } else { false } }) { appendText("", force: true) }
         let status = c.reason == .length ? "incomplete" : "completed"
         var cacheDetails = c.cacheSplit
         cacheDetails["cache_write_tokens"] = 0
         let usage: JSON = [
             "input_tokens": JSON(end.inputTokens), "input_tokens_details": cacheDetails,
-            "output_tokens": JSON(c.tokens.count), "output_tokens_details": ["reasoning_tokens": 0],
+            "output_tokens": JSON(c.tokens.count), "output_tokens_details": ["reasoning_tokens": JSON(min(reasoning?.reasoningTokens ?? 0, c.tokens.count))],
             "total_tokens": JSON(end.inputTokens + c.tokens.count),
         ]
         if let k = messageIndex, case let .message(text) = items[k] {
@@ -207,7 +256,9 @@ final class ResponseOutput: OpenAIOutput {
         if shape.store {
             // The token that ended the reply is part of the conversation a
             // continuation extends, as it is of a session's history.
-            responses.store(shape.id, tenant: tenant, tokens: prompt + c.tokens + [c.stopToken].compactMap { $0 }, json: object.serialized)
+            // As the next request renders it, when that differs (a reasoning model's reply without its reasoning).
+            responses.store(shape.id, tenant: tenant, tokens: end.followUp ?? (prompt + c.tokens + [c.stopToken].compactMap { $0 }),
+                            json: object.serialized)
         }
         if stream != nil {
             event(status == "completed" ? "response.completed" : "response.incomplete", ["response": object])

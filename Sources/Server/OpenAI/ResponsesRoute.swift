@@ -22,22 +22,28 @@ struct ResponsesRoute: Sendable {
             let tools = try ToolRequest(fields, shape: .responses)
             if let instructions { messages.insert(ChatMessage(role: "system", content: instructions), at: 0) }
             let previousID = try fields.string("previous_response_id")
-            let prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
-            let prompt: [TokenID]
+            let reasoning = try fields.reasoningOptions(effortPath: ["reasoning", "effort"], defaultBudget: serving.model.reasoningBudget)
+            var prompts = Prompts(model: serving.model, replies: serving.replies, tenant: tenant, stages: stages)
+            prompts.variables = reasoning.variables
+            let rendered: Prompts.Prompt, history: [TokenID]?
             if let previousID {
                 guard let previous = serving.responses.entry(previousID, tenant: tenant) else {
                     throw .invalid("no stored response '\(previousID)': it does not exist, expired, was deleted or was not stored",
                                               param: "previous_response_id", code: "previous_response_not_found")
                 }
-                prompt = previous.tokens + (try prompts.continuation(messages, after: previous.tokens.last, tools: tools, param: "input"))
+                history = previous.tokens
+                rendered = try prompts.continuation(messages, after: previous.tokens.last, tools: tools, param: "input")
             } else {
-                prompt = try prompts.conversation(messages, tools: tools, param: "input")
+                history = nil
+                rendered = try prompts.conversation(messages, tools: tools, param: "input")
             }
+            let prompt = (history ?? []) + rendered.ids
             let maxTokens = try fields.maxTokens(["max_output_tokens"], inputTokens: prompt.count,
                                                  room: serving.model.room(inputTokens: prompt.count, session: false))
             let sampling = try fields.sampling()
             var generation = GenerationRequest(prompt: prompt, maxTokens: maxTokens, sampling: sampling)
             generation.cacheSalt = tenant.cacheSalt
+            generation.reasoningBudget = reasoning.engineBudget(model: serving.model, opensReasoning: rendered.opensReasoning)
             generation.constraint = try ResponseFormat.constraint(tools: tools, body: fields.body, path: ["text", "format"],
                                                                   masks: serving.model.schemaMasks)
             let store = try fields.bool("store") ?? true
@@ -49,8 +55,12 @@ struct ResponsesRoute: Sendable {
                                       temperature: Self.decimal(sampling.temperature), topP: Self.decimal(sampling.topP),
                                       metadata: metadata, tools: tools)
             let output = ResponseOutput(responder: responder, shape: shape, stream: try fields.bool("stream") ?? false,
-                                        prompt: prompt, responses: serving.responses, tenant: tenant)
-            Turn(serving.turnContext(route: "responses", tenant: tenant, sessionID: nil, stop: tools.stops, stages: stages), output: output)
+                                        prompt: prompt, responses: serving.responses, tenant: tenant,
+                                        reasoning: reasoning.splitter(model: serving.model, opensReasoning: rendered.opensReasoning))
+            let followUp = FollowUp(prompts: prompts, messages: messages, tools: tools.templateTools, history: history.map { .tokens($0) } ?? .none,
+                                    separatesReasoning: reasoning.separate, opensReasoning: rendered.opensReasoning)
+            Turn(serving.turnContext(route: "responses", tenant: tenant, sessionID: nil, stop: tools.stops, stages: stages,
+                                     followUp: followUp), output: output)
                 .run(generation, maxWaiting: serving.maxWaiting, responder: responder)
         } catch {
             responder.send(error.response())

@@ -52,6 +52,7 @@ enum ToolCallMessages {
     /// message just before them) and `function_call_output` items.
     static func responsesInput(_ items: [JSON]) throws(OpenAIError) -> [ChatMessage] {
         var messages: [ChatMessage] = []
+        var pendingReasoning: String?
         for (i, item) in items.enumerated() {
             let name = "input[\(i)]"
             guard case .object = item else { throw .invalid("\(name) must be an object", param: name) }
@@ -76,10 +77,19 @@ enum ToolCallMessages {
             case "function_call_output":
                 guard case let .string(callID)? = o["call_id"] else { throw .invalid("\(name).call_id is required", param: "\(name).call_id") }
                 messages.append(result(id: callID, content: try ChatMessages.text(o["output"], field: "\(name).output"), earlier: messages))
+            case "reasoning":
+                // A reply's reasoning, sent back: the next assistant message's `reasoning_content`.
+                let text = ChatMessages.isNull(o["content"]) ? "" : try ChatMessages.text(o["content"], field: "\(name).content")
+                pendingReasoning = (pendingReasoning ?? "") + text
+                continue
             default:
-                throw .invalid("\(name) of type '\(type)' is not supported: kvserve takes message, function_call and function_call_output items",
-                               param: "\(name).type")
+                throw .invalid("\(name) of type '\(type)' is not supported: kvserve takes message, reasoning, function_call and "
+                               + "function_call_output items", param: "\(name).type")
             }
+            if let reasoning = pendingReasoning, let last = messages.indices.last, messages[last].role == "assistant" {
+                messages[last].reasoningContent = reasoning
+            }
+            pendingReasoning = nil
         }
         return messages
     }
