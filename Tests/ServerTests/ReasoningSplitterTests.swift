@@ -6,8 +6,9 @@ import Testing
 /// is cut into tokens: hand-worked cases, each fed whole, character by
 /// character, and cut at every position.
 struct ReasoningSplitterTests {
-    static func split(_ pieces: [String], startsInside: Bool = false) -> (reasoning: String, content: String, streamed: (String, String)) {
-        var s = ReasoningSplitter(markers: .think, startsInside: startsInside)
+    static func split(_ pieces: [String], startsInside: Bool = false,
+                      markers: ReasoningMarkers = .think) -> (reasoning: String, content: String, streamed: (String, String)) {
+        var s = ReasoningSplitter(markers: markers, startsInside: startsInside)
         var streamed = ("", "")
         for piece in pieces {
             let (r, c) = s.feed(piece)
@@ -44,6 +45,18 @@ struct ReasoningSplitterTests {
             #expect(r.streamed.0 == reasoning && r.streamed.1 == answer, "streamed \(cut)")
         }
         #expect(ReasoningSplitter.answer(of: reply, markers: .think, startsInside: inside) == answer)
+    }
+
+    @Test(arguments: [
+        ("<|channel|>analysis<|message|>Plan.<|end|><|start|>assistant<|channel|>final<|message|>Paris.", "Plan.", "Paris."),
+        ("<|channel|>analysis<|message|>Plan.<|end|>Paris.", "Plan.", "Paris."),
+        ("<|channel|>final<|message|>Paris.", "", "<|channel|>final<|message|>Paris."),
+    ])
+    func gptOssAnalysisChannel(_ reply: String, _ reasoning: String, _ answer: String) {
+        for cut in Self.everyCut(reply) {
+            let r = Self.split(cut, markers: .analysisChannel)
+            #expect(r.reasoning == reasoning && r.content == answer && r.streamed == (reasoning, answer), "\(cut)")
+        }
     }
 
     @Test func countsTheTokensOfTheBlock() {

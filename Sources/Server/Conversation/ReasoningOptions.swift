@@ -24,7 +24,7 @@ struct ReasoningOptions: Sendable {
     func engineBudget(model: ServedModel, opensReasoning: Bool) -> ReasoningBudget? {
         guard let budget, let markers = model.reasoning else { return nil }
         let tokenizer = model.tokenizer
-        let closing = tokenizer.encode(markers.closing + "\n\n", addSpecial: false, parseSpecial: true)
+        let closing = tokenizer.encode(markers.forcedEnd, addSpecial: false, parseSpecial: true)
         guard !closing.isEmpty else { return nil }
         return ReasoningBudget(limit: budget, opening: markers.opening, closing: markers.closing, closingTokens: closing,
                                startsInside: opensReasoning, bytes: { tokenizer.decodeBytes([$0]) })

@@ -6,7 +6,8 @@ import Model
 /// inside them are dropped, as the templates drop them when they split a
 /// reply sent back; so is the whitespace before the answer. A reply that
 /// does not begin with the opening marker (after whitespace) is all answer,
-/// unless the prompt left a block open.
+/// unless the prompt left a block open. A header that opens the answer
+/// (gpt-oss's final channel) is dropped with the block.
 struct ReasoningSplitter {
     enum State: Equatable {
         /// Nothing but whitespace and a prefix of the opening marker yet.
@@ -80,7 +81,17 @@ struct ReasoningSplitter {
                 }
             case .closed:
                 held = String(held.drop(while: \.isWhitespace))
-                if !held.isEmpty { state = .answer; progress = true }
+                let header = markers.answerOpening
+                if !header.isEmpty, held.hasPrefix(header) {
+                    held = String(held.dropFirst(header.count))
+                    state = .answer
+                    progress = true
+                } else if !header.isEmpty, header.hasPrefix(held) {
+                    break  // may still become the answer's header
+                } else if !held.isEmpty {
+                    state = .answer
+                    progress = true
+                }
             case .answer:
                 out.content += held
                 content += held
