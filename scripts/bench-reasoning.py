@@ -19,7 +19,9 @@ each conversation runs its turns one after another, resending the whole
 conversation with each reply's `content` (its reasoning dropped, as clients
 send it back), a pause of --think seconds between turns (a user reading the
 reply). llama-server: --jinja --chat-template-file T --reasoning-format
-deepseek, one slot, the same thread count. Conversations run one at a time.
+deepseek, one slot, the same thread count. A third arm is kvserve with the
+idle prefill off (KVSERVE_TEST_NO_FOLLOWUP_PREFILL=1), which computes what
+llama-server does. Conversations run one at a time.
 
 Per follow-up (turn >= 2): prompt tokens, tokens computed (prompt minus
 cached: kvserve's usage.prompt_tokens_details.cached_tokens, llama-server's
@@ -123,9 +125,10 @@ def main():
 
     results = {}
     log = tempfile.TemporaryFile()
-    for name in ("kvserve", "llama-server"):
+    for name in ("kvserve", "kvserve, no idle prefill", "llama-server"):
         port = free_port()
-        if name == "kvserve":
+        env = dict(os.environ, KVSERVE_TEST_NO_FOLLOWUP_PREFILL="1" if "no idle" in name else "0")
+        if name.startswith("kvserve"):
             command = [args.kvserve, "serve", "--model", args.model, "--set", f"port={port}", "--set", f"threads={args.threads}",
                        "--set", f"chat_template={args.template}", "--set", "kv_disk_bytes=0", "--set", "session_store=memory",
                        "--set", f"data_dir={tempfile.mkdtemp(prefix='kvserve-bench-')}"]
@@ -133,7 +136,7 @@ def main():
             command = [args.llama_server, "-m", args.model, "--port", str(port), "-t", str(args.threads), "-np", "1", "-c", "8192",
                        "--jinja", "--chat-template-file", args.template, "--reasoning-format", "deepseek",
                        "--reasoning-budget", str(args.reasoning_budget)]
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         try:
             wait_ready(port, process=process)
             chat(port, [{"role": "user", "content": "Warm up."}], 4, {"enable_thinking": args.thinking == "on"})

@@ -65,7 +65,8 @@ public struct Configuration: Sendable, Equatable {
     /// reasoning block, unless the request sets `max_reasoning_tokens`; -1: no limit.
     public var reasoningBudget = -1
     /// Whether a turn's conversation is prefilled as its next request will
-    /// render it. Not a setting: tests turn it off to show what it saves.
+    /// render it. Not a setting: tests and benchmarks turn it off
+    /// (`KVSERVE_TEST_NO_FOLLOWUP_PREFILL=1`) to show what it saves.
     var prefillsFollowUps = true
 
     public init() {}
@@ -210,6 +211,8 @@ public struct Configuration: Sendable, Equatable {
             }
             try config.set(key, text: value, source: "command line")
         }
+        // Benchmarks compare follow-ups with and without the idle prefill.
+        if environment[testVariablePrefix + "NO_FOLLOWUP_PREFILL"] == "1" { config.prefillsFollowUps = false }
         return config
     }
 
