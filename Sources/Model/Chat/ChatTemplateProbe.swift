@@ -30,7 +30,8 @@ struct Probe {
     /// Markup after the assistant's content that a closing render and a
     /// continuing one share, up to its first whitespace, less a tag it opens
     /// but does not close: Phi-4-mini writes `<|end|><|endoftext|>` and
-    /// `<|end|><|user|>`, whose shared `<|end|><|` is not one token.
+    /// `<|end|><|user|>`, whose shared `<|end|><|` is not one token. ""
+    /// when they share none.
     private func endOfTurn() throws -> String {
         let closed = try template.prompt([Self.user, Self.assistant], addGenerationPrompt: false)
         let continued = try template.prompt([Self.user, Self.assistant, Self.next], addGenerationPrompt: true)
@@ -43,11 +44,10 @@ struct Probe {
            !shared[open...].contains(where: { $0 == (shared[open] == "<" ? ">" : "]") }) {
             shared.removeSubrange(open...)
         }
-        let closer = String(String.UnicodeScalarView(shared))
-        guard !closer.isEmpty else {
-            throw ChatTemplate.Error.invalid(Jinja.Error(.unsupported, "no markup ends an assistant's turn (found \(a.debugDescription))"))
-        }
-        return closer
+        // "" where no markup ends the turn (GLM writes the next turn's role
+        // right after the content; Apertus closes a turn only when another
+        // follows): the reply ends with the model's end-of-sequence token.
+        return String(String.UnicodeScalarView(shared))
     }
 
     /// nil when the template refuses the history (raise_exception).

@@ -16,6 +16,8 @@ import JSONTree
 /// - Tool results become a user turn, each result in
 ///   `<tool_response></tool_response>` (consecutive results share the turn,
 ///   as Qwen 2.5 writes them).
+/// - An assistant turn keeps its `reasoning_content`, for a template that
+///   writes reasoning but no tools.
 public enum ToolPromptFallback {
     /// The content index of text that belongs to no message of the request
     /// (the tool definitions): never parsed for control tokens, and never a
@@ -50,10 +52,11 @@ public enum ToolPromptFallback {
                     out.origin.append(i)
                 }
             case "assistant" where !m.toolCalls.isEmpty:
-                out.messages.append(ChatMessage(role: "assistant", content: assistantText(content: m.content, calls: m.toolCalls)))
+                out.messages.append(ChatMessage(role: "assistant", content: assistantText(content: m.content, calls: m.toolCalls),
+                                                reasoningContent: m.reasoningContent))
                 out.origin.append(i)
             default:
-                out.messages.append(ChatMessage(role: m.role, content: m.content))
+                out.messages.append(ChatMessage(role: m.role, content: m.content, reasoningContent: m.reasoningContent))
                 out.origin.append(i)
             }
         }

@@ -14,8 +14,13 @@ extension Jinja.Renderer {
             let chars = argument(0, "chars")?.text.map { Set($0.string.unicodeScalars) }
             return .string(value.printed.trimmed(leading: true, trailing: true) { chars?.contains($0) ?? $0.isPythonWhitespace })
         case "tojson":
-            let indent = argument(0, "indent")?.integer
-            return .string(Jinja.Text(try Jinja.JSONWriter.encode(value, indent: indent), message: value.contentMessage))
+            // transformers' signature: tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
+            if args.count > 2 || kwargs["separators"] != nil || kwargs["sort_keys"] != nil {
+                throw Error(.unsupported, "tojson's separators and sort_keys are not supported")
+            }
+            let ascii = argument(0, "ensure_ascii")?.isTruthy ?? false
+            let indent = argument(1, "indent")?.integer
+            return .string(Jinja.Text(try Jinja.JSONWriter.encode(value, indent: indent, ensureASCII: ascii), message: value.contentMessage))
         case "length", "count": return .int(try length(value))
         case "first", "last":
             let items = try iterationItems(value)
@@ -53,10 +58,12 @@ extension Jinja.Renderer {
                 throw Error(.runtime, "items filter needs a mapping, not \(value.typeName)")
             }
             return .list(d.pairs.map { .tuple([.string($0.key), $0.value]) })
-        case "safe": return value
+        case "safe":
+            var text = value.printed
+            text.isSafe = true
+            return .string(text)
         case "e", "escape":
-            let text = value.printed
-            return .string(text.derived(text.string.htmlEscaped))
+            return .string(value.printed.escaped)
         case "indent":
             guard case let .string(t) = try defined(value) else { throw Error(.runtime, "indent needs a string, not \(value.typeName)") }
             // A string width is the indentation itself.
@@ -141,19 +148,30 @@ extension Jinja.Renderer {
     }
 }
 
+extension Jinja.Text {
+    /// markupsafe's `escape`: HTML-escaped and safe, unless it already is.
+    var escaped: Jinja.Text {
+        if isSafe { return self }
+        let html = string.htmlEscaped
+        var text = html == string ? self : derived(html)
+        text.isSafe = true
+        return text
+    }
+}
+
 extension String {
     var htmlEscaped: String {
-        var out = ""
-        for c in self {
+        var out = String.UnicodeScalarView()
+        for c in unicodeScalars {
             switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&#34;"
-            case "'": out += "&#39;"
+            case "&": out += "&amp;".unicodeScalars
+            case "<": out += "&lt;".unicodeScalars
+            case ">": out += "&gt;".unicodeScalars
+            case "\"": out += "&#34;".unicodeScalars
+            case "'": out += "&#39;".unicodeScalars
             default: out.append(c)
             }
         }
-        return out
+        return String(out)
     }
 }

@@ -2,12 +2,15 @@ extension Jinja {
     /// transformers' `tojson`: `json.dumps(value, ensure_ascii=False,
     /// indent=indent)`, keys in insertion order, Python's separators
     /// (`", "` and `": "`, or `","` and a newline when indented).
+    /// `ensureASCII` writes characters beyond ASCII as `\uXXXX` escapes
+    /// (`tojson(ensure_ascii=True)`, Reka's template).
     struct JSONWriter {
         let indent: String?
+        var ensureASCII = false
         var out = ""
 
-        static func encode(_ value: Value, indent: Int?) throws(Error) -> String {
-            var writer = JSONWriter(indent: indent.map { String(repeating: " ", count: $0) })
+        static func encode(_ value: Value, indent: Int?, ensureASCII: Bool = false) throws(Error) -> String {
+            var writer = JSONWriter(indent: indent.map { String(repeating: " ", count: $0) }, ensureASCII: ensureASCII)
             try writer.write(value, level: 0)
             return writer.out
         }
@@ -19,7 +22,7 @@ extension Jinja {
             case let .int(n): out += String(n)
             case let .double(x):
                 out += x.isNaN ? "NaN" : x.isInfinite ? (x < 0 ? "-Infinity" : "Infinity") : x.pythonRepr
-            case let .string(t): out += t.string.jsonQuoted
+            case let .string(t): out += t.string.jsonQuoted(ensureASCII: ensureASCII)
             // json.dumps writes a tuple as an array.
             case let .list(items), let .tuple(items):
                 try container("[", "]", items.count, level) { (w: inout JSONWriter, k: Int) throws(Error) in
@@ -37,7 +40,7 @@ extension Jinja {
         private mutating func object(_ d: Dict, level: Int) throws(Error) {
             let pairs = d.pairs
             try container("{", "}", pairs.count, level) { (w: inout JSONWriter, k: Int) throws(Error) in
-                w.out += pairs[k].key.jsonQuoted + ": "
+                w.out += pairs[k].key.jsonQuoted(ensureASCII: w.ensureASCII) + ": "
                 try w.write(pairs[k].value, level: level + 1)
             }
         }
@@ -59,7 +62,11 @@ extension Jinja {
 
 extension String {
     /// A JSON string as Python's json module writes it with ensure_ascii=False.
-    var jsonQuoted: String {
+    var jsonQuoted: String { jsonQuoted(ensureASCII: false) }
+
+    /// With `ensureASCII`, as ensure_ascii=True writes it: from U+007F a
+    /// `\u` escape in lowercase hex, a UTF-16 surrogate pair above U+FFFF.
+    func jsonQuoted(ensureASCII: Bool) -> String {
         var out = String.UnicodeScalarView(["\""])
         for u in unicodeScalars {
             switch u {
@@ -71,8 +78,11 @@ extension String {
             case "\u{08}": out.append(contentsOf: "\\b".unicodeScalars)
             case "\u{0C}": out.append(contentsOf: "\\f".unicodeScalars)
             default:
-                if u.value < 0x20 { out.append(contentsOf: ("\\u" + String(u.value, radix: 16).leftPadded(4)).unicodeScalars) }
-                else { out.append(u) }
+                if u.value < 0x20 || (ensureASCII && u.value >= 0x7F) {
+                    for unit in String(u).utf16 { out.append(contentsOf: ("\\u" + String(unit, radix: 16).leftPadded(4)).unicodeScalars) }
+                } else {
+                    out.append(u)
+                }
             }
         }
         out.append("\"")

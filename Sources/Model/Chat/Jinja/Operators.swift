@@ -5,6 +5,11 @@ extension Jinja.Renderer {
         if op == "~" { return .string(a.printed + b.printed) }
         let left = try defined(a), right = try defined(b)
         switch (op, left, right) {
+        case let ("+", .string(x), .string(y)) where x.isSafe || y.isSafe:
+            // Markup's __add__ and __radd__: the other side escaped, the sum safe.
+            var sum = x.escaped + y.escaped
+            sum.isSafe = true
+            return .string(sum)
         case let ("+", .string(x), .string(y)): return .string(x + y)
         case let ("+", .list(x), .list(y)): return .list(x + y)
         case let ("+", .tuple(x), .tuple(y)): return .tuple(x + y)

@@ -19,6 +19,11 @@ extension Jinja {
 
         private(set) var segments: [Segment]
         let string: String
+        /// Jinja2's `Markup` (what `safe` and `escape` give): a string added
+        /// to it with `+` is HTML-escaped first, as markupsafe does even
+        /// without autoescaping (functionary's template relies on it). Any
+        /// other operation gives a plain string.
+        var isSafe = false
 
         init(_ string: String, message: Int? = nil) {
             self.string = string
