@@ -31,7 +31,7 @@ struct IdlePrefillTests {
         var steps = 0
         while engine.hasWork { _ = engine.step(); steps += 1 }
         #expect(steps == (203 + 7) / 8, "one step per 8 positions")
-        var request = GenerationRequest(prompt: history + [3, 2], maxTokens: 6, ignoreEOS: true)
+        var request = GenerationRequest(prompt: history + [3, 2], maxTokens: 6, sampling: .greedy, ignoreEOS: true)
         request.cacheSalt = 7
         let warm = try Self.run(engine, request)
         // Whole blocks and the partial last one: all of the history but never the prompt's last token.
@@ -51,7 +51,7 @@ struct IdlePrefillTests {
         engine.prefillWhenIdle(Self.tokens(400, seed: 2), salt: 0)
         for _ in 0..<5 { _ = engine.step() }
         // A request of 6 prompt tokens alone gets its first token in its first step; so it does here.
-        let id = try engine.submit(GenerationRequest(prompt: Self.tokens(6, seed: 3), maxTokens: 3, ignoreEOS: true))
+        let id = try engine.submit(GenerationRequest(prompt: Self.tokens(6, seed: 3), maxTokens: 3, sampling: .greedy, ignoreEOS: true))
         let first = engine.step()
         #expect(first.contains { if case .token(id, 0, _, _) = $0 { true } else { false } }, "\(first)")
         #expect(engine.runningCount == 1, "the prefill is not in the batch")
@@ -62,7 +62,7 @@ struct IdlePrefillTests {
         var steps = 0
         while engine.hasWork { _ = engine.step(); steps += 1 }
         #expect(steps == (400 - 40 + 7) / 8, "\(steps) steps")
-        var request = GenerationRequest(prompt: Self.tokens(400, seed: 2) + [1], maxTokens: 1)
+        var request = GenerationRequest(prompt: Self.tokens(400, seed: 2) + [1], maxTokens: 1, sampling: .greedy)
         request.ignoreEOS = true
         #expect(try Self.run(engine, request).cachedTokens == 400)
         #expect(model.violations.isEmpty)
@@ -70,7 +70,7 @@ struct IdlePrefillTests {
 
     @Test func aRewrittenSessionKeepsItsSharedBlocksAndPrefillsTheRest() throws {
         let (engine, model) = Self.engine()
-        var first = GenerationRequest(prompt: Self.tokens(30, seed: 4), sessionID: "s", maxTokens: 5, ignoreEOS: true)
+        var first = GenerationRequest(prompt: Self.tokens(30, seed: 4), sessionID: "s", maxTokens: 5, sampling: .greedy, ignoreEOS: true)
         first.history = .append(expecting: 0)
         let turn = try Self.run(engine, first)
         let computed = try #require(turn.session).tokens
@@ -82,12 +82,12 @@ struct IdlePrefillTests {
         #expect(session.tokens == rendered && session.turns == 1)
         #expect(session.chainHashes == engine.cache.chainHashes(of: rendered, known: [], salt: 0))
         while engine.hasWork { _ = engine.step() }
-        var next = GenerationRequest(prompt: [2, 4], sessionID: "s", maxTokens: 4, ignoreEOS: true)
+        var next = GenerationRequest(prompt: [2, 4], sessionID: "s", maxTokens: 4, sampling: .greedy, ignoreEOS: true)
         next.history = .append(expecting: rendered.count)
         let followUp = try Self.run(engine, next)
         #expect(followUp.historyTokens == 31 && followUp.cachedTokens == 31, "history \(followUp.historyTokens), cached \(followUp.cachedTokens)")
         let (cold, _) = Self.engine()
-        let reference = try Self.run(cold, GenerationRequest(prompt: rendered + [2, 4], maxTokens: 4, ignoreEOS: true))
+        let reference = try Self.run(cold, GenerationRequest(prompt: rendered + [2, 4], maxTokens: 4, sampling: .greedy, ignoreEOS: true))
         #expect(followUp.tokens == reference.tokens)
         #expect(model.violations.isEmpty)
     }
@@ -125,7 +125,7 @@ struct IdlePrefillTests {
 
     @Test func theEngineWritesTheClosingTokensAtTheBudget() throws {
         let (engine, _) = Self.engine()
-        var request = GenerationRequest(prompt: Self.tokens(9, seed: 6), maxTokens: 12, ignoreEOS: true)
+        var request = GenerationRequest(prompt: Self.tokens(9, seed: 6), maxTokens: 12, sampling: .greedy, ignoreEOS: true)
         let free = try Self.run(engine, request)
         request.reasoningBudget = Self.budget(4, startsInside: true)
         let budgeted = try Self.run(engine, request)
@@ -135,7 +135,7 @@ struct IdlePrefillTests {
         #expect(Array(budgeted.tokens[4..<7]) == [2, 3, 4], "\(budgeted.tokens)")
         #expect(budgeted.tokens.count == 12)
         // Bit-identical whatever else runs beside it.
-        let other = try engine.submit(GenerationRequest(prompt: Self.tokens(20, seed: 1), maxTokens: 12, ignoreEOS: true))
+        let other = try engine.submit(GenerationRequest(prompt: Self.tokens(20, seed: 1), maxTokens: 12, sampling: .greedy, ignoreEOS: true))
         _ = other
         #expect(try Self.run(engine, request).tokens == budgeted.tokens)
     }

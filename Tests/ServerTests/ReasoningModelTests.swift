@@ -152,7 +152,8 @@ struct ReasoningModelTests {
 
     @Test func qwqRepliesReasonWithinTheirBudget() throws {
         let budget = 12
-        let (variants, model) = try Self.conversations("Qwen-QwQ-32B.jinja", variants: #"[{"enable_thinking": true}, null]"#, budget: budget)
+        let (variants, model) = try Self.conversations("Qwen-QwQ-32B.jinja", variants: #"[{"enable_thinking": true}, {"enable_thinking": false}, null]"#,
+                                                       budget: budget)
         let off = try Self.check(variants, model: model)
         #expect(off > 0, "the re-render made no difference")
         let closing = model.tokenizer.encode("</think>\n\n", parseSpecial: true).count
@@ -165,8 +166,10 @@ struct ReasoningModelTests {
             if turn.reply.reasoning_tokens > budget { closedByBudget += 1 }
         }
         #expect(closedByBudget > 0)
-        // Thinking off (the kwargs absent): this template closes the block in the prompt.
-        for turn in variants[1].conversations.joined() { #expect(turn.reply.reasoning.isEmpty && turn.reply.reasoning_tokens == 0, "\(turn.reply)") }
+        // Thinking off (false, or the kwargs absent): this template closes the block in the prompt.
+        for turn in variants[1...].map(\.conversations).joined().joined() {
+            #expect(turn.reply.reasoning.isEmpty && turn.reply.reasoning_tokens == 0, "\(turn.reply)")
+        }
     }
 
     /// A native session sends only its new messages; the session keeps its

@@ -27,7 +27,7 @@ public struct ReasoningMarkers: Sendable, Equatable {
     public init?(_ template: ChatTemplate) {
         let known = [Self.think, Self.analysisChannel]
         guard let found = known.first(where: { template.source.contains($0.opening) && template.source.contains($0.closing)
-                                               && template.source.contains($0.answerOpening) }) else {
+                                               && ($0.answerOpening.isEmpty || template.source.contains($0.answerOpening)) }) else {
             return nil
         }
         self = found
