@@ -229,6 +229,69 @@ struct ReasoningModelTests {
         #expect(coldTotal <= warmTotal, "cached: cold \(coldTotal), warm \(warmTotal)")
     }
 
+    /// The request fields that reach the template or the reply, each against
+    /// the template's own render or the same request without the field.
+    @Test func requestFieldsReachTheTemplateAndTheReply() throws {
+        var c = Configuration.forTests(kvCacheBytes: 32 << 20)
+        c.chatTemplate = Self.templates.appendingPathComponent("Qwen-QwQ-32B.jinja").path
+        c.reasoningBudget = 5
+        let qwq = try APIServer(configuration: c)
+        defer { Self.stop(qwq) }
+        let ask: JSON = ["messages": [["role": "user", "content": "What is the capital of France?"]], "max_tokens": 30, "temperature": 0,
+                         "chat_template_kwargs": ["enable_thinking": true]]
+        // The configured budget, and the request's own.
+        let split = try Self.post(qwq, "/v1/chat/completions", ask)
+        let closing = qwq.model.tokenizer.encode("</think>\n\n", parseSpecial: true).count
+        let spent = split["usage"]?["completion_tokens_details"]?["reasoning_tokens"]?.intValue ?? -1
+        #expect(spent > 5 && spent <= 5 + closing, "\(split)")
+        var unlimited = ask
+        unlimited["max_reasoning_tokens"] = -1
+        let free = try Self.post(qwq, "/v1/chat/completions", unlimited)
+        #expect(free["usage"]?["completion_tokens_details"]?["reasoning_tokens"] != split["usage"]?["completion_tokens_details"]?["reasoning_tokens"])
+        // reasoning_format none: the same reply, the reasoning inline in content.
+        var inline = ask
+        inline["reasoning_format"] = "none"
+        let raw = try Self.post(qwq, "/v1/chat/completions", inline)
+        let message = try #require(split["choices"]?.arrayValue?.first?["message"])
+        let rawMessage = try #require(raw["choices"]?.arrayValue?.first?["message"])
+        let reasoning = try #require(message["reasoning_content"]?.stringValue), answer = message["content"]?.stringValue ?? ""
+        let text = try #require(rawMessage["content"]?.stringValue)
+        #expect(rawMessage["reasoning_content"] == nil && text.contains(reasoning) && text.contains("</think>") && text.hasSuffix(answer),
+                "\(text) against \(message)")
+        var badFormat = ask
+        badFormat["reasoning_format"] = "xml"
+        #expect(try Self.post(qwq, "/v1/chat/completions", badFormat)["error"]?["param"] == "reasoning_format")
+
+        // An assistant message's reasoning_content (Qwen3 writes it for a reply after the last user turn).
+        let qwen3 = try Self.server("Qwen-Qwen3-0.6B.jinja")
+        defer { Self.stop(qwen3) }
+        let template = try #require(qwen3.model.chatTemplate)
+        let user = ChatMessage(role: "user", content: "Hi."), reply = ChatMessage(role: "assistant", content: "Hello!", reasoningContent: "Greet back.")
+        func promptTokens(_ messages: JSON) throws -> Int? {
+            try Self.post(qwen3, "/v1/chat/completions", ["messages": messages, "max_tokens": 1])["usage"]?["prompt_tokens"]?.intValue
+        }
+        let with = try promptTokens([["role": "user", "content": "Hi."], ["role": "assistant", "content": "Hello!", "reasoning_content": "Greet back."]])
+        let without = try promptTokens([["role": "user", "content": "Hi."], ["role": "assistant", "content": "Hello!"]])
+        #expect(with == qwen3.model.tokenizer.encode(chatPrompt: try template.prompt([user, reply], addGenerationPrompt: true)).count)
+        #expect(with != nil && without != nil && with! > without!)
+        // A variable the server sets is not the request's.
+        let clash = try Self.post(qwen3, "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi."]],
+                                                                   "chat_template_kwargs": ["messages": []]])
+        #expect(clash["error"]?["message"]?.stringValue?.contains("set by the server") == true, "\(clash)")
+
+        // reasoning_effort reaches a template that reads it (gpt-oss writes "Reasoning: <effort>").
+        let harmony = try Self.server("../template-set/openai-gpt-oss-120b.jinja")
+        defer { Self.stop(harmony) }
+        let gpt = try #require(harmony.model.chatTemplate)
+        for effort in ["low", "high"] {
+            let r = try Self.post(harmony, "/v1/chat/completions", ["messages": [["role": "user", "content": "Hi."]], "max_tokens": 1,
+                                                                    "reasoning_effort": JSON(effort)])
+            let expected = try gpt.prompt([user], variables: ["reasoning_effort": JSON(effort)], addGenerationPrompt: true)
+            #expect(expected.string.contains("Reasoning: \(effort)"))
+            #expect(r["usage"]?["prompt_tokens"]?.intValue == harmony.model.tokenizer.encode(chatPrompt: expected).count, "\(effort): \(r)")
+        }
+    }
+
     /// An output list without its items' ids (each server makes its own).
     static func withoutIDs(_ output: JSON?) -> JSON? {
         guard case let .array(items)? = output else { return output }
