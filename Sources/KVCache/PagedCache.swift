@@ -215,6 +215,25 @@ public struct PagedCache: Sendable {
         return max(0, blocks(forPositions: table.computed + count) - table.blocks.count)
     }
 
+    /// Drops `id`'s tokens past the first `count`, none of them committed
+    /// (`count >= computed`), and the blocks only they needed: a rejected
+    /// speculative draft, whose keys and values were written but never
+    /// committed. Nothing of it reached the prefix index, and the positions
+    /// it wrote past `computed` are written again before they are read, so
+    /// the sequence is exactly as if the draft had never been appended.
+    public mutating func dropUncommitted(_ id: SequenceID, keeping count: Int) {
+        var table = running[id]!.table
+        precondition(count >= table.computed && count <= table.tokens.count, "dropping committed tokens")
+        table.tokens.removeLast(table.tokens.count - count)
+        // The blocks of the positions kept (they may be committed next).
+        let needed = max(blocks(forPositions: count), table.indexed)
+        if table.blocks.count > needed {
+            pool.release(table.blocks[needed...])
+            table.blocks.removeLast(table.blocks.count - needed)
+        }
+        running[id]!.table = table
+    }
+
     /// Records that positions up to `computed` of `id` now hold keys and
     /// values; blocks that became full join the prefix index.
     public mutating func commit(_ id: SequenceID, computed: Int) {

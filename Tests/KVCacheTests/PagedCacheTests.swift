@@ -184,3 +184,45 @@ struct PagedCacheTests {
         #expect(usage.prefixHitRatio == 8.0 / 10.0)
     }
 }
+
+/// A speculative draft that was written but not accepted leaves the cache
+/// as if it had never been appended.
+struct DroppedDraftTests {
+    let six: [Int32] = [10, 11, 12, 13, 14, 15]
+
+    @Test func aRejectedDraftReleasesItsBlocksAndIndexesNothing() {
+        var cache = PagedCache(blockCount: 8, blockSize: 4)
+        cache.start(1, tokens: six)
+        let granted = cache.reserve(1, positions: 6)
+        #expect(granted)
+        cache.commit(1, computed: 6)  // blocks 0 (full, indexed) and 1 (positions 4, 5)
+        let before = cache.table(1)!
+        // A draft of 5 tokens: positions 6..<11 reach into block 2.
+        cache.append(1, [20, 21, 22, 23, 24])
+        let draftBlocks = cache.reserve(1, positions: 5)
+        #expect(draftBlocks)
+        #expect(cache.table(1)!.blocks.count == 3 && cache.pool.freeCount == 5)
+        // Two accepted: keep tokens through position 7 (block 1 fills), drop the rest uncommitted.
+        cache.dropUncommitted(1, keeping: 8)
+        cache.commit(1, computed: 8)
+        let table = cache.table(1)!
+        #expect(table.tokens == six + [20, 21] && table.blocks == before.blocks && table.indexed == 2)
+        #expect(cache.pool.freeCount == 6, "block 2 went back to the free list")
+        #expect(cache.checkInvariants() == nil)
+        // None accepted: the table is as it was before the draft.
+        cache.append(1, [30, 31, 32])
+        let again = cache.reserve(1, positions: 3)
+        #expect(again)
+        cache.dropUncommitted(1, keeping: 8)
+        #expect(cache.table(1)! == table && cache.pool.freeCount == 6)
+        // All but the last accepted: the block the accepted positions reach stays.
+        cache.append(1, [40, 41, 42, 43, 44])
+        let reach = cache.reserve(1, positions: 5)
+        #expect(reach)
+        cache.dropUncommitted(1, keeping: 12)
+        cache.commit(1, computed: 12)
+        #expect(cache.table(1)!.blocks.count == 3 && cache.table(1)!.indexed == 3 && cache.pool.freeCount == 5)
+        cache.finish(1)
+        #expect(cache.pool.cachedCount == 3 && cache.checkInvariants() == nil)
+    }
+}
