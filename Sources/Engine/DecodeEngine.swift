@@ -22,6 +22,9 @@ public final class DecodeEngine {
         public var maxSessions = 1024
         public var maxSessionTokens = Int.max
         public var sessionTimeToLive: Double = 3600
+        /// Greedy sequences draft their continuation from their own tokens
+        /// and check the draft in one pass (`PromptLookup`).
+        public var speculation = false
         public init() {}
     }
 
@@ -41,6 +44,10 @@ public final class DecodeEngine {
         var constraint: OutputConstraint?
         /// Where the reply is in its reasoning budget, if it has one.
         var reasoning: ReasoningBudget?
+        /// Tokens drafted for this step, in the cache table after the last
+        /// sampled token and checked by the step's logits.
+        var draft: [TokenID] = []
+        var speculation = SpeculationGate()
         var generated: [TokenID] = []
         var cachedTokens: Int?
         /// Of those, the tokens read back from the disk tier.
@@ -250,7 +257,8 @@ public final class DecodeEngine {
         var i = 0, headStarved = false
         while i < running.count {
             let pending = cache.table(running[i].id)!.pending
-            let count = pending == 1 ? 1 : min(pending, prefillBudget)
+            if pending == 1 { draft(i) }
+            let count = pending == 1 ? 1 + running[i].draft.count : min(pending, prefillBudget)
             guard count > 0 else { i += 1; continue }
             // Only sequences newer than this one can be preempted, so the
             // ones already scheduled keep their blocks and their indices.
@@ -301,13 +309,20 @@ public final class DecodeEngine {
             let table = cache.table(running[item.index].id)!
             return ForwardSequence(tokens: Array(table.tokens[table.computed ..< table.computed + item.count]),
                                    startPosition: table.computed, blockTable: table.blocks,
-                                   wantsLogits: table.computed + item.count == table.tokens.count)
+                                   wantsLogits: table.computed + item.count == table.tokens.count,
+                                   logitRows: 1 + running[item.index].draft.count)
         }
         let logits = model.forward(batch)
 
         var events: [EngineEvent] = [], finished: [Int] = []
         for (k, item) in scheduled.enumerated() {
             let id = running[item.index].id
+            if !running[item.index].draft.isEmpty {
+                let (more, ended) = checkDraft(item.index, rows: logits[k]!, start: batch[k].startPosition)
+                events += more
+                if ended { finished.append(item.index) }
+                continue
+            }
             let indexed = cache.table(id)!.indexed
             cache.commit(id, computed: batch[k].startPosition + item.count)
             saveFull(id, from: indexed)
@@ -348,6 +363,69 @@ public final class DecodeEngine {
         }
         for index in finished.sorted(by: >) { running.remove(at: index) }
         return events
+    }
+
+    // MARK: speculation
+
+    private static let lookup = PromptLookup()
+
+    /// Drafts running sequence `i`'s next tokens when it may: greedy,
+    /// unconstrained, without a budget or logprobs, its gate open, room
+    /// left in its reply and the context.
+    private func draft(_ i: Int) {
+        guard limits.speculation, running[i].speculation.opens() else { return }
+        let request = running[i].request
+        guard request.sampling.isGreedy, running[i].constraint == nil, running[i].reasoning == nil, request.topLogprobs == nil,
+              let table = cache.table(running[i].id) else { return }
+        let room = min(request.maxTokens - running[i].generated.count - 1, contextLength - table.tokens.count)
+        guard room > 0 else { return }
+        let draft = Array(Self.lookup.draft(table.tokens).prefix(room))
+        guard !draft.isEmpty else { return }
+        running[i].draft = draft
+        cache.append(running[i].id, draft)
+    }
+
+    /// Checks running sequence `i`'s draft against the step's logits: each
+    /// row's token as the sequence would have sampled it alone, accepted
+    /// while it is the drafted one; the first that is not (or the row after
+    /// the whole draft) is the step's own token. The rest of the draft is
+    /// dropped from the cache uncommitted. Returns the events, and whether
+    /// the reply ended.
+    private func checkDraft(_ i: Int, rows: [Float], start: Int) -> (events: [EngineEvent], ended: Bool) {
+        let id = running[i].id, draft = running[i].draft
+        let vocabulary = rows.count / (draft.count + 1)
+        var table = cache.table(id)!
+        var accepted: [TokenID] = []
+        for r in 0...draft.count {
+            // The history the penalties see is the tokens through this row's position.
+            let history = Array(table.tokens[..<(start + 1 + r)].suffix(Self.penaltyWindow))
+            let token = running[i].sampler.sample(Array(rows[(r * vocabulary)..<((r + 1) * vocabulary)]), history: history)
+            accepted.append(token)
+            guard r < draft.count, token == draft[r], !endOfGeneration.contains(token) || running[i].request.ignoreEOS else { break }
+        }
+        running[i].speculation.record(drafted: draft.count, accepted: accepted.count - 1)
+        running[i].draft = []
+        let indexed = table.indexed
+        cache.dropUncommitted(id, keeping: start + accepted.count)
+        cache.commit(id, computed: start + accepted.count)
+        saveFull(id, from: indexed)
+        cache.append(id, [accepted.last!])
+        table = cache.table(id)!
+        var events: [EngineEvent] = []
+        for token in accepted {
+            running[i].generated.append(token)
+            let sequence = running[i]
+            if endOfGeneration.contains(token) && !sequence.request.ignoreEOS {
+                events.append(end(sequence, .stop, table: cache.finish(id)))
+                return (events, true)
+            }
+            events.append(.token(id, index: sequence.generated.count - 1, token, logprobs: nil))
+            if sequence.generated.count == sequence.request.maxTokens {
+                events.append(end(sequence, .length, table: cache.finish(id)))
+                return (events, true)
+            }
+        }
+        return (events, false)
     }
 
     // MARK: idle prefills
@@ -404,6 +482,7 @@ public final class DecodeEngine {
     private func requeue(_ ids: [RequestID]) {
         var moved = running.filter { ids.contains($0.id) }
         for i in moved.indices {
+            moved[i].draft = []  // the cache table, and the draft in it, is gone
             prefetch?.forget(moved[i].id)
             moved[i].blockHashes = cache.chainHashes(of: moved[i].tokens, known: moved[i].blockHashes, salt: moved[i].request.cacheSalt)
         }

@@ -60,7 +60,8 @@ final class RecordingModel: PagedModel, KVBlockMemory, @unchecked Sendable {
                 if stored != position { violations.append("position \(position) reads position \(stored)'s slot") }
                 seen.append(token)
             }
-            return Self.logits(seen)
+            // The last `logitRows` positions' logits, each from the tokens through it.
+            return ((end - sequence.logitRows)..<end).flatMap { Self.logits(Array(seen[...$0])) }
         }
     }
 

@@ -7,12 +7,18 @@ public struct ForwardSequence: Sendable {
     public var blockTable: [Int32]
     /// Whether to compute logits for the last of `tokens`.
     public var wantsLogits: Bool
+    /// How many of the last tokens get logits, when it wants them: more
+    /// than one to check a speculative draft (each row as it would be
+    /// alone), one to sample the next token.
+    public var logitRows: Int
 
-    public init(tokens: [TokenID], startPosition: Int, blockTable: [Int32], wantsLogits: Bool = true) {
+    public init(tokens: [TokenID], startPosition: Int, blockTable: [Int32], wantsLogits: Bool = true, logitRows: Int = 1) {
+        precondition(logitRows >= 1 && logitRows <= max(1, tokens.count))
         self.tokens = tokens
         self.startPosition = startPosition
         self.blockTable = blockTable
         self.wantsLogits = wantsLogits
+        self.logitRows = logitRows
     }
 }
 
@@ -248,27 +254,31 @@ public final class DecoderModel: @unchecked Sendable {
                           scratch: &projected, count: count)
         }
 
-        // Logits for the last token of each sequence that wants them, as one
-        // batch: the output matrix is the largest, so it is read once per step.
-        var wanted: [Int] = [], lastRows: [Float] = []
-        var last = -1
+        // Logits for the last rows of each sequence that wants them (its last
+        // token's, or a draft's), as one batch: the output matrix is the
+        // largest, so it is read once per step.
+        var wanted: [(sequence: Int, rows: Int)] = [], lastRows: [Float] = []
+        var end = 0
         for (s, sequence) in batch.enumerated() {
-            last += sequence.tokens.count
+            end += sequence.tokens.count
             guard sequence.wantsLogits, !sequence.tokens.isEmpty else { continue }
-            wanted.append(s)
-            lastRows += x[(last * dim)..<((last + 1) * dim)]
+            wanted.append((s, sequence.logitRows))
+            lastRows += x[((end - sequence.logitRows) * dim)..<(end * dim)]
         }
         var results: [[Float]?] = batch.map { _ in nil }
         guard !wanted.isEmpty else { return results }
+        let rows = wanted.reduce(0) { $0 + $1.rows }
         var n = lastRows
-        rmsNorm(lastRows, outputNorm, into: &n, rows: wanted.count)
-        var logits = [Float](repeating: 0, count: wanted.count * vocabularySize)
+        rmsNorm(lastRows, outputNorm, into: &n, rows: rows)
+        var logits = [Float](repeating: 0, count: rows * vocabularySize)
         var quantized = Int8Activations(columns: dim)
         logits.withUnsafeMutableBufferPointer { y in
-            multiply([output], n, &quantized, into: [y.baseAddress!], count: wanted.count)
+            multiply([output], n, &quantized, into: [y.baseAddress!], count: rows)
         }
-        for (i, s) in wanted.enumerated() {
-            results[s] = Array(logits[(i * vocabularySize)..<((i + 1) * vocabularySize)])
+        var row = 0
+        for (s, count) in wanted {
+            results[s] = Array(logits[(row * vocabularySize)..<((row + count) * vocabularySize)])
+            row += count
         }
         return results
     }
