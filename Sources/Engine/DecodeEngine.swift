@@ -501,10 +501,13 @@ public final class DecodeEngine {
         }
         var generated = sequence.generated, stopToken: TokenID?
         if reason == .stop, let last = generated.last, endOfGeneration.contains(last) { stopToken = generated.removeLast() }
-        return .finished(sequence.id, Completion(reason: reason, tokens: generated, stopToken: stopToken, historyTokens: sequence.history.count,
-                                                 promptTokens: sequence.prompt.count, cachedTokens: sequence.cachedTokens ?? 0,
-                                                 diskCachedTokens: sequence.diskCachedTokens, session: session,
-                                                 queueSeconds: (sequence.admittedAt ?? clock()) - sequence.submittedAt))
+        var completion = Completion(reason: reason, tokens: generated, stopToken: stopToken, historyTokens: sequence.history.count,
+                                    promptTokens: sequence.prompt.count, cachedTokens: sequence.cachedTokens ?? 0,
+                                    diskCachedTokens: sequence.diskCachedTokens, session: session,
+                                    queueSeconds: (sequence.admittedAt ?? clock()) - sequence.submittedAt)
+        completion.draftedTokens = sequence.speculation.drafted
+        completion.acceptedTokens = sequence.speculation.accepted
+        return .finished(sequence.id, completion)
     }
 
     /// Drops sessions idle past their time to live, at most once a second.

@@ -81,4 +81,7 @@ public struct Completion: Sendable, Equatable {
     /// From its submission to the step that began computing it (first
     /// admission: a preempted request's later waits are not counted).
     public var queueSeconds: Double = 0
+    /// Tokens speculation drafted for the reply, and of them the ones accepted.
+    public var draftedTokens = 0
+    public var acceptedTokens = 0
 }

@@ -7,7 +7,7 @@ import Model
 /// repeated JSON keys) repeats itself; prose rarely does.
 struct PromptLookup: Sendable {
     var longest = 3
-    var shortest = 1
+    var shortest = 2
     var length = 4
 
     func draft(_ tokens: [TokenID]) -> [TokenID] {

@@ -104,6 +104,7 @@ public final class APIServer: Sendable {
         limits.maxSessions = c.maxSessions
         limits.maxSessionTokens = c.maxSessionTokens
         limits.sessionTimeToLive = Double(c.sessionTTLSeconds)
+        limits.speculation = c.speculation == "ngram"
         let store = try Self.openStore(c, log: log)
         let diskLogger = Logger(label: "kvserve.kv-disk")
         let diskTier = c.kvDiskBytes > 0

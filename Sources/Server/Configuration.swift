@@ -64,6 +64,11 @@ public struct Configuration: Sendable, Equatable {
     /// Reasoning tokens a reply may take before the engine closes its
     /// reasoning block, unless the request sets `max_reasoning_tokens`; -1: no limit.
     public var reasoningBudget = -1
+    /// `ngram`: greedy replies draft their continuation from their own
+    /// tokens and check it in one pass (the same tokens, fewer passes);
+    /// `off`: one token per pass. Off by default until its gate keeps
+    /// prose at full speed (issue 30).
+    public var speculation = "off"
     /// Whether a turn's conversation is prefilled as its next request will
     /// render it. Not a setting: tests and benchmarks turn it off
     /// (`KVSERVE_TEST_NO_FOLLOWUP_PREFILL=1`) to show what it saves.
@@ -147,6 +152,7 @@ public struct Configuration: Sendable, Equatable {
         .int("kv_disk_bytes", \.kvDiskBytes, 0...(1 << 50)),
         .string("chat_template", \.chatTemplate, .path(optional: true)),
         .int("reasoning_budget", \.reasoningBudget, -1...Int(Int32.max)),
+        .string("speculation", \.speculation, .choice(["ngram", "off"])),
         .string("replica_name", \.replicaName, .string(optional: true)),
         .string("log_level", \.logLevel, .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"])),
     ]

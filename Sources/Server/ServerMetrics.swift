@@ -17,6 +17,8 @@ public final class ServerMetrics: @unchecked Sendable {
     let generatedTokens: Counter
     let prefillTokens: Counter
     let cachedTokens: Counter
+    let draftTokens: Counter
+    let acceptedTokens: Counter
     let durableWriteFailures: Counter
     /// Time to first token by stage (`RequestStages`).
     private let stageHistograms: [RequestStages.Stage: DurationHistogram]
@@ -51,6 +53,10 @@ public final class ServerMetrics: @unchecked Sendable {
                                                                    "Input tokens computed (not found in the cache)."))
         cachedTokens = registry.makeCounter(descriptor: Self.name("cached_tokens", "total",
                                                                   "Input tokens whose keys and values were found in the cache."))
+        draftTokens = registry.makeCounter(descriptor: Self.name("spec_draft_tokens", "total",
+                                                                 "Tokens speculation drafted (prompt lookup) and checked."))
+        acceptedTokens = registry.makeCounter(descriptor: Self.name("spec_accepted_tokens", "total",
+                                                                    "Drafted tokens that were the model's own greedy choice."))
         let registry = registry
         stageHistograms = Dictionary(uniqueKeysWithValues: RequestStages.Stage.allCases.map { stage in
             (stage, registry.makeDurationHistogram(

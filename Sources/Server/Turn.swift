@@ -177,6 +177,8 @@ final class Turn: @unchecked Sendable {
             let metrics = context.metrics
             metrics.generatedTokens.increment(by: Int64(completion.tokens.count))
             metrics.cachedTokens.increment(by: Int64(completion.cachedTokens))
+            metrics.draftTokens.increment(by: Int64(completion.draftedTokens))
+            metrics.acceptedTokens.increment(by: Int64(completion.acceptedTokens))
             metrics.prefillTokens.increment(by: Int64(max(0, completion.historyTokens + completion.promptTokens - completion.cachedTokens)))
             // Only a reply whose text is exactly its ids can stand in for them.
             if completion.reason != .cancelled, context.model.tokenizer.decode(completion.tokens, special: false) == text {

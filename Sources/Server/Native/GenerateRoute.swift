@@ -126,6 +126,7 @@ final class NativeOutput: TurnOutput {
         var usage = c.cacheSplit
         usage["prompt_tokens"] = JSON(c.promptTokens)
         usage["completion_tokens"] = JSON(c.tokens.count)
+        usage["accepted_prediction_tokens"] = JSON(c.acceptedTokens)
         var done: JSON = [
             "finish_reason": JSON(c.reason.rawValue),
             "text": JSON(end.text),

@@ -170,6 +170,8 @@ final class ChatCompletionOutput: OpenAIOutput {
         return ["prompt_tokens": JSON(end.inputTokens), "completion_tokens": JSON(c.tokens.count),
                 "total_tokens": JSON(end.inputTokens + c.tokens.count),
                 "prompt_tokens_details": c.cacheSplit,
-                "completion_tokens_details": ["reasoning_tokens": JSON(min(reasoningTokens, c.tokens.count))]]
+                "completion_tokens_details": ["reasoning_tokens": JSON(min(reasoningTokens, c.tokens.count)),
+                                              "accepted_prediction_tokens": JSON(c.acceptedTokens),
+                                              "rejected_prediction_tokens": JSON(c.draftedTokens - c.acceptedTokens)]]
     }
 }
