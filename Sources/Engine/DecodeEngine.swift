@@ -347,22 +347,27 @@ public final class DecodeEngine {
                 events.append(end(running[item.index], .stop, table: cache.finish(id)))
                 continue
             }
-            running[item.index].generated.append(token)
             cache.append(id, [token])
-            let sequence = running[item.index]
-            if endOfGeneration.contains(token) && !sequence.request.ignoreEOS {
-                finished.append(item.index)
-                events.append(end(sequence, .stop, table: cache.finish(id)))
-                continue
-            }
-            events.append(.token(id, index: sequence.generated.count - 1, token, logprobs: logprobs))
-            if sequence.generated.count == sequence.request.maxTokens {
-                finished.append(item.index)
-                events.append(end(sequence, .length, table: cache.finish(id)))
-            }
+            let (given, ended) = give(token, logprobs: logprobs, to: item.index)
+            events += given
+            if ended { finished.append(item.index) }
         }
         for index in finished.sorted(by: >) { running.remove(at: index) }
         return events
+    }
+
+    /// Adds `token` to running sequence `i`'s reply (its cache table has
+    /// it already): the reply's end at its end of generation, else its
+    /// token event and, at its token limit, the end; and whether it ended.
+    private func give(_ token: TokenID, logprobs: TokenLogprobs?, to i: Int) -> (events: [EngineEvent], ended: Bool) {
+        running[i].generated.append(token)
+        let sequence = running[i]
+        if endOfGeneration.contains(token) && !sequence.request.ignoreEOS {
+            return ([end(sequence, .stop, table: cache.finish(sequence.id))], true)
+        }
+        let event = EngineEvent.token(sequence.id, index: sequence.generated.count - 1, token, logprobs: logprobs)
+        guard sequence.generated.count == sequence.request.maxTokens else { return ([event], false) }
+        return ([event, end(sequence, .length, table: cache.finish(sequence.id))], true)
     }
 
     // MARK: speculation
@@ -394,7 +399,7 @@ public final class DecodeEngine {
     private func checkDraft(_ i: Int, rows: [Float], start: Int) -> (events: [EngineEvent], ended: Bool) {
         let id = running[i].id, draft = running[i].draft
         let vocabulary = rows.count / (draft.count + 1)
-        var table = cache.table(id)!
+        let table = cache.table(id)!
         var accepted: [TokenID] = []
         for r in 0...draft.count {
             // The history the penalties see is the tokens through this row's position.
@@ -410,20 +415,11 @@ public final class DecodeEngine {
         cache.commit(id, computed: start + accepted.count)
         saveFull(id, from: indexed)
         cache.append(id, [accepted.last!])
-        table = cache.table(id)!
         var events: [EngineEvent] = []
         for token in accepted {
-            running[i].generated.append(token)
-            let sequence = running[i]
-            if endOfGeneration.contains(token) && !sequence.request.ignoreEOS {
-                events.append(end(sequence, .stop, table: cache.finish(id)))
-                return (events, true)
-            }
-            events.append(.token(id, index: sequence.generated.count - 1, token, logprobs: nil))
-            if sequence.generated.count == sequence.request.maxTokens {
-                events.append(end(sequence, .length, table: cache.finish(id)))
-                return (events, true)
-            }
+            let (given, ended) = give(token, logprobs: nil, to: i)
+            events += given
+            if ended { return (events, true) }
         }
         return (events, false)
     }
