@@ -22,7 +22,7 @@ public final class DecodeEngine {
         public var maxSessions = 1024
         public var maxSessionTokens = Int.max
         public var sessionTimeToLive: Double = 3600
-        /// Greedy sequences draft their continuation from their own tokens
+        /// Sequences draft their continuation from their own tokens
         /// and check the draft in one pass (`PromptLookup`).
         public var speculation = false
         public init() {}
@@ -47,6 +47,10 @@ public final class DecodeEngine {
         /// Tokens drafted for this step, in the cache table after the last
         /// sampled token and checked by the step's logits.
         var draft: [TokenID] = []
+        /// The lookup's guess at the token sampled this step, made while
+        /// not drafting: checking it costs nothing and tells the gate when
+        /// drafting would pay again.
+        var prediction: TokenID?
         var speculation = SpeculationGate()
         var generated: [TokenID] = []
         var cachedTokens: Int?
@@ -253,12 +257,17 @@ public final class DecodeEngine {
         var scheduled: [(index: Int, count: Int)] = []
         var prefillBudget = limits.maxPrefillTokensPerStep
 
+        // A drafted position costs more the more sequences share the step.
+        let draftCost = limits.speculation
+            ? SpeculationGate.cost(decoding: running.count { cache.table($0.id)!.pending == 1 }) : 0
         // Running sequences, oldest first.
         var i = 0, headStarved = false
         while i < running.count {
             let pending = cache.table(running[i].id)!.pending
-            if pending == 1 { draft(i) }
-            let count = pending == 1 ? 1 + running[i].draft.count : min(pending, prefillBudget)
+            // Decoding, or the last part of a prefill: its last token's
+            // logits are the step's, and a draft can follow it.
+            let completes = pending == 1 || (pending > 0 && pending <= prefillBudget)
+            let count = completes ? pending + draft(i, cost: draftCost) : min(pending, prefillBudget)
             guard count > 0 else { i += 1; continue }
             // Only sequences newer than this one can be preempted, so the
             // ones already scheduled keep their blocks and their indices.
@@ -299,7 +308,8 @@ public final class DecodeEngine {
             }
             running.append(sequence)
             prefillBudget -= count
-            scheduled.append((running.count - 1, count))
+            let completes = count == cache.table(next.id)!.pending
+            scheduled.append((running.count - 1, completes ? count + draft(running.count - 1, cost: draftCost, reserve: true) : count))
         }
         prefetch?.release(waiting: waiting.map(\.id), keepingAll: !headStarved, &cache)
         diskTier?.storeEvicted(from: &cache)
@@ -316,40 +326,15 @@ public final class DecodeEngine {
 
         var events: [EngineEvent] = [], finished: [Int] = []
         for (k, item) in scheduled.enumerated() {
-            let id = running[item.index].id
-            if !running[item.index].draft.isEmpty {
-                let (more, ended) = checkDraft(item.index, rows: logits[k]!, start: batch[k].startPosition)
-                events += more
-                if ended { finished.append(item.index) }
+            guard let rows = logits[k] else {
+                // The middle of a prefill: nothing to sample yet.
+                let id = running[item.index].id, indexed = cache.table(id)!.indexed
+                cache.commit(id, computed: batch[k].startPosition + item.count)
+                saveFull(id, from: indexed)
                 continue
             }
-            let indexed = cache.table(id)!.indexed
-            cache.commit(id, computed: batch[k].startPosition + item.count)
-            saveFull(id, from: indexed)
-            guard let modelLogits = logits[k] else { continue }
-            let tokens = cache.table(id)!.tokens
-            var sampled = modelLogits
-            if let constraint = running[item.index].constraint {
-                // Masked before sampling: the sequence's own state and budget
-                // decide, whatever else is in the batch.
-                let remaining = running[item.index].request.maxTokens - running[item.index].generated.count
-                constraint.mask(remainingTokens: remaining).apply(to: &sampled)
-            }
-            var token = running[item.index].sampler.sample(sampled, history: Array(tokens.suffix(Self.penaltyWindow)))
-            // A spent reasoning budget writes the block's end instead (the sampler still drew, so its stream is the same).
-            if let forced = running[item.index].reasoning?.forcedToken() { token = forced }
-            running[item.index].reasoning?.observe(token)
-            // Log-probabilities are the model's, before the mask.
-            let logprobs = running[item.index].request.topLogprobs.map { TokenLogprobs(logits: modelLogits, token: token, count: $0) }
-            if running[item.index].constraint != nil && !running[item.index].constraint!.accept(token) {
-                // No allowed token (a grammar bug): end the reply rather than emit what it refuses.
-                finished.append(item.index)
-                events.append(end(running[item.index], .stop, table: cache.finish(id)))
-                continue
-            }
-            cache.append(id, [token])
-            let (given, ended) = give(token, logprobs: logprobs, to: item.index)
-            events += given
+            let (more, ended) = conclude(item.index, rows: rows)
+            events += more
             if ended { finished.append(item.index) }
         }
         for index in finished.sorted(by: >) { running.remove(at: index) }
@@ -374,54 +359,105 @@ public final class DecodeEngine {
 
     private static let lookup = PromptLookup()
 
-    /// Drafts running sequence `i`'s next tokens when it may: greedy,
-    /// unconstrained, without a budget or logprobs, its gate open, room
-    /// left in its reply and the context.
-    private func draft(_ i: Int) {
-        guard limits.speculation, running[i].speculation.opens() else { return }
+    /// Drafts running sequence `i`'s next tokens when it may (room left in
+    /// its reply and the context): as many as its gate finds worth `cost`
+    /// each (none: the lookup's next token is kept as a prediction
+    /// instead), and no further than its constraint allows. Returns how
+    /// many; with `reserve`, the draft's blocks are taken here (none when
+    /// too few are free).
+    /// Drafting wherever a step computes the logits of the last token,
+    /// after a prefill too, keeps a seed's stream the same when the
+    /// sequence is preempted and computes its tokens again.
+    private func draft(_ i: Int, cost: Double, reserve: Bool = false) -> Int {
+        guard limits.speculation else { return 0 }
         let request = running[i].request
-        guard request.sampling.isGreedy, running[i].constraint == nil, running[i].reasoning == nil, request.topLogprobs == nil,
-              let table = cache.table(running[i].id) else { return }
+        guard let table = cache.table(running[i].id) else { return 0 }
         let room = min(request.maxTokens - running[i].generated.count - 1, contextLength - table.tokens.count)
-        guard room > 0 else { return }
-        let draft = Array(Self.lookup.draft(table.tokens).prefix(room))
-        guard !draft.isEmpty else { return }
-        running[i].draft = draft
+        guard room > 0 else { return 0 }
+        // A sampled draft's length decides which random numbers its rows
+        // draw: priced as if alone, so a seed's stream is the same in any batch.
+        let length = running[i].speculation.length(cost: request.sampling.isGreedy ? cost : SpeculationGate.cost(decoding: 1))
+        guard length > 0 else {
+            running[i].prediction = Self.lookup.draft(table.tokens, length: 1).first
+            return 0
+        }
+        var draft = Self.lookup.draft(table.tokens, length: min(length, room))
+        if var constraint = running[i].constraint, let refused = draft.firstIndex(where: { !constraint.accept($0) }) {
+            draft.removeSubrange(refused...)
+        }
+        guard !draft.isEmpty else { return 0 }
         cache.append(running[i].id, draft)
+        if reserve && !cache.reserve(running[i].id, positions: table.pending + draft.count) {
+            cache.dropUncommitted(running[i].id, keeping: table.tokens.count)
+            return 0
+        }
+        running[i].draft = draft
+        return draft.count
     }
 
-    /// Checks running sequence `i`'s draft against the step's logits: each
-    /// row's token as the sequence would have sampled it alone, accepted
-    /// while it is the drafted one; the first that is not (or the row after
-    /// the whole draft) is the step's own token. The rest of the draft is
-    /// dropped from the cache uncommitted. Returns the events, and whether
-    /// the reply ended.
-    private func checkDraft(_ i: Int, rows: [Float], start: Int) -> (events: [EngineEvent], ended: Bool) {
-        let id = running[i].id, draft = running[i].draft
+    /// Running sequence `i`'s tokens from the step's logit rows, one row
+    /// for its last token and one per drafted token after it. Each row's
+    /// token is the one the sequence would have chosen alone: masked by its
+    /// constraint, sampled (by speculative sampling's rule where a token was
+    /// drafted: greedy takes the most likely, sampling the drafted token
+    /// with its probability), replaced by a spent reasoning budget's closing
+    /// token. Rows are taken while their token is the drafted one; the first
+    /// that is not (or the row after the whole draft) is the step's own
+    /// token, and the rest of the draft is dropped from the cache
+    /// uncommitted. Returns the events, and whether the reply ended.
+    private func conclude(_ i: Int, rows: [Float]) -> (events: [EngineEvent], ended: Bool) {
+        let id = running[i].id, draft = running[i].draft, request = running[i].request
         let vocabulary = rows.count / (draft.count + 1)
         let table = cache.table(id)!
-        var accepted: [TokenID] = []
+        // The position of the last token before the draft: its row is the first.
+        let start = table.tokens.count - draft.count - 1
+        var taken: [(token: TokenID, logprobs: TokenLogprobs?)] = [], refused = false
         for r in 0...draft.count {
+            let row = Array(rows[(r * vocabulary)..<((r + 1) * vocabulary)])
+            var sampled = row
+            if let constraint = running[i].constraint {
+                // Masked before sampling: the sequence's own state and budget
+                // decide, whatever else is in the batch.
+                constraint.mask(remainingTokens: request.maxTokens - running[i].generated.count - r).apply(to: &sampled)
+            }
             // The history the penalties see is the tokens through this row's position.
             let history = Array(table.tokens[..<(start + 1 + r)].suffix(Self.penaltyWindow))
-            let token = running[i].sampler.sample(Array(rows[(r * vocabulary)..<((r + 1) * vocabulary)]), history: history)
-            accepted.append(token)
-            guard r < draft.count, token == draft[r], !endOfGeneration.contains(token) || running[i].request.ignoreEOS else { break }
+            var token = r < draft.count ? running[i].sampler.sample(sampled, history: history, draft: draft[r])
+                                        : running[i].sampler.sample(sampled, history: history)
+            // A spent reasoning budget writes the block's end instead (the sampler still drew, so its stream is the same).
+            if let forced = running[i].reasoning?.forcedToken() { token = forced }
+            running[i].reasoning?.observe(token)
+            if running[i].constraint != nil && !running[i].constraint!.accept(token) {
+                // No allowed token (a grammar bug): end the reply rather than emit what it refuses.
+                refused = true
+                break
+            }
+            // Log-probabilities are the model's, before the mask.
+            taken.append((token, request.topLogprobs.map { TokenLogprobs(logits: row, token: token, count: $0) }))
+            guard r < draft.count, token == draft[r], !endOfGeneration.contains(token) || request.ignoreEOS else { break }
         }
-        running[i].speculation.record(drafted: draft.count, accepted: accepted.count - 1)
+        if !draft.isEmpty {
+            running[i].speculation.record(drafted: draft.count, accepted: refused ? taken.count : taken.count - 1)
+        } else if let predicted = running[i].prediction, let token = taken.first?.token {
+            running[i].speculation.observe(held: predicted == token)
+        }
         running[i].draft = []
-        let indexed = table.indexed
-        cache.dropUncommitted(id, keeping: start + accepted.count)
-        cache.commit(id, computed: start + accepted.count)
-        saveFull(id, from: indexed)
-        cache.append(id, [accepted.last!])
+        running[i].prediction = nil
+        // Positions through start + (drafted tokens taken) hold valid keys and values.
+        let valid = start + 1 + (refused ? taken.count : taken.count - 1)
+        cache.dropUncommitted(id, keeping: valid)
+        cache.commit(id, computed: valid)
+        saveFull(id, from: table.indexed)
+        if !refused { cache.append(id, [taken.last!.token]) }
         var events: [EngineEvent] = []
-        for token in accepted {
-            let (given, ended) = give(token, logprobs: nil, to: i)
+        for (token, logprobs) in taken {
+            let (given, ended) = give(token, logprobs: logprobs, to: i)
             events += given
             if ended { return (events, true) }
         }
-        return (events, false)
+        guard refused else { return (events, false) }
+        events.append(end(running[i], .stop, table: cache.finish(id)))
+        return (events, true)
     }
 
     // MARK: idle prefills
@@ -479,6 +515,7 @@ public final class DecodeEngine {
         var moved = running.filter { ids.contains($0.id) }
         for i in moved.indices {
             moved[i].draft = []  // the cache table, and the draft in it, is gone
+            moved[i].prediction = nil
             prefetch?.forget(moved[i].id)
             moved[i].blockHashes = cache.chainHashes(of: moved[i].tokens, known: moved[i].blockHashes, salt: moved[i].request.cacheSalt)
         }

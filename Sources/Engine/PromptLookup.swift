@@ -2,15 +2,14 @@ import Model
 
 /// Drafts a continuation from the sequence's own tokens (prompt lookup):
 /// the longest suffix of `n` tokens, from `longest` down to `shortest`,
-/// that occurred earlier, and the `length` tokens that followed its latest
-/// earlier occurrence. Work grounded in the input (an edit, a quotation,
+/// that occurred earlier, and up to `length` tokens that followed its
+/// latest earlier occurrence. Work grounded in the input (an edit, a quotation,
 /// repeated JSON keys) repeats itself; prose rarely does.
 struct PromptLookup: Sendable {
     var longest = 3
     var shortest = 2
-    var length = 4
 
-    func draft(_ tokens: [TokenID]) -> [TokenID] {
+    func draft(_ tokens: [TokenID], length: Int) -> [TokenID] {
         let count = tokens.count
         for n in stride(from: longest, through: shortest, by: -1) where count > n {
             let suffix = tokens[(count - n)...]

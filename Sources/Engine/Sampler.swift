@@ -20,11 +20,32 @@ public struct Sampler: Sendable {
         return draw(from: candidates)
     }
 
+    /// The token of a position whose drafted token is `draft`, by
+    /// speculative sampling's rule for a draft that proposes one token for
+    /// certain: `draft` with its probability p(draft), else a draw from the
+    /// other candidates in proportion to theirs. A token t other than the
+    /// draft comes out with (1 - p(draft)) * p(t) / (1 - p(draft)) = p(t),
+    /// so the stream follows the same distribution as `sample`; greedy
+    /// takes the most likely token, as `sample` does.
+    public mutating func sample(_ logits: [Float], history: [TokenID] = [], draft: TokenID) -> TokenID {
+        let candidates = parameters.candidates(logits, history: history)
+        if parameters.isGreedy { return candidates.ids[0] }
+        guard let d = candidates.ids.firstIndex(of: draft) else { return draw(from: candidates) }
+        if uniform() < Double(candidates.probabilities[d]) { return draft }
+        var others = candidates
+        others.ids.remove(at: d)
+        others.probabilities.remove(at: d)
+        return others.ids.isEmpty ? draft : draw(from: others)
+    }
+
+    /// A uniform number in [0, 1) of 53 random bits.
+    private mutating func uniform() -> Double { Double(random.next() >> 11) / Double(1 << 53) }
+
     /// One candidate, with its probability: the first whose cumulative
-    /// probability passes a uniform number of 53 random bits.
+    /// probability passes a uniform number (the probabilities need not add up to 1).
     mutating func draw(from candidates: SamplingCandidates) -> TokenID {
         let total = candidates.probabilities.reduce(0, +)
-        var draw = Float(Double(random.next() >> 11) / Double(1 << 53)) * total
+        var draw = Float(uniform()) * total
         for (i, p) in candidates.probabilities.enumerated() {
             draw -= p
             if draw < 0 { return candidates.ids[i] }

@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (not tests): measure kvserve against llama.cpp on this machine.",
-        subcommands: [DecodeBenchCommand.self, SessionBenchCommand.self, HTTPBenchCommand.self, KernelBenchCommand.self, MatrixBenchCommand.self, ConstraintBenchCommand.self],
+        subcommands: [DecodeBenchCommand.self, SessionBenchCommand.self, HTTPBenchCommand.self, KernelBenchCommand.self, MatrixBenchCommand.self, ConstraintBenchCommand.self, DraftBenchCommand.self],
         defaultSubcommand: DecodeBenchCommand.self
     )
 }

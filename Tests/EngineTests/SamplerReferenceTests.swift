@@ -48,17 +48,40 @@ import Model
         // test above; drawing from it says nothing more (and from none, crashes).
         try #require(c.sampling().candidates(c.floatLogits, history: c.history).ids == c.ids)
         var sampler = Sampler(c.sampling(seed: 0x5EED_0000 + UInt64(index)))
+        Self.expectDraws(of: c, "") { sampler.sample(c.floatLogits, history: c.history) }
+    }
+
+    /// `draws` tokens from `draw`: none outside case `c`'s candidates, and
+    /// their counts consistent with its probabilities.
+    static func expectDraws(of c: SamplerFixture.Case, _ label: String, _ draw: () -> TokenID) {
         let position = Dictionary(uniqueKeysWithValues: c.ids.enumerated().map { ($1, $0) })
         var counts = [Int](repeating: 0, count: c.ids.count), outside: [TokenID: Int] = [:]
-        for _ in 0..<Self.draws {
-            let token = sampler.sample(c.floatLogits, history: c.history)
+        for _ in 0..<draws {
+            let token = draw()
             if let i = position[token] { counts[i] += 1 } else { outside[token, default: 0] += 1 }
         }
-        #expect(outside.isEmpty, "drew tokens the reference excludes: \(outside)")
-        let (statistic, degrees) = ChiSquare.statistic(counts: counts, probabilities: c.probabilities, draws: Self.draws)
+        #expect(outside.isEmpty, "\(label)drew tokens the reference excludes: \(outside)")
+        let (statistic, degrees) = ChiSquare.statistic(counts: counts, probabilities: c.probabilities, draws: draws)
         guard degrees > 0 else { return }
         let tail = ChiSquare.tail(statistic, degrees: degrees)
-        #expect(tail >= Self.falseAlarm, "chi-square \(statistic) with \(degrees) degrees of freedom: p = \(tail); counts \(counts)")
+        #expect(tail >= falseAlarm, "\(label)chi-square \(statistic) with \(degrees) degrees of freedom: p = \(tail); counts \(counts)")
+    }
+
+    /// Speculative sampling's rule (`sample(_:history:draft:)`) against
+    /// the same reference: whatever the drafted token (the most likely, one
+    /// further down, one the candidates exclude), the tokens it gives
+    /// follow the reference probabilities.
+    @Test(arguments: SamplerFixture.caseNames)
+    func draftedDrawsFollowTheReferenceProbabilities(_ name: String) throws {
+        let fixture = try SamplerFixture.loaded.get()
+        let c = try SamplerFixture.named(name)
+        let index = try #require(fixture.cases.firstIndex { $0.name == name })
+        try #require(c.sampling().candidates(c.floatLogits, history: c.history).ids == c.ids)
+        let excluded = (0..<TokenID(c.logits.count)).first { !c.ids.contains($0) }
+        for (d, draft) in ([c.ids[0], c.ids[c.ids.count / 2]] + [excluded].compactMap { $0 }).enumerated() {
+            var sampler = Sampler(c.sampling(seed: 0xD4AF_0000 + UInt64(index * 4 + d)))
+            Self.expectDraws(of: c, "draft \(draft): ") { sampler.sample(c.floatLogits, history: c.history, draft: draft) }
+        }
     }
 
     /// The test's chi-square tail at scipy's 1e-6 quantiles is 1e-6.

@@ -66,20 +66,115 @@ struct SpeculationTests {
         #expect(model.violations.isEmpty && on.cache.checkInvariants() == nil)
     }
 
-    @Test func theGateClosesAfterMissesAndReopens() {
+    /// Every token event (with its logprobs) of each request, in order.
+    static func events(_ engine: DecodeEngine, _ requests: [GenerationRequest]) throws -> [[EngineEvent]] {
+        var ids: [RequestID] = []
+        for r in requests { ids.append(try engine.submit(r)) }
+        var out: [RequestID: [EngineEvent]] = [:]
+        while engine.hasWork {
+            for event in engine.step() {
+                switch event {
+                case .token(let id, _, _, _), .finished(let id, _): out[id, default: []].append(event)
+                }
+            }
+        }
+        return ids.map { out[$0]! }
+    }
+
+    /// Logprobs and a reasoning budget ride along with drafts: the same
+    /// token events, logprobs included, and the same forced closing tokens
+    /// as without speculation, alone and batched.
+    @Test func logprobsAndReasoningBudgetsAreTheSameWithDrafts() throws {
+        let requests = Self.prompts.enumerated().map { k, prompt in
+            var r = GenerationRequest(prompt: prompt, maxTokens: 40, sampling: .greedy, ignoreEOS: true)
+            if k % 2 == 0 { r.topLogprobs = 3 }
+            if k % 3 == 0 { r.reasoningBudget = IdlePrefillTests.budget(6, startsInside: true) }
+            return r
+        }
+        func tokens(_ events: [EngineEvent]) -> [TokenID] { events.compactMap { if case .token(_, _, let t, _) = $0 { t } else { nil } } }
+        func logprobs(_ events: [EngineEvent]) -> [TokenLogprobs?] { events.compactMap { if case .token(_, _, _, let l) = $0 { l } else { nil } } }
+        let (off, _) = Self.engine(speculation: false)
+        let expected = try requests.map { try Self.events(off, [$0])[0] }
+        let (on, model) = Self.engine(speculation: true)
+        let alone = try requests.map { try Self.events(on, [$0])[0] }
+        let together = try Self.events(on, requests)
+        for got in [alone, together] {
+            #expect(got.map(tokens) == expected.map(tokens))
+            #expect(got.map(logprobs) == expected.map(logprobs))
+        }
+        // The budgeted ones were forced to close, and drafts were taken.
+        #expect(tokens(expected[0]).contains(2))
+        let accepted = alone.compactMap { $0.last }.reduce(0) { if case .finished(_, let c) = $1 { $0 + c.acceptedTokens } else { $0 } }
+        #expect(accepted > 0)
+        #expect(model.violations.isEmpty && on.cache.checkInvariants() == nil)
+    }
+
+    /// Lengths worked by hand from the rule: the k with the largest
+    /// (1 + p + ... + p^k) / (1 + cost * k), 0 when none beats 1.
+    @Test func theGateDraftsWhatPaysForItself() {
         var gate = SpeculationGate()
-        func next(_ steps: Int) -> [Bool] { (0..<steps).map { _ in gate.opens() } }
-        #expect(next(1) == [true])
-        gate.record(drafted: 4, accepted: 0)
-        #expect(next(1) == [true])
-        gate.record(drafted: 4, accepted: 0)
-        // Two misses in a row: 4 steps without drafting, then one try.
-        #expect(next(5) == [false, false, false, false, true])
-        gate.record(drafted: 4, accepted: 0)
-        #expect(next(9) == Array(repeating: false, count: 8) + [true])
-        gate.record(drafted: 4, accepted: 3)
-        #expect(next(1) == [true])
-        #expect(gate.misses == 0 && gate.drafted == 16 && gate.accepted == 3)
+        gate.observe(held: true)  // 0.5 + 0.25 * 0.5
+        #expect(gate.acceptance == 0.625)
+        // k = 1: 1.625 / 1.2 = 1.354; k = 2: 2.016 / 1.4 = 1.440; k = 3: 2.260 / 1.6 = 1.412.
+        #expect(gate.length(cost: 0.2) == 2)
+        gate = SpeculationGate()
+        gate.observe(held: false)
+        #expect(gate.acceptance == 0.375)
+        // k = 1: 1.375 / 1.2 = 1.146; k = 2: 1.516 / 1.4 = 1.083.
+        #expect(gate.length(cost: 0.2) == 1)
+        // k = 1: 1.375 / 1.5 < 1: not worth a position.
+        #expect(gate.length(cost: 0.5) == 0)
+        // A draft of 4 of which 2 held: two hits, then the miss.
+        gate = SpeculationGate()
+        gate.record(drafted: 4, accepted: 2)
+        #expect(gate.acceptance == 0.5390625 && gate.drafted == 4 && gate.accepted == 2)
+        // A long quotation: the estimate saturates at 0.99 and drafts run to the longest.
+        for _ in 0..<40 { gate.observe(held: true) }
+        #expect(gate.acceptance == 0.99 && gate.length(cost: 0.2) == SpeculationGate.longestDraft)
+        // Prose after it: misses bring it down to no drafting within a few tokens.
+        var misses = 0
+        while gate.length(cost: 0.2) > 0 { gate.observe(held: false); misses += 1 }
+        #expect(misses == 6 && gate.acceptance < 0.2)
+    }
+
+    /// Seeded sampled replies with drafts: the same stream alone, in a
+    /// batch of 12 and when a small pool preempts them (each sequence's
+    /// draft lengths depend on its own tokens only), and drafts were taken.
+    @Test func aSeedReproducesItsSampledStreamInAnyBatch() throws {
+        func sampled(_ k: Int) -> SamplingParameters {
+            var s = SamplingParameters()
+            // RecordingModel's logits are bytes: a high temperature spreads them.
+            s.temperature = 24
+            s.seed = 0xD1CE + UInt64(k)
+            return s
+        }
+        func run(_ engine: DecodeEngine, _ ks: [Int]) throws -> (replies: [[TokenID]], accepted: Int) {
+            var ids: [RequestID] = []
+            for k in ks {
+                ids.append(try engine.submit(GenerationRequest(prompt: Self.prompts[k], maxTokens: 48, sampling: sampled(k), ignoreEOS: true)))
+            }
+            var out: [RequestID: [TokenID]] = [:], accepted = 0
+            while engine.hasWork {
+                for case let .finished(id, c) in engine.step() { out[id] = c.tokens; accepted += c.acceptedTokens }
+            }
+            return (ids.map { out[$0]! }, accepted)
+        }
+        let ks = Array(0..<12)
+        let (alone, model) = Self.engine(speculation: true)
+        let single = try ks.map { try run(alone, [$0]) }
+        #expect(single.map(\.accepted).reduce(0, +) > 0, "no draft was accepted: the test checks nothing of speculation")
+        let (together, _) = Self.engine(speculation: true)
+        #expect(try run(together, ks).replies == single.map { $0.replies[0] })
+        let (small, smallModel) = Self.engine(speculation: true, blocks: 40, batch: 6)
+        #expect(try run(small, ks).replies == single.map { $0.replies[0] })
+        #expect(model.violations.isEmpty && smallModel.violations.isEmpty && small.cache.checkInvariants() == nil)
+    }
+
+    /// A drafted position's share of a step: 0.2 alone; with 16 sequences
+    /// 0.2 * 16 / (1 + 0.2 * 15) = 0.8, where drafting rarely pays.
+    @Test func aPositionCostsMoreInAFullBatch() {
+        #expect(abs(SpeculationGate.cost(decoding: 1) - 0.2) < 1e-12)
+        #expect(abs(SpeculationGate.cost(decoding: 16) - 0.8) < 1e-12)
     }
 }
 

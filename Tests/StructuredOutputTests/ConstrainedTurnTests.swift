@@ -64,6 +64,38 @@ struct ConstrainedTurnTests {
         #expect(batched[0].tokens == alone.tokens, "\(file.tokenizer.decode(batched[0].tokens)) vs \(text)")
     }
 
+    /// Drafts in a constrained reply: a JSON array whose objects repeat
+    /// the keys (the lookup drafts them from the prompt and the reply), token
+    /// for token the reply without speculation, alone and beside sampled
+    /// neighbours, and drafts were taken.
+    @Test func speculationLeavesAConstrainedReplyAsItWas() throws {
+        let (file, llama) = try GeneratedSchemaTests.smolLM.get()
+        let masks = TokenMaskCache(grammar: try JSONGrammar(schema: JSON.parse(#"{"type":"array","items":"# + Self.schema + "}")),
+                                   trie: TokenTrie(tokenizer: file.tokenizer), endOfGeneration: file.endOfGeneration)
+        func engine(speculation: Bool) -> DecodeEngine {
+            var limits = DecodeEngine.Limits()
+            limits.speculation = speculation
+            let arena = KVArena(hyperparameters: llama.hyperparameters, elementType: .f16, blockSize: 16, blockCount: 256)
+            return DecodeEngine(model: PagedDecoderModel(model: llama, arena: arena), endOfGeneration: file.endOfGeneration, limits: limits)
+        }
+        let prompt = file.tokenizer.encode(#"Cities: [{"city":"Paris","population":2100000,"capital":true},{"city":"Lyon","population":520000,"capital":false}] "#
+            + "More cities in the same JSON: ", addSpecial: true)
+        var request = GenerationRequest(prompt: prompt, maxTokens: 90, sampling: .greedy)
+        request.constraint = OutputConstraint(masks)
+        let off = try runAll(engine(speculation: false), [request])[0]
+        let on = engine(speculation: true)
+        let alone = try runAll(on, [request])[0]
+        #expect(alone.tokens == off.tokens, "\(file.tokenizer.decode(alone.tokens)) vs \(file.tokenizer.decode(off.tokens))")
+        #expect(alone.acceptedTokens > 0, "no draft was taken: \(file.tokenizer.decode(off.tokens))")
+        var neighbours = [request]
+        for n in 0..<3 {
+            var r = GenerationRequest(prompt: file.tokenizer.encode("Neighbour \(n) says", addSpecial: true), maxTokens: 40)
+            r.sampling.seed = UInt64(n)
+            neighbours.append(r)
+        }
+        #expect(try runAll(on, neighbours)[0].tokens == off.tokens)
+    }
+
     @Test func aBudgetTooSmallForTheSchemaIsRefused() throws {
         let (engine, file, masks) = try engine()
         let needed = OutputConstraint(masks).minimumTokens
