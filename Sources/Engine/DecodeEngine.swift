@@ -98,7 +98,7 @@ public final class DecodeEngine {
         self.endOfGeneration = endOfGeneration
         self.contextLength = model.contextLength
         self.clock = clock
-        cache = PagedCache(blockCount: model.blockCount, blockSize: model.blockSize)
+        cache = PagedCache(blockCount: model.blockCount, blockSize: model.blockSize, rootTag: model.kvElementType.chainTag)
         sessions = SessionStore(maxSessions: limits.maxSessions,
                                 maxTokens: min(limits.maxSessionTokens, contextLength),
                                 timeToLive: limits.sessionTimeToLive)

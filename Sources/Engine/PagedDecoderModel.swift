@@ -14,9 +14,15 @@ public final class PagedDecoderModel: PagedModel {
     }
 
     /// The arena of as many whole blocks as `kvCacheBytes` holds, made once:
-    /// the pool never grows past its budget.
-    public convenience init(model: DecoderModel, kvCacheBytes: Int, blockSize: Int, elementType: KVElementType) throws(KVBudgetError) {
-        let geometry = Self.geometry(model.hyperparameters, blockSize: blockSize, elementType: elementType)
+    /// the pool never grows past its budget. Throws `KVTypeUnsupported` when
+    /// the model's head dimension does not suit the element type (q8_0
+    /// needs whole 32-dimension groups), `KVBudgetError` when no block fits.
+    public convenience init(model: DecoderModel, kvCacheBytes: Int, blockSize: Int, elementType: KVElementType) throws {
+        let h = model.hyperparameters
+        guard h.headDimension % elementType.headDimensionMultiple == 0 else {
+            throw KVTypeUnsupported(elementType: elementType, headDimension: h.headDimension)
+        }
+        let geometry = Self.geometry(h, blockSize: blockSize, elementType: elementType)
         let blocks = geometry.blockCount(budget: kvCacheBytes)
         guard blocks > 0 else { throw KVBudgetError(budget: kvCacheBytes, bytesPerBlock: geometry.bytesPerBlock) }
         self.init(model: model, arena: KVArena(hyperparameters: model.hyperparameters, elementType: elementType,
@@ -25,7 +31,7 @@ public final class PagedDecoderModel: PagedModel {
 
     public static func geometry(_ h: ModelHyperparameters, blockSize: Int, elementType: KVElementType) -> KVGeometry {
         KVGeometry(layers: h.blockCount, kvHeads: h.headCountKV, headDimension: h.headDimension,
-                   bytesPerElement: elementType.byteCount, blockSize: blockSize)
+                   bytesPerVector: elementType.bytesPerVector(headDimension: h.headDimension), blockSize: blockSize)
     }
 
     public var contextLength: Int { model.hyperparameters.contextLength }
@@ -33,6 +39,17 @@ public final class PagedDecoderModel: PagedModel {
     public var blockCount: Int { arena.blockCount }
     public func forward(_ batch: [ForwardSequence]) -> [[Float]?] { model.forward(batch, cache: arena) }
     public var blockMemory: (any KVBlockMemory)? { arena }
+    public var kvElementType: KVElementType { arena.elementType }
+}
+
+/// A K/V element type the model's heads cannot be stored in.
+public struct KVTypeUnsupported: Error, CustomStringConvertible {
+    public let elementType: KVElementType
+    public let headDimension: Int
+    public var description: String {
+        "kv_cache_type \(elementType.rawValue) needs a head dimension that is a multiple of \(elementType.headDimensionMultiple); "
+            + "this model's is \(headDimension): set kv_cache_type (KVSERVE_KV_CACHE_TYPE) to f16"
+    }
 }
 
 /// A K/V budget too small for a single block.

@@ -13,8 +13,12 @@ public protocol PagedModel: AnyObject {
     func forward(_ batch: [ForwardSequence]) -> [[Float]?]
     /// The K/V memory as bytes per block, for a disk tier (nil: none possible).
     var blockMemory: (any KVBlockMemory)? { get }
+    /// How the K/V memory stores keys and values: part of every block's
+    /// chain hash (`KVElementType.chainTag`).
+    var kvElementType: KVElementType { get }
 }
 
 extension PagedModel {
     public var blockMemory: (any KVBlockMemory)? { nil }
+    public var kvElementType: KVElementType { .f16 }
 }

@@ -23,11 +23,24 @@ public struct PagedCache: Sendable {
     /// Blocks held by reads from the disk tier in flight, by load.
     private var loads: [Int: [BlockPool.Block]] = [:]
     private var nextLoad = 0
+    /// Mixed into every chain's root when set (the K/V element type's tag).
+    public let rootTag: Int32?
 
-    public init(blockCount: Int, blockSize: Int) {
+    /// `rootTag`: what the blocks' contents depend on besides their tokens
+    /// (the K/V element type), mixed into the parent of block 0 so that no
+    /// chain hash of one kind of contents equals one of another (nil: the
+    /// salt alone is the root).
+    public init(blockCount: Int, blockSize: Int, rootTag: Int32? = nil) {
         precondition(blockSize > 0)
         self.blockSize = blockSize
+        self.rootTag = rootTag
         pool = BlockPool(blockCount: blockCount)
+    }
+
+    /// The parent hash of block 0 under `salt`. Every chain hash starts
+    /// here: the salt-taking methods below are the only places they are made.
+    public func root(salt: UInt64) -> UInt64 {
+        rootTag.map { PrefixHash.extend(salt, [$0]) } ?? salt
     }
 
     /// Blocks that `positions` positions occupy.
@@ -52,8 +65,8 @@ public struct PagedCache: Sendable {
         precondition(running[id] == nil, "sequence \(id) is already running")
         precondition(!tokens.isEmpty, "a sequence needs a token")
         let hashes = self.chainHashes(of: tokens, known: chainHashes, salt: salt)
-        var table = BlockTable(tokens: tokens, chainHashes: hashes, root: salt)
-        var parent = salt
+        var table = BlockTable(tokens: tokens, chainHashes: hashes, root: root(salt: salt))
+        var parent = table.root
         for block in prefixBlocks(tokens, hashes: hashes, salt: salt, stopAtMissing: true) {
             pool.retain(block.resident!)
             table.blocks.append(block.resident!)
@@ -80,8 +93,9 @@ public struct PagedCache: Sendable {
         guard known.count < whole else { return known.count == whole ? known : Array(known.prefix(whole)) }
         var hashes = known
         hashes.reserveCapacity(whole)
+        let first = root(salt: salt)
         for i in known.count..<whole {
-            hashes.append(PrefixHash.extend(i == 0 ? salt : hashes[i - 1], tokens[i * blockSize ..< (i + 1) * blockSize]))
+            hashes.append(PrefixHash.extend(i == 0 ? first : hashes[i - 1], tokens[i * blockSize ..< (i + 1) * blockSize]))
         }
         return hashes
     }
@@ -105,7 +119,7 @@ public struct PagedCache: Sendable {
         let adoptable = (tokens.count - 1) / blockSize
         precondition(hashes.count >= adoptable, "the prefix walk needs the tokens' chain hashes")
         var blocks: [PrefixBlock] = []
-        var parent = salt
+        var parent = root(salt: salt)
         for i in 0..<adoptable {
             let blockTokens = tokens[i * blockSize ..< (i + 1) * blockSize]
             let resident = pool.lookup(hash: hashes[i], parent: parent, tokens: blockTokens)

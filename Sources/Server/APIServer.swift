@@ -97,7 +97,7 @@ public final class APIServer: Sendable {
         log("compute threads: \(pool.threadCount)" + (c.threads > 0 ? " (threads)" : " (\(UsableCPUs.detect()))"))
         let llama = try DecoderModel(file: file, pool: pool)
         let paged = try PagedDecoderModel(model: llama, kvCacheBytes: c.kvCacheBytes, blockSize: c.blockSize,
-                                        elementType: c.kvType == "f32" ? .f32 : .f16)
+                                        elementType: KVElementType(rawValue: c.kvCacheType)!)
         var limits = DecodeEngine.Limits()
         limits.maxBatchSequences = c.maxBatchSequences
         limits.maxPrefillTokensPerStep = c.maxPrefillTokensPerStep
@@ -137,7 +137,9 @@ public final class APIServer: Sendable {
                             schemaMasks: LazySchemaMasks(tokenizer: file.tokenizer, endOfGeneration: file.endOfGeneration),
                             reasoningBudget: c.reasoningBudget < 0 ? nil : c.reasoningBudget)
         if let template = file.chatTemplate { log("chat template: \(template.kindDescription)") }
-        log("model \(model.name): \(paged.blockCount) KV blocks of \(c.blockSize) positions (\(paged.arena.byteCount >> 20) MiB)")
+        let geometry = PagedDecoderModel.geometry(file.hyperparameters, blockSize: c.blockSize, elementType: paged.arena.elementType)
+        log("model \(model.name): \(paged.blockCount) KV blocks of \(c.blockSize) positions (\(paged.arena.byteCount >> 20) MiB), "
+            + "kv_cache_type \(c.kvCacheType), \(geometry.bytesPerToken) bytes per token")
         if !keys.isEmpty { log("API keys required (\(c.sharePrefixCache == "all" ? "prefix cache shared by all keys" : "one prefix cache per key"))") }
         var requestLogger = Logger(label: "kvserve.requests")
         requestLogger.logLevel = Logger.Level(rawValue: c.logLevel) ?? .info

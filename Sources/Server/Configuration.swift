@@ -14,7 +14,8 @@ public struct Configuration: Sendable, Equatable {
     public var model = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
     public var kvCacheBytes = 512 << 20
     public var blockSize = 16
-    public var kvType = "f16"
+    /// How keys and values are cached: f16, f32, or q8_0 (about half f16's bytes).
+    public var kvCacheType = "f16"
     public var maxSessions = 1024
     public var sessionTTLSeconds = 3600
     /// Longest session history, in tokens (the model's context caps it too).
@@ -124,7 +125,7 @@ public struct Configuration: Sendable, Equatable {
         .int("kv_cache_bytes", \.kvCacheBytes, (1 << 20)...(1 << 40)),
         // The attention kernel scores 8 positions of a block at a time.
         .int("block_size", \.blockSize, 8...1024, multipleOf: 8),
-        .string("kv_type", \.kvType, .choice(["f16", "f32"])),
+        .string("kv_cache_type", \.kvCacheType, .choice(["f16", "q8_0", "f32"])),
         .int("max_sessions", \.maxSessions, 1...1_000_000),
         .int("session_ttl_seconds", \.sessionTTLSeconds, 1...(365 * 86400)),
         .int("max_session_tokens", \.maxSessionTokens, 16...(1 << 20)),

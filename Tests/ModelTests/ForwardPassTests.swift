@@ -17,11 +17,14 @@ struct ForwardPassTests {
         try TestResources.requireModel().tokenizer.encode(text)
     }
 
-    @Test func cachedDecodingEqualsFullRecomputation() throws {
+    /// f16, and q8_0, whose per-position quantization must be as invisible.
+    static let types: [KVElementType] = [.f16, .q8_0]
+
+    @Test(arguments: types) func cachedDecodingEqualsFullRecomputation(_ type: KVElementType) throws {
         let model = try Self.llama.get()
         var tokens = try prompt("The capital of France is")
         let table = (0..<8).map { Int32($0) }
-        let cached = arena(model, blocks: 8), scratch = arena(model, blocks: 8)
+        let cached = arena(model, blocks: 8, type: type), scratch = arena(model, blocks: 8, type: type)
         var logits = model.forward([ForwardSequence(tokens: tokens, startPosition: 0, blockTable: table)], cache: cached)[0]!
         for step in 0..<64 {
             let recomputed = model.forward([ForwardSequence(tokens: tokens, startPosition: 0, blockTable: table)], cache: scratch)[0]!
@@ -32,16 +35,16 @@ struct ForwardPassTests {
         }
     }
 
-    @Test func prefillChunkingIsInvisible() throws {
+    @Test(arguments: types) func prefillChunkingIsInvisible(_ type: KVElementType) throws {
         let model = try Self.llama.get()
         let tokens = try prompt("Once upon a time, in a small village at the edge of a great forest, there lived an old clockmaker who")
         #expect(tokens.count > 20)
         let table: [Int32] = [3, 0, 5, 1]  // any blocks, in any order
-        let whole = arena(model, blocks: 6)
+        let whole = arena(model, blocks: 6, type: type)
         let expected = model.forward([ForwardSequence(tokens: tokens, startPosition: 0, blockTable: table)], cache: whole)[0]!
         var rng = SplitMix64(seed: 7)
         for chunking in 0..<3 {
-            let chunked = arena(model, blocks: 6)
+            let chunked = arena(model, blocks: 6, type: type)
             var start = 0
             var last: [Float]? = nil
             while start < tokens.count {
@@ -56,11 +59,11 @@ struct ForwardPassTests {
         }
     }
 
-    @Test func batchingIsInvisible() throws {
+    @Test(arguments: types) func batchingIsInvisible(_ type: KVElementType) throws {
         let model = try Self.llama.get()
         let a = try prompt("def fibonacci(n):")
         let b = try prompt("The quick brown fox jumps over the lazy dog, and then")
-        let alone = arena(model, blocks: 8), together = arena(model, blocks: 8)
+        let alone = arena(model, blocks: 8, type: type), together = arena(model, blocks: 8, type: type)
         let tableA: [Int32] = [0, 1, 2], tableB: [Int32] = [4, 5, 6]
         let soloA = model.forward([ForwardSequence(tokens: a, startPosition: 0, blockTable: tableA)], cache: alone)[0]!
         let soloB = model.forward([ForwardSequence(tokens: b, startPosition: 0, blockTable: tableB)], cache: alone)[0]!

@@ -246,10 +246,17 @@ struct KernelTests {
 
     /// Random keys and values for positions 0..<length of the sequence whose
     /// block table is `table`, stored in `arena`; returned as stored (rounded
-    /// to the arena's element type), [position][kvHead][dimension].
+    /// to the arena's element type; q8_0 by `Q8KVCacheTests.dequantized`, an
+    /// implementation of its own), [position][kvHead][dimension].
     func storeRandomKeysAndValues(_ arena: KVArena, table: [Int32], length: Int, layer: Int,
                                   _ random: () -> Float) -> (keys: [[[Float]]], values: [[[Float]]]) {
-        let round: (Float) -> Float = { arena.elementType == .f16 ? Float(Float16($0)) : $0 }
+        let round: ([Float]) -> [Float] = {
+            switch arena.elementType {
+            case .f16: $0.map { Float(Float16($0)) }
+            case .f32: $0
+            case .q8_0: Q8KVCacheTests.dequantized($0)
+            }
+        }
         var keys = [[[Float]]](), values = [[[Float]]]()
         for p in 0..<length {
             var ks = [[Float]](), vs = [[Float]]()
@@ -258,7 +265,7 @@ struct KernelTests {
                 let block = table[p / arena.blockSize], slot = p % arena.blockSize
                 k.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: block, slot: slot, layer: layer, value: false, head: g) }
                 v.withUnsafeBufferPointer { arena.store($0.baseAddress!, block: block, slot: slot, layer: layer, value: true, head: g) }
-                ks.append(k.map(round)); vs.append(v.map(round))
+                ks.append(round(k)); vs.append(round(v))
             }
             keys.append(ks); values.append(vs)
         }
@@ -270,12 +277,18 @@ struct KernelTests {
     /// blocks in scattered order, and grouped query heads; with a sliding
     /// window, over the last `window` positions only (70: the window starts
     /// inside a chunk; 5: it straddles a chunk boundary at position 64).
+    /// q8_0 heads have 64 dimensions: two groups with scales of their own.
     @Test(arguments: KVElementType.allCases, [nil, 70, 5] as [Int?])
     func pagedAttentionMatchesDirectSoftmax(_ type: KVElementType, window: Int?) {
-        let heads = 6, kvHeads = 2, hd = 16, blockSize = 16, layer = 1
+        let heads = 6, kvHeads = 2, hd = type == .q8_0 ? 64 : 16, blockSize = 16, layer = 1
         let attention = PagedAttention(heads: heads, kvHeads: kvHeads, headDimension: hd)
         var rng = SplitMix64(seed: 3)
-        func random() -> Float { Float(Int(rng.next() % 2001) - 1000) / 400 }
+        // q8_0: scaled per 16 dimensions, so that its groups differ in scale.
+        var drawn = 0
+        func random() -> Float {
+            drawn += 1
+            return Float(Int(rng.next() % 2001) - 1000) / Float(400 << (type == .q8_0 ? drawn / 16 % 3 : 0))
+        }
         let length = 203  // four chunks, the last partial; 13 blocks
         let table: [Int32] = (0..<13).map { Int32((7 * $0 + 3) % 13) }
         let arena = KVArena(layers: 2, kvHeads: kvHeads, headDimension: hd, elementType: type, blockSize: blockSize, blockCount: 13)
@@ -315,7 +328,7 @@ struct KernelTests {
     /// windows whose edges fall inside tiles' chunks.
     @Test(arguments: KVElementType.allCases, [nil, 70, 130] as [Int?])
     func tiledPrefillAttentionIsBitIdenticalToOneTokenSteps(_ type: KVElementType, window: Int?) {
-        let heads = 9, kvHeads = 3, hd = 16, blockSize = 16, layer = 0
+        let heads = 9, kvHeads = 3, hd = type == .q8_0 ? 64 : 16, blockSize = 16, layer = 0
         let attention = PagedAttention(heads: heads, kvHeads: kvHeads, headDimension: hd)
         var rng = SplitMix64(seed: 41)
         func random() -> Float { Float(Int(rng.next() % 2001) - 1000) / 300 }

@@ -69,6 +69,11 @@ struct ReferenceOutputTests {
                     switch (precision, type) {
                     case (.float, .f32): #expect(relative < 1e-3)
                     case (.float, .f16): #expect(relative < 1e-2)  // keys and values rounded to 11 bits
+                    case (.float, .q8_0): #expect(relative < 3e-2)  // 8 bits and a scale per 32 dimensions
+                    // 8-bit activations amplify any perturbation chaotically
+                    // (an f32 cache measures 0.083 at position 4); q8_0's
+                    // rounding before them measured 0.19 there.
+                    case (.int8, .q8_0): #expect(relative < 0.3)
                     case (.int8, _): #expect(relative < 0.1)
                     }
                     #expect(argmax(logits) == argmax(expected))

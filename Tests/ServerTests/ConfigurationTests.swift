@@ -30,7 +30,7 @@ private func writeTemporary(_ text: String) throws -> String {
     /// A value other than the default for every key, valid, as a file writes it.
     static let samples: [String: JSON] = [
         "host": "0.0.0.0", "port": 9123, "model": "/m/other.gguf", "kv_cache_bytes": 2097152, "block_size": 32,
-        "kv_type": "f32", "max_sessions": 7, "session_ttl_seconds": 61, "max_session_tokens": 1000, "max_batch_sequences": 3,
+        "kv_cache_type": "q8_0", "max_sessions": 7, "session_ttl_seconds": 61, "max_session_tokens": 1000, "max_batch_sequences": 3,
         "max_prefill_tokens_per_step": 64, "max_waiting": 5, "max_connections": 9, "max_header_bytes": 4096,
         "max_header_count": 12, "max_body_bytes": 1000, "header_timeout_seconds": 3, "body_timeout_seconds": 4,
         "idle_timeout_seconds": 5, "write_timeout_seconds": 6, "shutdown_grace_seconds": 2, "threads": 1,
@@ -135,8 +135,8 @@ private func writeTemporary(_ text: String) throws -> String {
         #expect(throws: Configuration.Error(key: "block_size", source: "KVSERVE_BLOCK_SIZE", message: "20 is not a multiple of 8")) {
             try Configuration.load(file: nil, environment: ["KVSERVE_BLOCK_SIZE": "20"])
         }
-        #expect(throws: Configuration.Error(key: "kv_type", source: "command line", message: "'q8' is not one of f16, f32")) {
-            try Configuration.load(file: nil, environment: [:], overrides: ["kv_type": "q8"])
+        #expect(throws: Configuration.Error(key: "kv_cache_type", source: "command line", message: "'q8' is not one of f16, q8_0, f32")) {
+            try Configuration.load(file: nil, environment: [:], overrides: ["kv_cache_type": "q8"])
         }
         let file = try writeTemporary(#"{"port": "80", "prot": 1}"#)
         #expect(throws: Configuration.Error(key: "port", source: file, message: "must be an integer, not a string")) {

@@ -141,6 +141,9 @@ public final class DecoderModel: @unchecked Sendable {
         var sequenceTableStart: [Int] = []
         for sequence in batch { sequenceTableStart.append(tables.count); tables += sequence.blockTable }
         for t in 0..<count { tableStart.append(sequenceTableStart[owner[t]]) }
+        // Each part of the Q/K/V product caches the K/V rows it computed;
+        // q8_0 quantizes whole 32-dimension groups, so its parts are cut on them.
+        let storeMultiple = cache.elementType == .q8_0 ? KVQuantizer.groupSize : PanelFormat.rows
         let attentionKernel = PagedAttention(heads: h.headCount, kvHeads: h.headCountKV, headDimension: headDim)
         // Work items and rotations depend on the step's positions and on the
         // layer's window and frequencies, which few layers differ in.
@@ -197,7 +200,8 @@ public final class DecoderModel: @unchecked Sendable {
             let headsNormed = layer.queryNorm != nil
             let rotateInParts = !headsNormed && recipe.rotaryPairing == .adjacent
             withPointers(&q, &k, &v) { qp, kp, vp in
-                multiply([layer.query, layer.key, layer.value], normed, &quantizedWide, into: [qp, kp, vp], count: count) { m, rows in
+                multiply([layer.query, layer.key, layer.value], normed, &quantizedWide, into: [qp, kp, vp], count: count,
+                         sharing: .concatenated(multiple: storeMultiple)) { m, rows in
                     let output = m == 0 ? qp : m == 1 ? kp : vp, width = m == 0 ? qDim : kvDim
                     if let bias = m == 0 ? layer.queryBias : m == 1 ? layer.keyBias : layer.valueBias {
                         for t in 0..<count {

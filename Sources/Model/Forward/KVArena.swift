@@ -1,8 +1,34 @@
-/// Element type of cached keys and values.
+/// Element type of cached keys and values. q8_0 keeps each 32 consecutive
+/// dimensions of one position's head vector as 32 signed bytes and one f16
+/// scale (`KVQuantizer`): 34 bytes where f16 takes 64.
 public enum KVElementType: String, Sendable, CaseIterable {
-    case f16, f32
+    case f16, f32, q8_0
 
-    public var byteCount: Int { self == .f16 ? 2 : 4 }
+    /// Bytes of one position's key (or value) vector of one head, scales included.
+    public func bytesPerVector(headDimension: Int) -> Int {
+        switch self {
+        case .f16: 2 * headDimension
+        case .f32: 4 * headDimension
+        case .q8_0: headDimension + 2 * (headDimension / KVQuantizer.groupSize)
+        }
+    }
+
+    /// What this type's block chains mix into their root (the parent hash of
+    /// block 0), so that blocks of one type never stand for another's in
+    /// any index of chain hashes; nil for f16, whose chains stay rooted in
+    /// the bare salt as they were before there were other types (disk tier
+    /// files and stored sessions keep matching).
+    public var chainTag: Int32? {
+        switch self {
+        case .f16: nil
+        case .f32: 0x0066_3332  // "f32"
+        case .q8_0: 0x7138_5F30  // "q8_0"
+        }
+    }
+
+    /// What the head dimension must be a multiple of: the attention kernel
+    /// reads 8 dimensions at a time, and q8_0 scales whole 32-groups.
+    public var headDimensionMultiple: Int { self == .q8_0 ? KVQuantizer.groupSize : 8 }
 }
 
 /// The memory that holds keys and values, as `blockCount` blocks of
@@ -17,6 +43,12 @@ public enum KVElementType: String, Sendable, CaseIterable {
 /// innermost of the outer dimensions so that attention, which reads one
 /// layer and head at a time, streams through consecutive blocks of a
 /// sequence instead of jumping a whole block's worth of layers between them.
+///
+/// q8_0 keeps the same two orders for the bytes, and puts each head's f16
+/// scales after its bytes, in the block's head piece (so the disk tier,
+/// which moves those pieces, moves the scales with them): keys' scales
+/// [group][slot] (8 slots' scales are one vector load, like their bytes),
+/// values' [slot][group].
 public final class KVArena: @unchecked Sendable {
     public let blockSize: Int
     public let blockCount: Int
@@ -39,14 +71,15 @@ public final class KVArena: @unchecked Sendable {
 
     public init(layers: Int, kvHeads: Int, headDimension: Int, elementType: KVElementType, blockSize: Int, blockCount: Int) {
         precondition(blockSize > 0 && blockSize % 8 == 0 && blockCount > 0, "block size must be a positive multiple of 8")
-        precondition(headDimension % 8 == 0, "head dimension must be a multiple of 8")
+        precondition(headDimension % elementType.headDimensionMultiple == 0,
+                     "head dimension must be a multiple of \(elementType.headDimensionMultiple) for \(elementType.rawValue)")
         self.blockSize = blockSize
         self.blockCount = blockCount
         self.layers = layers
         self.kvHeads = kvHeads
         self.headDimension = headDimension
         self.elementType = elementType
-        headStride = blockSize * headDimension * elementType.byteCount
+        headStride = blockSize * elementType.bytesPerVector(headDimension: headDimension)
         planeStride = blockCount * headStride
         blockStride = layers * 2 * kvHeads * headStride
         // Huge pages: every token reads each layer's keys and values for its
@@ -74,6 +107,9 @@ public final class KVArena: @unchecked Sendable {
         storage + ((layer * 2 + (value ? 1 : 0)) * kvHeads + head) * planeStride + Int(block) * headStride
     }
 
+    /// Where a q8_0 head's scales start in its block, after its bytes.
+    var scaleOffset: Int { blockSize * headDimension }
+
     /// Stores one head's key or value for a position.
     @inline(__always)
     func store(_ source: UnsafePointer<Float>, block: Int32, slot: Int, layer: Int, value: Bool, head: Int) {
@@ -83,6 +119,7 @@ public final class KVArena: @unchecked Sendable {
 
     /// Stores elements `elements` of a position's keys or values, all KV
     /// heads side by side in `row` (what one part of the K/V product computed).
+    /// q8_0 needs whole 32-groups, so its ranges must start and end on them.
     @inline(__always)
     func store(_ row: UnsafePointer<Float>, elements: Range<Int>, block: Int32, slot: Int, layer: Int, value: Bool) {
         var e = elements.lowerBound
@@ -100,6 +137,16 @@ public final class KVArena: @unchecked Sendable {
             case .f16:
                 let out = base.assumingMemoryBound(to: Float16.self) + start
                 for i in 0..<n { out[(first + i) * step] = Float16(source[i]) }
+            case .q8_0:
+                let group = KVQuantizer.groupSize, groups = headDimension / group
+                precondition(first % group == 0 && n % group == 0, "q8_0 stores whole groups of \(group) dimensions")
+                let out = base.assumingMemoryBound(to: Int8.self) + start
+                let scales = (base + scaleOffset).assumingMemoryBound(to: Float16.self)
+                for g in stride(from: first, to: first + n, by: group) {
+                    // Keys' scales go [group][slot], values' [slot][group], like their bytes.
+                    let scale = value ? scales + slot * groups + g / group : scales + (g / group) * blockSize + slot
+                    scale.pointee = KVQuantizer.quantize(source + (g - first), into: out + g * step, step: step)
+                }
             }
             e += n
         }

@@ -3,8 +3,10 @@ import Foundation
 extension DecoderModel {
     /// How a product job's parts divide the rows of its matrices.
     enum RowSharing {
-        /// The matrices' rows one after another, cut in panels of 8.
-        case concatenated
+        /// The matrices' rows one after another, cut in groups of `multiple`
+        /// rows (a multiple of the panels' 8; q8_0 K/V caching quantizes
+        /// whole 32-row groups in the parts that computed them).
+        case concatenated(multiple: Int)
         /// Every matrix's same rows, cut in groups of `multiple` (all the
         /// matrices have the same number of rows): gate and up, whose rows
         /// pair up in SwiGLU.
@@ -22,11 +24,10 @@ extension DecoderModel {
     /// `finish(m, rows)` runs in the part that computed rows `rows` of matrix
     /// m, for all tokens, right after them (with `.sameRows`, once for all
     /// the matrices, m = 0): work on those rows alone needs no hand-over of
-    /// its own. Row ranges start on a multiple of 8 (of the `.sameRows`
-    /// multiple).
+    /// its own. Row ranges start on a multiple of the sharing's multiple.
     func multiply(_ ws: [WeightMatrix], _ input: [Float], _ quantized: inout Int8Activations,
                   into outputs: [UnsafeMutablePointer<Float>], count: Int, accumulating: Bool = false,
-                  sharing: RowSharing = .concatenated, finish: ((Int, Range<Int>) -> Void)? = nil) {
+                  sharing: RowSharing = .concatenated(multiple: PanelFormat.rows), finish: ((Int, Range<Int>) -> Void)? = nil) {
         let panelKernels = ws.map(\.panelKernel)
         let rows = ws.map(\.rows), columns = ws[0].columns
         let anyPanels = panelKernels.contains { $0 != nil }
@@ -52,8 +53,7 @@ extension DecoderModel {
         func job(_ x: PanelKernel.Activations?, _ floats: UnsafePointer<Float>) {
             pool.run { part, parts in
                 switch sharing {
-                case .concatenated:
-                    let unit = PanelFormat.rows
+                case .concatenated(let unit):
                     WorkerPool.forEachShare(of: rows.map { ($0 + unit - 1) / unit }, worker: part, workers: parts) { m, units in
                         let range = (units.lowerBound * unit)..<min(units.upperBound * unit, rows[m])
                         product(m, range, x, floats)

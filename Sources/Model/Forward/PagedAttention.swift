@@ -175,6 +175,7 @@ struct PagedAttention {
                             switch cache.elementType {
                             case .f16: attendChunk(Float16.self, queryRows.baseAddress!, outRows.baseAddress!, rows, table, start, lower, end, layer, g, cache)
                             case .f32: attendChunk(Float.self, queryRows.baseAddress!, outRows.baseAddress!, rows, table, start, lower, end, layer, g, cache)
+                            case .q8_0: attendChunk(Int8.self, queryRows.baseAddress!, outRows.baseAddress!, rows, table, start, lower, end, layer, g, cache)
                             }
                         }
                         let tokens = first..<(first + Int(item.count))
@@ -202,13 +203,15 @@ struct PagedAttention {
     /// group's heads of one token or of a tile of tokens): row r's query is
     /// queryRows[r]; its maximum score, sum of e^(score - max) and sum of
     /// e^(score - max) * v go to outRows[r][0], [1] and [2...]. Positions
-    /// before `lower` (a window's edge) weigh nothing.
+    /// before `lower` (a window's edge) weigh nothing. q8_0 (E = Int8) is
+    /// read in place: its bytes widen to floats 8 at a time like f16's
+    /// halves, and its scales apply per 32-dimension group (`KVQuantizer`).
     @inline(__always)
     private func attendChunk<E: KVScalar>(_: E.Type, _ queryRows: UnsafePointer<UnsafePointer<Float>>,
                                           _ outRows: UnsafePointer<UnsafeMutablePointer<Float>>, _ rows: Int,
                                           _ table: UnsafePointer<Int32>, _ start: Int, _ lower: Int, _ end: Int, _ layer: Int,
                                           _ kvHead: Int, _ cache: KVArena) {
-        let hd = headDimension, blockSize = cache.blockSize
+        let hd = headDimension, blockSize = cache.blockSize, scaleOffset = cache.scaleOffset
         let scale = 1 / Float(hd).squareRoot()
         let n = end - start, hidden = lower - start
         let padded = Self.chunkLength + 8
@@ -219,17 +222,20 @@ struct PagedAttention {
             var p = start
             while p < end {
                 let block = table[p / blockSize], slot = p % blockSize
-                let keys = cache.vectors(block: block, layer: layer, value: false, head: kvHead).assumingMemoryBound(to: E.self) + slot
+                let head = cache.vectors(block: block, layer: layer, value: false, head: kvHead)
+                let keys = head.assumingMemoryBound(to: E.self) + slot
+                // q8_0's [group][slot] scales of these 8 slots (unused otherwise).
+                let keyScales = UnsafePointer((head + scaleOffset).assumingMemoryBound(to: Float16.self) + slot)
                 let column = p - start
                 var r = 0
                 while r < rows {
                     let count = min(4, rows - r)
                     let q = queryRows + r, out = scores + r * padded + column
                     switch count {
-                    case 1: scoreEight(OneHead.self, keys, blockSize, q, hd, out, padded, scale)
-                    case 2: scoreEight(TwoHeads.self, keys, blockSize, q, hd, out, padded, scale)
-                    case 3: scoreEight(ThreeHeads.self, keys, blockSize, q, hd, out, padded, scale)
-                    default: scoreEight(FourHeads.self, keys, blockSize, q, hd, out, padded, scale)
+                    case 1: scoreEight(OneHead.self, keys, keyScales, blockSize, q, hd, out, padded, scale)
+                    case 2: scoreEight(TwoHeads.self, keys, keyScales, blockSize, q, hd, out, padded, scale)
+                    case 3: scoreEight(ThreeHeads.self, keys, keyScales, blockSize, q, hd, out, padded, scale)
+                    default: scoreEight(FourHeads.self, keys, keyScales, blockSize, q, hd, out, padded, scale)
                     }
                     r += count
                 }
@@ -254,11 +260,18 @@ struct PagedAttention {
                 outRows[r][1] = sum
             }
             // Weighted values, 8 dimensions at a time for up to 4 rows.
+            let groups = hd / KVQuantizer.groupSize
             withUnsafeTemporaryAllocation(of: UnsafePointer<E>.self, capacity: n) { valueRows in
+            // q8_0: each position's group scales as floats, [position][group].
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: E.isQuantized ? n * groups : 0) { valueScales in
                 for j in 0..<n {
                     let position = start + j
-                    valueRows[j] = UnsafePointer(cache.vectors(block: table[position / blockSize], layer: layer, value: true, head: kvHead)
-                        .assumingMemoryBound(to: E.self) + (position % blockSize) * hd)
+                    let head = cache.vectors(block: table[position / blockSize], layer: layer, value: true, head: kvHead)
+                    valueRows[j] = UnsafePointer(head.assumingMemoryBound(to: E.self) + (position % blockSize) * hd)
+                    if E.isQuantized {
+                        let scales = (head + scaleOffset).assumingMemoryBound(to: Float16.self) + (position % blockSize) * groups
+                        for g in 0..<groups { valueScales[j * groups + g] = Float(scales[g]) }
+                    }
                 }
                 for d in stride(from: 0, to: hd, by: 8) {
                     var r = 0
@@ -266,24 +279,26 @@ struct PagedAttention {
                         let count = min(4, rows - r)
                         let weights = scores + r * padded, out = outRows + r
                         switch count {
-                        case 1: weightValues(OneHead.self, valueRows, n, d, weights, padded, out)
-                        case 2: weightValues(TwoHeads.self, valueRows, n, d, weights, padded, out)
-                        case 3: weightValues(ThreeHeads.self, valueRows, n, d, weights, padded, out)
-                        default: weightValues(FourHeads.self, valueRows, n, d, weights, padded, out)
+                        case 1: weightValues(OneHead.self, valueRows, valueScales, n, d, weights, padded, out)
+                        case 2: weightValues(TwoHeads.self, valueRows, valueScales, n, d, weights, padded, out)
+                        case 3: weightValues(ThreeHeads.self, valueRows, valueScales, n, d, weights, padded, out)
+                        default: weightValues(FourHeads.self, valueRows, valueScales, n, d, weights, padded, out)
                         }
                         r += count
                     }
                 }
-            }
+            }}
         }
     }
 
     /// Scores of `H.count` (at most 4) query rows against 8 consecutive keys
     /// of a block (keys stored [dimension][slot] with row stride `blockSize`).
     /// The row count is a type so that each count compiles to its own loop
-    /// with no per-iteration tests.
+    /// with no per-iteration tests. q8_0 keys: `keyScales` are the 8 slots'
+    /// scales of dimension group 0, the next group's `blockSize` further on.
     @inline(__always)
-    private func scoreEight<H: HeadCount, E: KVScalar>(_: H.Type, _ keys: UnsafePointer<E>, _ blockSize: Int,
+    private func scoreEight<H: HeadCount, E: KVScalar>(_: H.Type, _ keys: UnsafePointer<E>, _ keyScales: UnsafePointer<Float16>,
+                                                       _ blockSize: Int,
                                                        _ queries: UnsafePointer<UnsafePointer<Float>>, _ hd: Int,
                                                        _ out: UnsafeMutablePointer<Float>, _ headStride: Int, _ scale: Float) {
         // Even and odd dimensions accumulate apart: a single chain of
@@ -291,26 +306,45 @@ struct PagedAttention {
         var a0 = Kernels.V8(), a1 = Kernels.V8(), a2 = Kernels.V8(), a3 = Kernels.V8()
         var b0 = Kernels.V8(), b1 = Kernels.V8(), b2 = Kernels.V8(), b3 = Kernels.V8()
         let q0 = queries[0], q1 = H.count > 1 ? queries[1] : q0, q2 = H.count > 2 ? queries[2] : q0, q3 = H.count > 3 ? queries[3] : q0
-        var d = 0
-        while d < hd {
-            let k = E.load8(keys + d &* blockSize), l = E.load8(keys + (d &+ 1) &* blockSize)
-            a0 = a0.addingProduct(Kernels.V8(repeating: q0[d]), k)
-            b0 = b0.addingProduct(Kernels.V8(repeating: q0[d + 1]), l)
-            if H.count > 1 {
-                a1 = a1.addingProduct(Kernels.V8(repeating: q1[d]), k)
-                b1 = b1.addingProduct(Kernels.V8(repeating: q1[d + 1]), l)
+        /// Dimensions d..<end into the a and b sums.
+        @inline(__always) func accumulate(from d: Int, to end: Int) {
+            var d = d
+            while d < end {
+                let k = E.load8(keys + d &* blockSize), l = E.load8(keys + (d &+ 1) &* blockSize)
+                a0 = a0.addingProduct(Kernels.V8(repeating: q0[d]), k)
+                b0 = b0.addingProduct(Kernels.V8(repeating: q0[d + 1]), l)
+                if H.count > 1 {
+                    a1 = a1.addingProduct(Kernels.V8(repeating: q1[d]), k)
+                    b1 = b1.addingProduct(Kernels.V8(repeating: q1[d + 1]), l)
+                }
+                if H.count > 2 {
+                    a2 = a2.addingProduct(Kernels.V8(repeating: q2[d]), k)
+                    b2 = b2.addingProduct(Kernels.V8(repeating: q2[d + 1]), l)
+                }
+                if H.count > 3 {
+                    a3 = a3.addingProduct(Kernels.V8(repeating: q3[d]), k)
+                    b3 = b3.addingProduct(Kernels.V8(repeating: q3[d + 1]), l)
+                }
+                d &+= 2
             }
-            if H.count > 2 {
-                a2 = a2.addingProduct(Kernels.V8(repeating: q2[d]), k)
-                b2 = b2.addingProduct(Kernels.V8(repeating: q2[d + 1]), l)
-            }
-            if H.count > 3 {
-                a3 = a3.addingProduct(Kernels.V8(repeating: q3[d]), k)
-                b3 = b3.addingProduct(Kernels.V8(repeating: q3[d + 1]), l)
-            }
-            d &+= 2
         }
-        a0 += b0; a1 += b1; a2 += b2; a3 += b3
+        if E.isQuantized {
+            // Each group's sum of q·k over its bytes, times its 8 scales.
+            var t0 = Kernels.V8(), t1 = Kernels.V8(), t2 = Kernels.V8(), t3 = Kernels.V8()
+            for group in stride(from: 0, to: hd, by: KVQuantizer.groupSize) {
+                a0 = Kernels.V8(); a1 = a0; a2 = a0; a3 = a0; b0 = a0; b1 = a0; b2 = a0; b3 = a0
+                accumulate(from: group, to: group &+ KVQuantizer.groupSize)
+                let s = Kernels.halves(keyScales + (group / KVQuantizer.groupSize) &* blockSize)
+                t0 = t0.addingProduct(a0 + b0, s)
+                if H.count > 1 { t1 = t1.addingProduct(a1 + b1, s) }
+                if H.count > 2 { t2 = t2.addingProduct(a2 + b2, s) }
+                if H.count > 3 { t3 = t3.addingProduct(a3 + b3, s) }
+            }
+            a0 = t0; a1 = t1; a2 = t2; a3 = t3
+        } else {
+            accumulate(from: 0, to: hd)
+            a0 += b0; a1 += b1; a2 += b2; a3 += b3
+        }
         let s = Kernels.V8(repeating: scale)
         UnsafeMutableRawPointer(out).storeBytes(of: a0 * s, as: Kernels.V8.self)
         if H.count > 1 { UnsafeMutableRawPointer(out + headStride).storeBytes(of: a1 * s, as: Kernels.V8.self) }
@@ -319,17 +353,21 @@ struct PagedAttention {
     }
 
     /// Dimensions d..<d+8 of sum_j weight[h][j] * value[j] for `H.count` rows,
-    /// into outs[h][2 + d...].
+    /// into outs[h][2 + d...]. q8_0 values are scaled by their position's
+    /// group scale (`valueScales`, [position][group]) before they are weighted.
     @inline(__always)
     private func weightValues<H: HeadCount, E: KVScalar>(_: H.Type, _ valueRows: UnsafeMutableBufferPointer<UnsafePointer<E>>,
+                                                         _ valueScales: UnsafeMutableBufferPointer<Float>,
                                                          _ n: Int, _ d: Int, _ weights: UnsafePointer<Float>, _ headStride: Int,
                                                          _ outs: UnsafePointer<UnsafeMutablePointer<Float>>) {
         // Even and odd positions accumulate apart, for the same reason.
         var a0 = Kernels.V8(), a1 = Kernels.V8(), a2 = Kernels.V8(), a3 = Kernels.V8()
         var b0 = Kernels.V8(), b1 = Kernels.V8(), b2 = Kernels.V8(), b3 = Kernels.V8()
+        let groups = headDimension / KVQuantizer.groupSize, group = d / KVQuantizer.groupSize
         @inline(__always) func add(_ j: Int, _ c0: inout Kernels.V8, _ c1: inout Kernels.V8,
                                    _ c2: inout Kernels.V8, _ c3: inout Kernels.V8) {
-            let v = E.load8(valueRows[j] + d)
+            var v = E.load8(valueRows[j] + d)
+            if E.isQuantized { v *= Kernels.V8(repeating: valueScales[j &* groups &+ group]) }
             let w = weights + j
             c0 = c0.addingProduct(Kernels.V8(repeating: w[0]), v)
             if H.count > 1 { c1 = c1.addingProduct(Kernels.V8(repeating: w[headStride]), v) }
@@ -361,16 +399,29 @@ enum FourHeads: HeadCount { static var count: Int { 4 } }
 /// A cached key or value element: 8 of them load as 8 floats.
 protocol KVScalar {
     static func load8(_ p: UnsafePointer<Self>) -> Kernels.V8
+    /// Whether the elements are q8_0 bytes whose per-group scales follow
+    /// them in the block (a constant of the type, so each kernel compiles
+    /// with or without the scaling and f16/f32 keep their own arithmetic).
+    static var isQuantized: Bool { get }
 }
 
 extension Float16: KVScalar {
     @inline(__always)
     static func load8(_ p: UnsafePointer<Float16>) -> Kernels.V8 { Kernels.halves(UnsafeRawPointer(p)) }
+    static var isQuantized: Bool { false }
 }
 
 extension Float: KVScalar {
     @inline(__always)
     static func load8(_ p: UnsafePointer<Float>) -> Kernels.V8 { Kernels.load8(p) }
+    static var isQuantized: Bool { false }
+}
+
+/// q8_0's bytes (`KVQuantizer`).
+extension Int8: KVScalar {
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Int8>) -> Kernels.V8 { Kernels.signedBytes(UnsafeRawPointer(p)) }
+    static var isQuantized: Bool { true }
 }
 
 /// Hands out work item indices to the pool's workers, each exactly once.

@@ -194,6 +194,12 @@ enum Kernels {
         return f
     }
 
+    /// Eight signed bytes at `p` as floats (q8_0 K/V bytes).
+    @inline(__always)
+    static func signedBytes(_ p: UnsafeRawPointer) -> V8 {
+        floats(p.loadUnaligned(as: SIMD8<Int8>.self))
+    }
+
     /// Eight bfloat16 values at `p` as floats: each is the top half of an
     /// f32, so widening is a shift (lane by lane, which compiles to one
     /// `vpmovzxwd` and one `vpslld`).
