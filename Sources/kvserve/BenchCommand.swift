@@ -28,6 +28,9 @@ struct DecodeBenchCommand: ParsableCommand {
     @Option(help: "Contexts at which decoding is measured (comma-separated); the first is measured as positions 0..<N like llama-bench's tgN, the others as 32 tokens after N of context.")
     var contexts = "128,2048"
 
+    @Option(help: "How the K/V cache stores keys and values: f16, q8_0 or f32 (as the server's kv_cache_type).")
+    var kvCacheType = Configuration().kvCacheType
+
     @Option(help: "Repetitions of each prefill measurement.")
     var repetitions = 3
 
@@ -42,6 +45,9 @@ struct DecodeBenchCommand: ParsableCommand {
 
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
+        guard KVElementType(rawValue: kvCacheType) != nil else {
+            throw ValidationError("--kv-cache-type must be one of \(KVElementType.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard let prompts = Self.positiveList(promptTokens), !prompts.isEmpty else {
             throw ValidationError("--prompt-tokens must be a comma-separated list of positive integers, e.g. 512,2048")
         }
@@ -65,7 +71,8 @@ struct DecodeBenchCommand: ParsableCommand {
         let contexts = parsedContexts!, prompts = Self.positiveList(promptTokens)!
         let file = try ModelFile(path: model)
         let llama = try DecoderModel(file: file)
-        var bench = DecodeBenchmark(model: llama)
+        var bench = DecodeBenchmark(model: llama, elementType: KVElementType(rawValue: kvCacheType)!)
+        progress("K/V cache: \(kvCacheType)")
         let threads = WorkerPool.shared.threadCount
         let context = file.hyperparameters.contextLength
         let longest = max(contexts.dropFirst().map { $0 + Self.decodeWindow }.max() ?? 0, contexts[0])

@@ -6,10 +6,13 @@ import Model
 struct DecodeBenchmark {
     let model: DecoderModel
     let vocabularySize: Int
+    /// How the measured cache stores keys and values.
+    let elementType: KVElementType
     var rng = SplitMix64(seed: 2026)
 
-    init(model: DecoderModel) {
+    init(model: DecoderModel, elementType: KVElementType = .f16) {
         self.model = model
+        self.elementType = elementType
         vocabularySize = model.vocabularySize
     }
 
@@ -20,7 +23,7 @@ struct DecodeBenchmark {
     func arena(positions: Int) -> (KVArena, [Int32]) {
         let blockSize = 16
         let blocks = (positions + blockSize - 1) / blockSize
-        let arena = KVArena(hyperparameters: model.hyperparameters, elementType: .f16, blockSize: blockSize, blockCount: max(1, blocks))
+        let arena = KVArena(hyperparameters: model.hyperparameters, elementType: elementType, blockSize: blockSize, blockCount: max(1, blocks))
         return (arena, (0..<Int32(max(1, blocks))).map { $0 })
     }
 
