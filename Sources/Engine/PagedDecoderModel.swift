@@ -19,9 +19,7 @@ public final class PagedDecoderModel: PagedModel {
     /// needs whole 32-dimension groups), `KVBudgetError` when no block fits.
     public convenience init(model: DecoderModel, kvCacheBytes: Int, blockSize: Int, elementType: KVElementType) throws {
         let h = model.hyperparameters
-        guard h.headDimension % elementType.headDimensionMultiple == 0 else {
-            throw KVTypeUnsupported(elementType: elementType, headDimension: h.headDimension)
-        }
+        try elementType.requireSupported(headDimension: h.headDimension)
         let geometry = Self.geometry(h, blockSize: blockSize, elementType: elementType)
         let blocks = geometry.blockCount(budget: kvCacheBytes)
         guard blocks > 0 else { throw KVBudgetError(budget: kvCacheBytes, bytesPerBlock: geometry.bytesPerBlock) }
@@ -40,16 +38,6 @@ public final class PagedDecoderModel: PagedModel {
     public func forward(_ batch: [ForwardSequence]) -> [[Float]?] { model.forward(batch, cache: arena) }
     public var blockMemory: (any KVBlockMemory)? { arena }
     public var kvElementType: KVElementType { arena.elementType }
-}
-
-/// A K/V element type the model's heads cannot be stored in.
-public struct KVTypeUnsupported: Error, CustomStringConvertible {
-    public let elementType: KVElementType
-    public let headDimension: Int
-    public var description: String {
-        "kv_cache_type \(elementType.rawValue) needs a head dimension that is a multiple of \(elementType.headDimensionMultiple); "
-            + "this model's is \(headDimension): set kv_cache_type (KVSERVE_KV_CACHE_TYPE) to f16"
-    }
 }
 
 /// A K/V budget too small for a single block.

@@ -82,4 +82,19 @@ import Testing
         #expect(arena.blockBytes(1) == expected)
         #expect(arena.blockBytes(0).allSatisfy { $0 == 0 })
     }
+
+    /// A model whose heads are not whole 32-groups (the tiny test model's
+    /// 16 dimensions) cannot have a q8_0 cache: refused with the setting to
+    /// change; f16 and f32 take it.
+    @Test func q8_0IsRefusedForHeadsThatAreNotWholeGroups() throws {
+        let headDimension = try TinyLlamaFile().model().hyperparameters.headDimension
+        #expect(headDimension == 16)
+        #expect(throws: KVTypeUnsupported(elementType: .q8_0, headDimension: 16)) {
+            try KVElementType.q8_0.requireSupported(headDimension: headDimension)
+        }
+        #expect("\(KVTypeUnsupported(elementType: .q8_0, headDimension: 16))".contains("KVSERVE_KV_CACHE_TYPE"))
+        try KVElementType.f16.requireSupported(headDimension: headDimension)
+        try KVElementType.f32.requireSupported(headDimension: headDimension)
+        try KVElementType.q8_0.requireSupported(headDimension: 64)
+    }
 }
