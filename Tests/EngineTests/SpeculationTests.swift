@@ -170,11 +170,16 @@ struct SpeculationTests {
         #expect(model.violations.isEmpty && smallModel.violations.isEmpty && small.cache.checkInvariants() == nil)
     }
 
-    /// A drafted position's share of a step: 0.2 alone; with 16 sequences
-    /// 0.2 * 16 / (1 + 0.2 * 15) = 0.8, where drafting rarely pays.
+    /// A drafted position's share of a step: a quarter alone, half with
+    /// two sequences, a whole share from four on, where no draft pays
+    /// (k tokens at any acceptance p < 1: 1 + p + ... + p^k < 1 + k).
     @Test func aPositionCostsMoreInAFullBatch() {
-        #expect(abs(SpeculationGate.cost(decoding: 1) - 0.2) < 1e-12)
-        #expect(abs(SpeculationGate.cost(decoding: 16) - 0.8) < 1e-12)
+        #expect(SpeculationGate.cost(decoding: 1) == 0.25 && SpeculationGate.cost(decoding: 2) == 0.5)
+        #expect(SpeculationGate.cost(decoding: 4) == 1 && SpeculationGate.cost(decoding: 16) == 1)
+        var gate = SpeculationGate()
+        for _ in 0..<40 { gate.observe(held: true) }
+        #expect(gate.length(cost: SpeculationGate.cost(decoding: 16)) == 0)
+        #expect(gate.length(cost: SpeculationGate.cost(decoding: 1)) == SpeculationGate.longestDraft)
     }
 }
 
