@@ -65,11 +65,11 @@ public struct Configuration: Sendable, Equatable {
     /// Reasoning tokens a reply may take before the engine closes its
     /// reasoning block, unless the request sets `max_reasoning_tokens`; -1: no limit.
     public var reasoningBudget = -1
-    /// `ngram`: greedy replies draft their continuation from their own
-    /// tokens and check it in one pass (the same tokens, fewer passes);
-    /// `off`: one token per pass. Off by default until its gate keeps
-    /// prose at full speed (issue 30).
-    public var speculation = "off"
+    /// `ngram`: replies draft their continuation from their own tokens
+    /// and check it in one pass, when their acceptance makes it pay (a
+    /// greedy reply keeps its tokens; see SpeculationGate); `off`: one
+    /// token per pass.
+    public var speculation = "ngram"
     /// Whether a turn's conversation is prefilled as its next request will
     /// render it. Not a setting: tests and benchmarks turn it off
     /// (`KVSERVE_TEST_NO_FOLLOWUP_PREFILL=1`) to show what it saves.

@@ -157,7 +157,10 @@ import Model
                 if tear >= 4, let victim = tier.file.recover().randomElement() {
                     // A torn write: one flipped byte in the block's header page or its payload.
                     let handle = FileHandle(forUpdatingAtPath: path)!
-                    let at = UInt64(4096 + victim.slot * layout.slotBytes + (tear == 4 ? 60 : 4096 + Int.random(in: 0..<layout.payloadBytes)))
+                    let header = UInt64(4096 + victim.slot * layout.slotBytes + 60)
+                    var at = tear == 4 ? header : UInt64(4096 + victim.slot * layout.slotBytes + 4096 + Int.random(in: 0..<layout.payloadBytes))
+                    // A payload an earlier cut left short ends before `at`: tear its header instead.
+                    if at >= (try! handle.seekToEnd()) { at = header }
                     try! handle.seek(toOffset: at)
                     let byte = try! handle.read(upToCount: 1)!.first!
                     try! handle.seek(toOffset: at)

@@ -36,7 +36,7 @@ private func writeTemporary(_ text: String) throws -> String {
         "idle_timeout_seconds": 5, "write_timeout_seconds": 6, "shutdown_grace_seconds": 2, "threads": 1,
         "api_keys": ["k1", "k2"], "api_keys_file": "/etc/keys.txt", "share_prefix_cache": "all", "max_stored_responses": 8,
         "response_ttl_seconds": 99, "data_dir": "/var/kv", "session_store": "postgres://kv:pw@db.example:5433/kv?sslmode=disable",
-        "kv_disk_path": "/var/kv/blocks", "kv_disk_bytes": 0, "chat_template": "/t/chat.jinja", "reasoning_budget": 512, "speculation": "ngram", "replica_name": "replica-2",
+        "kv_disk_path": "/var/kv/blocks", "kv_disk_bytes": 0, "chat_template": "/t/chat.jinja", "reasoning_budget": 512, "speculation": "off", "replica_name": "replica-2",
         "log_level": "debug",
     ]
 
