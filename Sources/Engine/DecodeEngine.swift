@@ -436,15 +436,17 @@ public final class DecodeEngine {
             taken.append((token, request.topLogprobs.map { TokenLogprobs(logits: row, token: token, count: $0) }))
             guard r < draft.count, token == draft[r], !endOfGeneration.contains(token) || request.ignoreEOS else { break }
         }
+        // The drafted tokens taken: all of `taken` after a refusal, else all but the step's own last one.
+        let acceptedDrafts = refused ? taken.count : taken.count - 1
         if !draft.isEmpty {
-            running[i].speculation.record(drafted: draft.count, accepted: refused ? taken.count : taken.count - 1)
+            running[i].speculation.record(drafted: draft.count, accepted: acceptedDrafts)
         } else if let predicted = running[i].prediction, let token = taken.first?.token {
             running[i].speculation.observe(held: predicted == token)
         }
         running[i].draft = []
         running[i].prediction = nil
-        // Positions through start + (drafted tokens taken) hold valid keys and values.
-        let valid = start + 1 + (refused ? taken.count : taken.count - 1)
+        // Positions through start + acceptedDrafts hold valid keys and values.
+        let valid = start + 1 + acceptedDrafts
         cache.dropUncommitted(id, keeping: valid)
         cache.commit(id, computed: valid)
         saveFull(id, from: table.indexed)
