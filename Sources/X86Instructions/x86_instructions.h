@@ -1,5 +1,5 @@
 // Single x86 instructions that LLVM does not select from any Swift SIMD
-// formulation we found (docs/kernels.md, "Why a C header": LLVM proves the 16-bit
+// formulation we found (or, for the prefetch, that Swift cannot name) (docs/kernels.md, "Why a C header": LLVM proves the 16-bit
 // sums cannot saturate and lowers "widen, multiply, add pairs" to vpmulld
 // instead of vpmaddubsw). Each function is one instruction; the kernels that
 // use them are Swift. Without AVX2 the same results come from plain C, so
@@ -53,5 +53,11 @@ static inline kv_i8x32 kv_sign_bytes(kv_i8x32 a, kv_i8x32 b) {
     return r;
 }
 #endif
+
+/// prefetcht0: asks for the cache line holding p, ahead of its use. A hint:
+/// it never faults, so it may point past the end of a matrix.
+static inline __attribute__((always_inline)) void kv_prefetch(const void *p) {
+    __builtin_prefetch(p, 0, 3);
+}
 
 #endif

@@ -117,6 +117,7 @@ protocol SuperBlockPanel: PanelBlocks {
 
 extension SuperBlockPanel {
     @inline(__always) static func panelBytes(blocks: Int) -> Int { blocks / 8 * layout.blockBytes }
+    @inline(__always) static var bytesPerBlock: Int { layout.blockBytes / 8 }
 
     @inline(__always)
     static func header(_ panel: UnsafeRawPointer, _ b: Int) -> UnsafeRawPointer { panel + (b >> 3) * layout.blockBytes }

@@ -89,6 +89,23 @@ public struct PanelKernel: Sendable {
         }
     }
 
+    /// How far ahead of the block it multiplies a pass asks for the panel's
+    /// bytes (every 64-byte line of the block that far on). A one-token pass
+    /// is bound by how many lines are in flight, not by arithmetic, and the
+    /// hardware prefetcher alone keeps too few in flight: asking this far
+    /// ahead made one-token decode 10-20% faster (BENCHMARKS.md, issue 30;
+    /// 2-3 KiB measured best, 1 KiB and 6 KiB less). A tile's first token
+    /// asks; the others find the block already in cache.
+    @inline(__always) static var prefetchDistance: Int { 3072 }
+
+    /// Asks for the lines of the block `prefetchDistance` past block b.
+    @inline(__always)
+    static func prefetch<F: PanelBlocks>(_: F.Type, _ panel: UnsafeRawPointer, block b: Int) {
+        let ahead = panel + b * F.bytesPerBlock + prefetchDistance
+        var line = 0
+        while line < F.bytesPerBlock { kv_prefetch(ahead + line); line += 64 }
+    }
+
     /// One panel times one token.
     @inline(__always)
     static func tile1<F: PanelBlocks>(_: F.Type, _ panel: UnsafeRawPointer, blocks: Int, _ x: Activations,
@@ -96,6 +113,7 @@ public struct PanelKernel: Sendable {
         var acc = SIMD8<Float>()
         let xt = x.values + t * x.columns, first = t * blocks
         for b in 0..<blocks {
+            prefetch(F.self, panel, block: b)
             let w = F.weights(panel, block: b, mask), s = F.scales(panel, block: b)
             let i = first + b
             let dot = F.integerDot(w, xt + 32 * b, x.integerSums[i])
@@ -112,6 +130,7 @@ public struct PanelKernel: Sendable {
         var a0 = SIMD8<Float>(), a1 = a0, a2 = a0, a3 = a0
         let columns = x.columns
         for b in 0..<blocks {
+            if t == 0 { prefetch(F.self, panel, block: b) }
             let w = F.weights(panel, block: b, mask), s = F.scales(panel, block: b)
             @inline(__always) func step(_ k: Int, _ acc: inout SIMD8<Float>) {
                 let i = (t + k) * blocks + b
@@ -145,6 +164,8 @@ protocol PanelBlocks {
     associatedtype Dot = SIMD8<Int32>
     /// Bytes of one panel of `blocks` blocks.
     static func panelBytes(blocks: Int) -> Int
+    /// A block's share of a panel's bytes (K-quants: of its super-block's).
+    static var bytesPerBlock: Int { get }
     static func weights(_ panel: UnsafeRawPointer, block b: Int, _ mask: SIMD16<UInt16>) -> Weights
     static func scales(_ panel: UnsafeRawPointer, block b: Int) -> Scales
     /// The eight rows' exact sums of weight times activation over the block
@@ -164,6 +185,7 @@ protocol SingleBlockPanel: PanelBlocks where Scales == (SIMD8<Float>, SIMD8<Floa
 
 extension SingleBlockPanel {
     @inline(__always) static func panelBytes(blocks: Int) -> Int { blocks * blockBytes }
+    @inline(__always) static var bytesPerBlock: Int { blockBytes }
 
     @inline(__always)
     static func weights(_ panel: UnsafeRawPointer, block b: Int, _ mask: SIMD16<UInt16>) -> Weights {
